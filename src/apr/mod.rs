@@ -1,0 +1,8 @@
+//! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups)
+//! and tables.
+
+pub mod pool;
+pub mod table;
+
+pub use pool::Pool;
+pub use table::Table;

@@ -1,0 +1,25 @@
+/* The httpd 2.4 and APR headers mod_authnz_wsgi binds to (bindgen input). */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_connection.h>
+#include <http_main.h>
+#include <http_ssl.h>
+#include <ap_provider.h>
+#include <ap_expr.h>
+#include <ap_mpm.h>
+#include <ap_socache.h>
+#include <mod_auth.h>
+#include <util_filter.h>
+#include <util_script.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include <apr_pools.h>
+#include <apr_optional.h>
+#include <apr_dso.h>
+#include <apr_md5.h>
+#include <apr_time.h>
+#include <unixd.h>

@@ -1,0 +1,99 @@
+//! `cmd_parms` wrapper for directive handlers: pools, the server being
+//! configured, `.htaccess` detection and ServerRoot-relative paths.
+
+use std::ffi::{CStr, CString};
+use std::ptr::NonNull;
+
+use crate::apr::Pool;
+use crate::ffi;
+use crate::httpd::Server;
+
+/// The parameters httpd passes to a directive handler.
+#[derive(Clone, Copy)]
+pub struct Cmd(NonNull<ffi::cmd_parms>);
+
+impl Cmd {
+    /// # Safety
+    /// `raw` must be the live `cmd_parms` of the current directive.
+    pub unsafe fn from_raw(raw: *mut ffi::cmd_parms) -> Option<Cmd> {
+        NonNull::new(raw).map(Cmd)
+    }
+
+    pub fn as_ptr(self) -> *mut ffi::cmd_parms {
+        self.0.as_ptr()
+    }
+
+    fn raw(&self) -> &ffi::cmd_parms {
+        // SAFETY: the wrapper's invariant: the parameters are live.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The pool configuration records live in.
+    pub fn pool(self) -> Pool {
+        // SAFETY: cmd->pool is live while the configuration is.
+        unsafe { Pool::from_raw(self.raw().pool) }.expect("cmd_parms without a pool")
+    }
+
+    pub fn server(self) -> Server {
+        // SAFETY: cmd->server is the virtual host being configured.
+        unsafe { Server::from_raw(self.raw().server) }.expect("cmd_parms without a server")
+    }
+
+    /// Our record in the configuration vector of the section being read
+    /// (`cmd->context`), for directives of other modules that configure us
+    /// (such as `Require`, via `parse_require_line`). httpd creates a
+    /// module's record in a section only when one of its own directives
+    /// appears there, so this creates it when missing.
+    pub fn section_config_mut<T>(self) -> Option<&'static mut T> {
+        let raw = self.raw();
+        if raw.context.is_null() {
+            return None;
+        }
+        // SAFETY: cmd->context is the per-dir vector of the section being
+        // read; ap_set_config_vectors returns our slot there, creating it
+        // with create_dir_config (a `T`) when absent. Configuration is read
+        // on one thread.
+        unsafe {
+            ffi::ap_set_config_vectors(
+                raw.server,
+                raw.context,
+                raw.path,
+                std::ptr::addr_of_mut!(crate::authnz_wsgi_module),
+                raw.pool,
+            )
+            .cast::<T>()
+            .as_mut()
+        }
+    }
+
+    /// The directive's name as written in the configuration.
+    pub fn directive_name(self) -> String {
+        // SAFETY: cmd->cmd is the live command_rec; its name is a C string literal.
+        unsafe {
+            self.raw()
+                .cmd
+                .as_ref()
+                .map(|c| CStr::from_ptr(c.name).to_string_lossy().into_owned())
+                .unwrap_or_default()
+        }
+    }
+
+    /// Whether the directive comes from an `.htaccess` file (httpd reads
+    /// those with the request's pool as both pool and temp_pool).
+    pub fn in_htaccess(self) -> bool {
+        self.raw().pool == self.raw().temp_pool
+    }
+
+    /// `path` made absolute against ServerRoot (as httpd does for its own paths).
+    pub fn server_root_relative(self, path: &str) -> Option<String> {
+        let path = CString::new(path).ok()?;
+        // SAFETY: cmd->pool is live; the result is NULL or a C string in it.
+        let full = unsafe { ffi::ap_server_root_relative(self.raw().pool, path.as_ptr()) };
+        if full.is_null() {
+            return None;
+        }
+        // SAFETY: NULL-checked C string in cmd->pool.
+        let full = unsafe { CStr::from_ptr(full) };
+        Some(full.to_string_lossy().into_owned())
+    }
+}

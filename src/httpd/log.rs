@@ -1,0 +1,131 @@
+//! Logging through httpd's error log with the module's own log index, so
+//! `LogLevel authnz_wsgi:debug` works. Every message is passed as the
+//! argument of a constant `"%s"` format and carries a numbered tag
+//! (`AUTHNZ_WSGI0012:`); callers never put a password or realm hash in one.
+
+use std::ffi::{c_char, c_int, CString};
+
+use crate::ffi;
+use crate::httpd::{Request, Server};
+
+/// Log severities the module uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Emerg,
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+impl Level {
+    fn raw(self) -> c_int {
+        (match self {
+            Level::Emerg => ffi::APLOG_EMERG,
+            Level::Error => ffi::APLOG_ERR,
+            Level::Warning => ffi::APLOG_WARNING,
+            Level::Info => ffi::APLOG_INFO,
+            Level::Debug => ffi::APLOG_DEBUG,
+        }) as c_int
+    }
+}
+
+const PERCENT_S: &[u8] = b"%s\0";
+
+/// `AUTHNZ_WSGI0012: message` as a C string; interior NULs are shown as `\0`.
+fn tagged(tag: u16, message: &str) -> CString {
+    let text = format!("AUTHNZ_WSGI{tag:04}: {message}").replace('\0', "\\0");
+    CString::new(text).expect("NULs were escaped")
+}
+
+/// The module's log index (`-1` before httpd assigned one).
+fn module_index() -> c_int {
+    crate::module_index()
+}
+
+/// Log against a request: the line carries the client address and the
+/// request's per-directory log level applies.
+pub fn log_request(
+    r: &Request,
+    file: &'static [u8],
+    line: u32,
+    level: Level,
+    tag: u16,
+    message: &str,
+) {
+    let raw = r.as_ptr();
+    // SAFETY: `raw` is the live request `r` wraps.
+    let enabled =
+        unsafe { ffi::ap_get_request_module_loglevel(raw, module_index()) } >= level.raw();
+    if !enabled {
+        return;
+    }
+    let text = tagged(tag, message);
+    // SAFETY: constant "%s" format with one C-string argument; `file` is a
+    // NUL-terminated literal (see the log macros).
+    unsafe {
+        ffi::ap_log_rerror_(
+            file.as_ptr().cast::<c_char>(),
+            line as c_int,
+            module_index(),
+            level.raw(),
+            0,
+            raw,
+            PERCENT_S.as_ptr().cast(),
+            text.as_ptr(),
+        )
+    };
+}
+
+/// Log against a server (or, with `None`, the main server / stderr at start-up).
+pub fn log_server(
+    s: Option<Server>,
+    file: &'static [u8],
+    line: u32,
+    level: Level,
+    tag: u16,
+    message: &str,
+) {
+    let raw = s.map_or(std::ptr::null_mut(), Server::as_ptr);
+    if !raw.is_null() {
+        // SAFETY: `raw` is a live server record.
+        let enabled =
+            unsafe { ffi::ap_get_server_module_loglevel(raw, module_index()) } >= level.raw();
+        if !enabled {
+            return;
+        }
+    }
+    let text = tagged(tag, message);
+    // SAFETY: constant "%s" format with one C-string argument; a NULL server
+    // is allowed by ap_log_error (it logs to the main server's log or stderr).
+    unsafe {
+        ffi::ap_log_error_(
+            file.as_ptr().cast::<c_char>(),
+            line as c_int,
+            module_index(),
+            level.raw(),
+            0,
+            raw,
+            PERCENT_S.as_ptr().cast(),
+            text.as_ptr(),
+        )
+    };
+}
+
+/// `rlog!(r, Level::Error, 12, "text {}", x)`: log against a request.
+#[macro_export]
+macro_rules! rlog {
+    ($r:expr, $level:expr, $tag:expr, $($fmt:tt)+) => {
+        $crate::httpd::log::log_request(
+            $r, concat!(file!(), "\0").as_bytes(), line!(), $level, $tag, &format!($($fmt)+))
+    };
+}
+
+/// `slog!(Some(server), Level::Info, 3, "text")`: log against a server.
+#[macro_export]
+macro_rules! slog {
+    ($s:expr, $level:expr, $tag:expr, $($fmt:tt)+) => {
+        $crate::httpd::log::log_server(
+            $s, concat!(file!(), "\0").as_bytes(), line!(), $level, $tag, &format!($($fmt)+))
+    };
+}

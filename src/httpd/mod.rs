@@ -1,0 +1,14 @@
+//! Safe layer over httpd: requests, servers, directive parameters, output
+//! filters, logging and the panic boundary every `extern "C"` entry goes through.
+
+pub mod cmd;
+pub mod expr;
+pub mod filter;
+pub mod guard;
+pub mod log;
+pub mod request;
+pub mod server;
+pub mod unixd;
+
+pub use request::Request;
+pub use server::Server;

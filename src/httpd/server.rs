@@ -1,0 +1,95 @@
+//! `server_rec` wrapper: module configuration lookup and the few server
+//! fields the module reads.
+
+use std::ffi::{c_void, CStr};
+use std::ptr::NonNull;
+
+use crate::ffi;
+
+/// A borrowed virtual-host record.
+#[derive(Clone, Copy)]
+pub struct Server(NonNull<ffi::server_rec>);
+
+/// Look up our slot in a configuration vector.
+///
+/// # Safety
+/// `vector` must be a live `ap_conf_vector_t` built by httpd for the loaded
+/// modules, and `index` our module's index.
+pub unsafe fn module_config_slot(vector: *mut ffi::ap_conf_vector_t, index: i32) -> *mut c_void {
+    if vector.is_null() || index < 0 {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: a configuration vector is an array of `void *`, one per module,
+    // indexed by module_index (this is what ap_get_module_config does).
+    unsafe { *vector.cast::<*mut c_void>().add(index as usize) }
+}
+
+impl Server {
+    /// # Safety
+    /// `raw` must be a live server record for the lifetime of the wrapper.
+    pub unsafe fn from_raw(raw: *mut ffi::server_rec) -> Option<Server> {
+        NonNull::new(raw).map(Server)
+    }
+
+    pub fn as_ptr(self) -> *mut ffi::server_rec {
+        self.0.as_ptr()
+    }
+
+    /// Our module's server configuration for this server.
+    pub fn module_config<T>(self) -> Option<&'static T> {
+        // SAFETY: the server is live and module_config is its config vector;
+        // our slot holds a `T` allocated by create_server_config in pconf.
+        unsafe {
+            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_index());
+            slot.cast::<T>().as_ref()
+        }
+    }
+
+    /// Our module's server configuration, for directive handlers only
+    /// (configuration is single-threaded while it is being read).
+    pub fn module_config_mut<T>(self) -> Option<&'static mut T> {
+        // SAFETY: as module_config; httpd reads configuration on one thread.
+        unsafe {
+            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_index());
+            slot.cast::<T>().as_mut()
+        }
+    }
+
+    /// `ServerName` (may be empty).
+    pub fn hostname(self) -> String {
+        // SAFETY: server_hostname is NULL or a C string in pconf.
+        unsafe { c_string((*self.as_ptr()).server_hostname) }
+    }
+
+    /// `ServerAdmin` (may be empty).
+    pub fn admin(self) -> String {
+        // SAFETY: server_admin is NULL or a C string in pconf.
+        unsafe { c_string((*self.as_ptr()).server_admin) }
+    }
+}
+
+/// A NULL-safe, Latin-1-lossless copy of a C string owned by httpd.
+///
+/// # Safety
+/// `ptr` must be NULL or a NUL-terminated string.
+pub unsafe fn c_string(ptr: *const std::ffi::c_char) -> String {
+    if ptr.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-NULL and NUL-terminated per the contract.
+        String::from_utf8_lossy(unsafe { CStr::from_ptr(ptr) }.to_bytes()).into_owned()
+    }
+}
+
+impl Server {
+    /// Where this virtual host is defined (`defn_name`, `defn_line_number`):
+    /// tells apart virtual hosts that share a name.
+    pub fn definition(self) -> (String, u32) {
+        // SAFETY: both fields are plain data of the live server record; the
+        // name is NULL or a C string in pconf.
+        unsafe {
+            let raw = &*self.as_ptr();
+            (c_string(raw.defn_name), raw.defn_line_number)
+        }
+    }
+}
