@@ -1,0 +1,153 @@
+//! Calling a script function for a request: resolve the application group,
+//! fetch the function, build `environ`, call it, and report exceptions. The
+//! caller maps the returned object to a provider status.
+
+use authnz_core::script_options::ApplicationGroup;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::config::{DirConfig, ScriptSpec};
+use crate::python::call_limit::{self, CallSlot};
+use crate::python::environ::build_environ;
+use crate::python::errors::log_exception;
+use crate::python::request_objects::CallScope;
+use crate::python::watchdog::{is_timeout, TimedCall};
+use crate::python::{runtime, scripts};
+use crate::rlog;
+
+/// The Python call could not produce a result; the reason is already logged.
+#[derive(Debug)]
+pub struct CallFailed;
+
+/// `%{SERVER}` / `%{HOST}` expansion as mod_wsgi does it: the virtual
+/// host's `ServerName` or the request's host name, plus `:port` (the
+/// request's server port) when that is not 80 or 443.
+pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
+    let with_port = |name: String, port: u16| {
+        if port == 80 || port == 443 || port == 0 {
+            name
+        } else {
+            format!("{name}:{port}")
+        }
+    };
+    match group {
+        ApplicationGroup::Global => String::new(),
+        ApplicationGroup::Server => with_port(r.server().hostname(), r.server_port()),
+        ApplicationGroup::Host => with_port(
+            r.hostname().unwrap_or_else(|| r.server_name()),
+            r.server_port(),
+        ),
+        ApplicationGroup::Named(name) => name.clone(),
+    }
+}
+
+/// Call `function(environ, *args)` from `spec` and hand the result to
+/// `interpret` while the GIL is still held.
+pub fn call_script<R>(
+    r: Request,
+    dir: &DirConfig,
+    spec: &ScriptSpec,
+    function: &'static str,
+    args: impl for<'py> FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
+    interpret: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
+) -> Result<R, CallFailed> {
+    let group = application_group_name(r, &spec.application_group);
+    let Some(_slot) = CallSlot::acquire() else {
+        rlog!(
+            &r,
+            Level::Error,
+            44,
+            "{function}: {} Python calls are already running in this child (WSGIMaxConcurrentCalls); \
+             request refused",
+            call_limit::cap()
+        );
+        return Err(CallFailed);
+    };
+    let outcome = runtime::with_python(|py| {
+        let timer = TimedCall::start(py, dir.script_timeout());
+        let result = run_call(py, r, dir, spec, &group, function, args, interpret);
+        let overran = timer.is_some_and(|t| t.finish(py));
+        if overran && result.is_ok() {
+            // The limit passed inside C code; the call came back too late.
+            rlog!(
+                &r,
+                Level::Error,
+                45,
+                "{function}() in '{}' returned after WSGIScriptTimeout ({}s); its answer is refused",
+                spec.path,
+                limit_secs(dir)
+            );
+            return Err(CallFailed);
+        }
+        result
+    });
+    outcome.unwrap_or_else(|| {
+        rlog!(
+            &r,
+            Level::Error,
+            43,
+            "Python is not available in this process; see the start-up log"
+        );
+        Err(CallFailed)
+    })
+}
+
+fn limit_secs(dir: &DirConfig) -> u64 {
+    dir.script_timeout().map_or(0, |d| d.as_secs())
+}
+
+/// Fetch the function, build `environ`, call, interpret, under the GIL.
+#[allow(clippy::too_many_arguments)]
+fn run_call<'py, R>(
+    py: Python<'py>,
+    r: Request,
+    dir: &DirConfig,
+    spec: &ScriptSpec,
+    group: &str,
+    function: &'static str,
+    args: impl FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
+    interpret: impl FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
+) -> Result<R, CallFailed> {
+    let callable = scripts::function(py, &r, spec, group, function, dir.script_reloading())
+        .map_err(|_| CallFailed)?;
+    let scope = CallScope::new(py, r).map_err(|e| {
+        log_exception(py, &r, 41, "cannot prepare the call", &e);
+        CallFailed
+    })?;
+    let environ = build_environ(py, r, group, &scope).map_err(|e| {
+        log_exception(py, &r, 41, "cannot build environ", &e);
+        CallFailed
+    })?;
+    let mut call_args = vec![environ.into_any()];
+    call_args.extend(args(py));
+    let call_args = PyTuple::new(py, call_args).map_err(|e| {
+        log_exception(py, &r, 41, "cannot build the arguments", &e);
+        CallFailed
+    })?;
+    let result = callable.call1(call_args);
+    drop(scope);
+    match result {
+        Ok(value) => interpret(py, &value),
+        Err(err) if is_timeout(py, &err) => {
+            let summary = format!(
+                "{function}() in '{}' exceeded WSGIScriptTimeout ({}s) and was interrupted",
+                spec.path,
+                limit_secs(dir)
+            );
+            log_exception(py, &r, 45, &summary, &err);
+            Err(CallFailed)
+        }
+        Err(err) => {
+            log_exception(
+                py,
+                &r,
+                42,
+                &format!("{function}() in '{}' raised", spec.path),
+                &err,
+            );
+            Err(CallFailed)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The embedded CPython: interpreter start-up in each child, per-thread
+//! thread states, script loading and reloading, the `environ` dict, and the
+//! mapping of Python results to provider statuses.
+
+pub mod call;
+pub mod call_limit;
+pub mod environ;
+pub mod errors;
+pub mod request_objects;
+pub mod runtime;
+pub mod scripts;
+pub mod watchdog;

@@ -1,0 +1,235 @@
+//! Interpreter lifecycle: initialised once per child in `child_init` (never
+//! in the parent: forked interpreter state shares PRNG state and held locks),
+//! through `PyConfig` with Python's signal handlers off, then the GIL is
+//! released. Each Apache worker thread keeps one persistent thread state, so
+//! `threading.local` data (e.g. Django's DB connections) survives between
+//! requests. Every entry attaches with a non-panicking `try_attach`.
+
+use std::cell::Cell;
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::ffi as pyffi;
+use pyo3::prelude::*;
+
+/// Settings from `WSGIPythonHome` / `WSGIPythonPath` of the main server.
+#[derive(Debug, Default, Clone)]
+pub struct PythonSettings {
+    pub home: Option<String>,
+    pub path: Vec<String>,
+}
+
+/// What was started, for the start-up log line.
+pub struct StartedPython {
+    pub version: String,
+    pub prefix: String,
+    pub library: String,
+}
+
+static READY: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static HAS_THREAD_STATE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `major.minor` this module was built against.
+pub const BUILT_PYTHON: &str = env!("AUTHNZ_WSGI_BUILT_PYTHON");
+
+/// `major.minor` of the libpython loaded at run time (safe before init).
+pub fn runtime_python_version() -> String {
+    // SAFETY: Py_GetVersion may be called before initialisation and returns
+    // a static C string.
+    let full = unsafe { CStr::from_ptr(pyffi::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned();
+    let number = full.split_whitespace().next().unwrap_or("");
+    number.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// The file the running libpython was loaded from.
+fn libpython_path() -> String {
+    let mut info = MaybeUninit::<libc::Dl_info>::zeroed();
+    let symbol = pyffi::Py_IsInitialized as *const libc::c_void;
+    // SAFETY: dladdr only reads the loader's tables; info is zeroed and
+    // filled on success.
+    let found = unsafe { libc::dladdr(symbol, info.as_mut_ptr()) };
+    if found == 0 {
+        return "(unknown)".to_owned();
+    }
+    // SAFETY: dladdr succeeded, so dli_fname is NULL or a C string.
+    let info = unsafe { info.assume_init() };
+    if info.dli_fname.is_null() {
+        "(unknown)".to_owned()
+    } else {
+        // SAFETY: NULL-checked C string owned by the loader.
+        unsafe { CStr::from_ptr(info.dli_fname) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn status_error(status: pyffi::PyStatus) -> Option<String> {
+    // SAFETY: PyStatus_Exception only inspects the struct.
+    if unsafe { pyffi::PyStatus_Exception(status) } == 0 {
+        return None;
+    }
+    let message = if status.err_msg.is_null() {
+        "unknown error".to_owned()
+    } else {
+        // SAFETY: err_msg is a static C string set by CPython.
+        unsafe { CStr::from_ptr(status.err_msg) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Some(message)
+}
+
+/// Set one wide-string field of `config` from UTF-8 bytes.
+///
+/// # Safety
+/// `config` must be initialised and `field` must point into it.
+unsafe fn set_config_string(
+    config: *mut pyffi::PyConfig,
+    field: *mut *mut libc::wchar_t,
+    value: &str,
+) -> Result<(), String> {
+    let value = CString::new(value).map_err(|_| "path contains a NUL byte".to_owned())?;
+    // SAFETY: per the function contract; CPython copies the string.
+    let status = unsafe { pyffi::PyConfig_SetBytesString(config, field, value.as_ptr()) };
+    status_error(status).map_or(Ok(()), Err)
+}
+
+/// Start the interpreter in this process. Must run once, in the child.
+pub fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
+    let runtime = runtime_python_version();
+    if runtime != BUILT_PYTHON {
+        return Err(format!(
+            "the libpython loaded at run time is Python {runtime} ({}), but mod_authnz_wsgi was built \
+             against Python {BUILT_PYTHON}; rebuild the module with PYO3_PYTHON pointing at the \
+             interpreter Apache loads",
+            libpython_path()
+        ));
+    }
+    // SAFETY: a check without side effects.
+    if unsafe { pyffi::Py_IsInitialized() } != 0 {
+        return Err(
+            "Python is already initialised in this process (another module embeds it)".into(),
+        );
+    }
+    let mut config = MaybeUninit::<pyffi::PyConfig>::uninit();
+    // SAFETY: PyConfig_InitPythonConfig fully initialises the struct; every
+    // later access goes through it, and PyConfig_Clear frees it on all paths.
+    unsafe {
+        pyffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let config = config.as_mut_ptr();
+        (*config).install_signal_handlers = 0;
+        (*config).parse_argv = 0;
+        let result = match &settings.home {
+            Some(home) if std::path::Path::new(home).join("pyvenv.cfg").is_file() => {
+                // A virtualenv: start as its interpreter so getpath reads
+                // pyvenv.cfg and finds the base installation.
+                let exe = format!("{home}/bin/python{BUILT_PYTHON}");
+                let exe = if std::path::Path::new(&exe).exists() {
+                    exe
+                } else {
+                    format!("{home}/bin/python3")
+                };
+                set_config_string(config, &raw mut (*config).program_name, &exe)
+                    .and_then(|_| set_config_string(config, &raw mut (*config).executable, &exe))
+            }
+            Some(home) => set_config_string(config, &raw mut (*config).home, home),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            pyffi::PyConfig_Clear(config);
+            return Err(format!("WSGIPythonHome: {e}"));
+        }
+        let status = pyffi::Py_InitializeFromConfig(config);
+        pyffi::PyConfig_Clear(config);
+        if let Some(e) = status_error(status) {
+            return Err(format!("Python initialisation failed: {e}"));
+        }
+    }
+    // We hold the GIL now, on this (the child's main) thread.
+    // SAFETY: the interpreter was just initialised on this thread.
+    let py = unsafe { Python::assume_attached() };
+    let started = configure_paths(py, &settings.path)
+        .and_then(|_| describe(py))
+        .map_err(|e| format!("Python start-up failed: {e}"));
+    // SAFETY: release the GIL; this thread keeps its thread state.
+    unsafe { pyffi::PyEval_SaveThread() };
+    HAS_THREAD_STATE.with(|t| t.set(true));
+    let started = started?;
+    READY.store(true, Ordering::Release);
+    Ok(started)
+}
+
+/// `WSGIPythonPath`: like `site.addsitedir` (so `.pth` files work), in front.
+fn configure_paths(py: Python<'_>, dirs: &[String]) -> PyResult<()> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let site = py.import("site")?;
+    let sys_path = py.import("sys")?.getattr("path")?;
+    let before: Vec<String> = sys_path.extract()?;
+    for dir in dirs {
+        site.call_method1("addsitedir", (dir,))?;
+    }
+    let after: Vec<String> = sys_path.extract()?;
+    let mut ordered: Vec<String> = after
+        .iter()
+        .filter(|p| !before.contains(p))
+        .cloned()
+        .collect();
+    ordered.extend(before);
+    sys_path.call_method1("__setitem__", (pyo3::types::PySlice::full(py), ordered))?;
+    Ok(())
+}
+
+fn describe(py: Python<'_>) -> PyResult<StartedPython> {
+    let sys = py.import("sys")?;
+    Ok(StartedPython {
+        version: sys
+            .getattr("version")?
+            .extract::<String>()?
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+        prefix: sys.getattr("prefix")?.extract()?,
+        library: libpython_path(),
+    })
+}
+
+/// Whether the interpreter started in this child.
+pub fn is_ready() -> bool {
+    READY.load(Ordering::Acquire)
+}
+
+/// Give this worker thread a persistent thread state the first time it
+/// calls Python: `PyGILState_Ensure` creates it, and the extra count taken
+/// here keeps `PyGILState_Release` from deleting it after each call.
+fn ensure_thread_state() {
+    if HAS_THREAD_STATE.with(Cell::get) {
+        return;
+    }
+    // SAFETY: the interpreter is initialised (checked by the caller); the
+    // thread takes the GIL with a new thread state, then releases the GIL
+    // while keeping the state (its gilstate counter stays at 1).
+    unsafe {
+        pyffi::PyGILState_Ensure();
+        pyffi::PyEval_SaveThread();
+    }
+    HAS_THREAD_STATE.with(|t| t.set(true));
+}
+
+/// Run `f` with the GIL on this thread's persistent thread state; `None`
+/// when Python is not available in this child.
+pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    if !is_ready() {
+        return None;
+    }
+    ensure_thread_state();
+    Python::try_attach(f)
+}

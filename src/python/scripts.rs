@@ -1,0 +1,244 @@
+//! Script loading and reloading (SPEC §4). One module per (application
+//! group, path), named `_authnz_wsgi_<md5>`, loaded on first use, re-loaded
+//! when its mtime changes (checked at most once a second). Each script has
+//! its own lock, taken with the GIL released, so a slow import blocks only
+//! callers of that script. A failed load is logged once and retried on a
+//! later request (again at most once a second).
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use md5::{Digest, Md5};
+use once_cell::sync::Lazy;
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::PyModule;
+
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::config::ScriptSpec;
+use crate::python::errors::log_exception;
+use crate::rlog;
+
+/// How often a script's modification time is looked at.
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ScriptKey {
+    application_group: String,
+    path: String,
+}
+
+struct LoadedScript {
+    module: Py<PyModule>,
+    mtime: SystemTime,
+    /// Functions already reported missing for this load (logged once per load).
+    reported_missing: HashSet<&'static str>,
+}
+
+#[derive(Default)]
+struct ScriptState {
+    loaded: Option<LoadedScript>,
+    /// When the mtime (or a failed load) was last looked at.
+    last_check: Option<Instant>,
+    /// The last load attempt failed; its error was logged then.
+    failed: bool,
+}
+
+type Registry = Mutex<HashMap<ScriptKey, Arc<Mutex<ScriptState>>>>;
+static SCRIPTS: Lazy<Registry> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// A script function could not be obtained; the reason is already logged.
+#[derive(Debug)]
+pub struct ScriptUnavailable;
+
+fn module_name(key: &ScriptKey) -> String {
+    let mut hasher = Md5::new();
+    hasher.update(key.application_group.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(key.path.as_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("_authnz_wsgi_{hex}")
+}
+
+fn state_for(py: Python<'_>, key: &ScriptKey) -> Arc<Mutex<ScriptState>> {
+    let mut scripts = SCRIPTS
+        .lock_py_attached(py)
+        .unwrap_or_else(|e| e.into_inner());
+    scripts.entry(key.clone()).or_default().clone()
+}
+
+/// The callable `function` of the script `spec` in `application_group`.
+pub fn function<'py>(
+    py: Python<'py>,
+    r: &Request,
+    spec: &ScriptSpec,
+    application_group: &str,
+    function: &'static str,
+    reloading: bool,
+) -> Result<Bound<'py, PyAny>, ScriptUnavailable> {
+    let key = ScriptKey {
+        application_group: application_group.to_owned(),
+        path: spec.path.clone(),
+    };
+    let state = state_for(py, &key);
+    let mut state = state
+        .lock_py_attached(py)
+        .unwrap_or_else(|e| e.into_inner());
+    refresh(py, r, &key, &mut state, reloading)?;
+    let Some(loaded) = state.loaded.as_mut() else {
+        return Err(ScriptUnavailable);
+    };
+    let module = loaded.module.bind(py);
+    match module.getattr(function) {
+        Ok(callable) if callable.is_callable() => Ok(callable),
+        found => {
+            if loaded.reported_missing.insert(function) {
+                let what = if found.is_ok() {
+                    "is not callable"
+                } else {
+                    "is not defined"
+                };
+                rlog!(
+                    r,
+                    Level::Error,
+                    21,
+                    "script '{}' loaded, but {function} {what} in it",
+                    key.path
+                );
+            } else {
+                rlog!(
+                    r,
+                    Level::Debug,
+                    21,
+                    "script '{}' has no usable {function} (reported at load)",
+                    key.path
+                );
+            }
+            Err(ScriptUnavailable)
+        }
+    }
+}
+
+/// Load, re-load or keep the script, according to its mtime and the last check.
+fn refresh(
+    py: Python<'_>,
+    r: &Request,
+    key: &ScriptKey,
+    state: &mut ScriptState,
+    reloading: bool,
+) -> Result<(), ScriptUnavailable> {
+    let now = Instant::now();
+    let recently_checked = state
+        .last_check
+        .is_some_and(|t| now.duration_since(t) < CHECK_INTERVAL);
+    if state.loaded.is_some() && (!reloading || recently_checked) {
+        return Ok(());
+    }
+    if state.failed && recently_checked {
+        rlog!(
+            r,
+            Level::Debug,
+            22,
+            "script '{}' failed to load less than a second ago",
+            key.path
+        );
+        return Err(ScriptUnavailable);
+    }
+    state.last_check = Some(now);
+    let mtime = match std::fs::metadata(&key.path).and_then(|m| m.modified()) {
+        Ok(mtime) => mtime,
+        Err(e) => {
+            state.loaded = None;
+            state.failed = true;
+            rlog!(
+                r,
+                Level::Error,
+                23,
+                "cannot access script '{}': {e}",
+                key.path
+            );
+            return Err(ScriptUnavailable);
+        }
+    };
+    if state.loaded.as_ref().is_some_and(|l| l.mtime == mtime) {
+        return Ok(());
+    }
+    let reloading_existing = state.loaded.is_some();
+    match load(py, key) {
+        Ok(module) => {
+            rlog!(
+                r,
+                Level::Info,
+                24,
+                "{} script '{}' (application group '{}')",
+                if reloading_existing {
+                    "re-loaded"
+                } else {
+                    "loaded"
+                },
+                key.path,
+                key.application_group
+            );
+            state.loaded = Some(LoadedScript {
+                module,
+                mtime,
+                reported_missing: HashSet::new(),
+            });
+            state.failed = false;
+            Ok(())
+        }
+        Err(LoadError::Python(err)) => {
+            state.loaded = None;
+            state.failed = true;
+            log_exception(
+                py,
+                r,
+                20,
+                &format!("cannot load script '{}'", key.path),
+                &err,
+            );
+            Err(ScriptUnavailable)
+        }
+        Err(LoadError::Io(message)) => {
+            state.loaded = None;
+            state.failed = true;
+            rlog!(
+                r,
+                Level::Error,
+                20,
+                "cannot load script '{}': {message}",
+                key.path
+            );
+            Err(ScriptUnavailable)
+        }
+    }
+}
+
+enum LoadError {
+    Io(String),
+    Python(PyErr),
+}
+
+/// Execute the script as a fresh module (a re-load never keeps old globals).
+fn load(py: Python<'_>, key: &ScriptKey) -> Result<Py<PyModule>, LoadError> {
+    let source = std::fs::read(&key.path).map_err(|e| LoadError::Io(e.to_string()))?;
+    let source =
+        CString::new(source).map_err(|_| LoadError::Io("the file contains a NUL byte".into()))?;
+    let name = module_name(key);
+    let file =
+        CString::new(key.path.as_str()).map_err(|_| LoadError::Io("path contains NUL".into()))?;
+    let cname = CString::new(name.as_str()).expect("hex module name");
+    let modules = py
+        .import("sys")
+        .and_then(|s| s.getattr("modules"))
+        .map_err(LoadError::Python)?;
+    modules
+        .call_method1("pop", (name.as_str(), py.None()))
+        .map_err(LoadError::Python)?;
+    let module = PyModule::from_code(py, &source, &file, &cname).map_err(LoadError::Python)?;
+    Ok(module.unbind())
+}

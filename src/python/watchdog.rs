@@ -1,0 +1,141 @@
+//! The per-location time limit for Python calls (`WSGIScriptTimeout`).
+//!
+//! A call registers its Python thread id and deadline; a watchdog thread
+//! (started on first use in the child) raises `ScriptTimeout` — a
+//! `BaseException` subclass, so `except Exception:` in a script does not
+//! swallow it — in a call that overruns, with `PyThreadState_SetAsyncExc`.
+//! That interrupts Python code at its next bytecode; it cannot interrupt a
+//! blocking C call (`time.sleep`, a socket read without a timeout, a C
+//! extension's loop): such a call is stopped as soon as it returns to the
+//! interpreter. A call that overran is answered as an error even if it
+//! returns a value afterwards.
+//!
+//! Lock order: the GIL, then the registry lock (the watchdog takes the GIL
+//! before the lock when it fires).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use once_cell::sync::{Lazy, OnceCell};
+use pyo3::ffi as pyffi;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// How often the watchdog looks at the running calls.
+const TICK: Duration = Duration::from_millis(50);
+
+struct RunningCall {
+    thread_id: std::ffi::c_ulong,
+    deadline: Instant,
+    fired: bool,
+}
+
+static CALLS: Lazy<Mutex<HashMap<u64, RunningCall>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static EXCEPTION: OnceCell<Py<PyType>> = OnceCell::new();
+
+/// A registered call; [`TimedCall::finish`] tells whether it overran.
+pub struct TimedCall {
+    id: u64,
+}
+
+fn exception_type(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    EXCEPTION.get_or_try_init(|| {
+        let builtins = py.import("builtins")?;
+        let base = builtins.getattr("BaseException")?;
+        let kind = builtins.getattr("type")?.call1((
+            "ScriptTimeout",
+            (base,),
+            pyo3::types::PyDict::new(py),
+        ))?;
+        kind.setattr("__module__", "authnz_wsgi")?;
+        Ok(kind.cast_into::<PyType>()?.unbind())
+    })
+}
+
+fn start_watchdog() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("authnz-wsgi-watchdog".into())
+            .spawn(|| loop {
+                std::thread::sleep(TICK);
+                fire_expired();
+            });
+        // Without a watchdog calls simply run unbounded; nothing to unwind.
+        drop(spawned);
+    });
+}
+
+fn fire_expired() {
+    let now = Instant::now();
+    let any_expired = {
+        let calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
+        calls.values().any(|c| !c.fired && c.deadline <= now)
+    };
+    if !any_expired {
+        return;
+    }
+    let _ = crate::python::runtime::with_python(|_py| {
+        let Some(kind) = EXCEPTION.get() else { return };
+        let mut calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
+        for call in calls.values_mut().filter(|c| !c.fired && c.deadline <= now) {
+            call.fired = true;
+            // SAFETY: the GIL is held; the exception type is a live class
+            // object; the id is a thread that is inside a registered call
+            // (entries are removed, under the GIL, before the call's thread
+            // runs any other Python code).
+            unsafe {
+                pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, kind.as_ptr());
+            }
+        }
+    });
+}
+
+/// Whether `err` is the exception the watchdog raises.
+pub fn is_timeout(py: Python<'_>, err: &PyErr) -> bool {
+    EXCEPTION
+        .get()
+        .is_some_and(|kind| err.get_type(py).is(kind.bind(py)))
+}
+
+impl TimedCall {
+    /// Register the current thread's call with `limit`; `None` = no limit.
+    pub fn start(py: Python<'_>, limit: Option<Duration>) -> Option<TimedCall> {
+        let limit = limit?;
+        exception_type(py).ok()?;
+        start_watchdog();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: a plain query of the current thread's id.
+        let thread_id = unsafe { pyffi::PyThread_get_thread_ident() };
+        let call = RunningCall {
+            thread_id,
+            deadline: Instant::now() + limit,
+            fired: false,
+        };
+        CALLS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, call);
+        Some(TimedCall { id })
+    }
+
+    /// Unregister; true when the limit was reached. Any timeout exception
+    /// still pending for this thread is withdrawn so it cannot hit a later call.
+    pub fn finish(self, _py: Python<'_>) -> bool {
+        let mut calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(call) = calls.remove(&self.id) else {
+            return false;
+        };
+        if call.fired {
+            // SAFETY: the GIL is held (the `_py` token); a NULL exception
+            // clears a pending asynchronous exception of that thread.
+            unsafe {
+                pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut());
+            }
+        }
+        call.fired
+    }
+}
