@@ -1,0 +1,163 @@
+//! Host access (SPEC §3.5): `WSGIAccessScript` on the access phase and the
+//! composable authz provider `wsgi-host` (`Require wsgi-host`), both calling
+//! `allow_access(environ, host)` with the host as `Request::access_host`
+//! defines it.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyString};
+
+use crate::ffi;
+use crate::httpd::cmd::Cmd;
+use crate::httpd::guard::guard;
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::config::DirConfig;
+use crate::python::call::{call_script, CallFailed};
+use crate::python::environ::latin1;
+use crate::python::errors::type_name;
+use crate::rlog;
+
+/// What `allow_access` answered.
+enum Verdict {
+    Allow,
+    Deny,
+    Neutral,
+}
+
+fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
+    let Some(spec) = dir.access_script.as_deref() else {
+        rlog!(
+            &r,
+            Level::Error,
+            60,
+            "{what} is used here but no WSGIAccessScript applies"
+        );
+        return Err(CallFailed);
+    };
+    let host = latin1(&r.access_host());
+    call_script(
+        r,
+        dir,
+        spec,
+        "allow_access",
+        |py| vec![PyString::new(py, &host).into_any()],
+        |_py, value| {
+            if value.is_none() {
+                return Ok(Verdict::Neutral);
+            }
+            match value.cast::<PyBool>() {
+                Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
+                Ok(_) => Ok(Verdict::Deny),
+                Err(_) => {
+                    rlog!(
+                        &r,
+                        Level::Error,
+                        61,
+                        "allow_access must return True, False or None, not {}",
+                        type_name(value)
+                    );
+                    Err(CallFailed)
+                }
+            }
+        },
+    )
+}
+
+/// `WSGIAccessScript`: True or None leave the decision to `Require`; False
+/// and every error answer 403. Where the section itself says
+/// `Require wsgi-host`, the provider asks instead (once, composably).
+fn check_access(r: Request) -> c_int {
+    let Some(dir) = r.dir_config::<DirConfig>() else {
+        return ffi::HOOK_DECLINED;
+    };
+    if dir.access_script.is_none() || dir.host_access_by_require {
+        return ffi::HOOK_DECLINED;
+    }
+    match ask(r, dir, "WSGIAccessScript") {
+        Ok(Verdict::Allow) | Ok(Verdict::Neutral) => ffi::HOOK_DECLINED,
+        Ok(Verdict::Deny) => {
+            rlog!(
+                &r,
+                Level::Error,
+                62,
+                "client denied by allow_access: {}",
+                latin1(&r.access_host())
+            );
+            ffi::HOOK_FORBIDDEN
+        }
+        Err(CallFailed) => ffi::HOOK_FORBIDDEN,
+    }
+}
+
+pub unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
+    guard("WSGIAccessScript", ffi::HOOK_FORBIDDEN, || {
+        // SAFETY: httpd passes the live request.
+        match unsafe { Request::from_raw(r) } {
+            Some(r) => check_access(r),
+            None => ffi::HOOK_FORBIDDEN,
+        }
+    })
+}
+
+/// The provider record for `Require wsgi-host`.
+pub static WSGI_HOST_PROVIDER: ffi::authz_provider = ffi::authz_provider {
+    check_authorization: Some(check_host),
+    parse_require_line: Some(parse_host_line),
+};
+
+unsafe extern "C" fn check_host(
+    r: *mut ffi::request_rec,
+    _require_line: *const c_char,
+    _parsed: *const c_void,
+) -> ffi::authz_status {
+    guard(
+        "wsgi-host check",
+        ffi::authz_status_AUTHZ_GENERAL_ERROR,
+        || {
+            // SAFETY: httpd passes the live request.
+            let Some(r) = (unsafe { Request::from_raw(r) }) else {
+                return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+            };
+            let Some(dir) = r.dir_config::<DirConfig>() else {
+                return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+            };
+            match ask(r, dir, "Require wsgi-host") {
+                Ok(Verdict::Allow) => ffi::authz_status_AUTHZ_GRANTED,
+                Ok(Verdict::Deny) => ffi::authz_status_AUTHZ_DENIED,
+                Ok(Verdict::Neutral) => ffi::authz_status_AUTHZ_NEUTRAL,
+                Err(CallFailed) => ffi::authz_status_AUTHZ_GENERAL_ERROR,
+            }
+        },
+    )
+}
+
+unsafe extern "C" fn parse_host_line(
+    cmd: *mut ffi::cmd_parms,
+    require_line: *const c_char,
+    _parsed: *mut *const c_void,
+) -> *const c_char {
+    guard(
+        "Require wsgi-host",
+        c"internal error parsing Require wsgi-host".as_ptr(),
+        || {
+            // SAFETY: NULL or the NUL-terminated argument string.
+            let args = (!require_line.is_null()).then(|| unsafe { CStr::from_ptr(require_line) });
+            if args.is_some_and(|a| !a.to_bytes().iter().all(u8::is_ascii_whitespace)) {
+                return c"Require wsgi-host takes no arguments: the WSGIAccessScript of the location decides"
+                .as_ptr();
+            }
+            // SAFETY: httpd passes the live directive context.
+            let dir =
+                unsafe { Cmd::from_raw(cmd) }.and_then(|c| c.section_config_mut::<DirConfig>());
+            match dir {
+                Some(dir) => {
+                    dir.host_access_by_require = true;
+                    std::ptr::null()
+                }
+                None => c"Require wsgi-host: no configuration for this section".as_ptr(),
+            }
+        },
+    )
+}

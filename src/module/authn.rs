@@ -1,0 +1,319 @@
+//! The authn provider `wsgi` (SPEC §3.2, §3.3): Basic calls
+//! `check_password(environ, user, password)`, Digest and
+//! `AuthBasicUseDigestAlgorithm MD5` call `get_realm_hash(environ, user, realm)`.
+
+use std::ffi::{c_char, CStr};
+use std::time::Instant;
+
+use authnz_core::credentials::{decode_credential, validate_name};
+use authnz_core::realm_hash::validate_realm_hash;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyString};
+
+use crate::ffi;
+use crate::httpd::guard::guard;
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::cache::{self, Cached};
+use crate::module::config::{DirConfig, ScriptSpec};
+use crate::module::socache;
+use crate::python::call::{call_script, CallFailed};
+use crate::python::errors::type_name;
+use crate::rlog;
+
+/// The provider record httpd keeps a pointer to.
+pub static WSGI_AUTHN_PROVIDER: ffi::authn_provider = ffi::authn_provider {
+    check_password: Some(check_password),
+    get_realm_hash: Some(get_realm_hash),
+};
+
+/// What `check_password` decided.
+enum BasicOutcome {
+    Granted,
+    GrantedAs(String),
+    Denied,
+    NotFound,
+}
+
+fn user_script(r: Request) -> Result<(&'static DirConfig, &'static ScriptSpec), ffi::authn_status> {
+    let dir = r
+        .dir_config::<DirConfig>()
+        .ok_or(ffi::authn_status_AUTH_GENERAL_ERROR)?;
+    match dir.auth_user_script.as_deref() {
+        Some(spec) => Ok((dir, spec)),
+        None => {
+            rlog!(
+                &r,
+                Level::Error,
+                10,
+                "the wsgi authn provider is used here but no WSGIAuthUserScript applies to this location"
+            );
+            Err(ffi::authn_status_AUTH_GENERAL_ERROR)
+        }
+    }
+}
+
+fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome, CallFailed> {
+    if value.is_none() {
+        return Ok(BasicOutcome::NotFound);
+    }
+    if let Ok(flag) = value.cast::<PyBool>() {
+        return Ok(if flag.is_true() {
+            BasicOutcome::Granted
+        } else {
+            BasicOutcome::Denied
+        });
+    }
+    if let Ok(name) = value.cast::<PyString>() {
+        let name = name.to_str().map_err(|_| {
+            rlog!(
+                &r,
+                Level::Error,
+                11,
+                "check_password returned a str that is not valid Unicode"
+            );
+            CallFailed
+        })?;
+        if let Err(problem) = validate_name(name) {
+            rlog!(
+                &r,
+                Level::Error,
+                11,
+                "check_password returned an unusable user name: {problem}"
+            );
+            return Err(CallFailed);
+        }
+        return Ok(BasicOutcome::GrantedAs(name.to_owned()));
+    }
+    rlog!(
+        &r,
+        Level::Error,
+        11,
+        "check_password must return True, False, None or a user name (str), not {}",
+        type_name(value)
+    );
+    Err(CallFailed)
+}
+
+/// Set `r->user` to the name `check_password` returned, when it differs
+/// from the name the client sent.
+fn apply_rename(r: Request, user_text: &str, name: &str) {
+    if name != user_text {
+        rlog!(
+            &r,
+            Level::Debug,
+            12,
+            "check_password renamed the user to '{name}'"
+        );
+        r.set_user(name.as_bytes());
+    }
+}
+
+fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
+    let (user, password) = (user_c.to_bytes(), password_c.to_bytes());
+    let (dir, spec) = match user_script(r) {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
+    let cache_timeout = dir.auth_cache_timeout();
+    let cache_key =
+        cache_timeout.and_then(|timeout| cache::basic_key(r, spec, timeout, user, password));
+    let user_text = decode_credential(user);
+    if let Some(Cached::Granted(renamed)) = cache_key.as_ref().and_then(cache::lookup) {
+        rlog!(
+            &r,
+            Level::Debug,
+            70,
+            "login of '{user_text}' granted from the in-process cache (WSGIAuthCacheTimeout)"
+        );
+        if let Some(name) = renamed {
+            apply_rename(r, &user_text, &name);
+        }
+        return ffi::authn_status_AUTH_GRANTED;
+    }
+    let validated_at = Instant::now();
+    let password_text = decode_credential(password);
+    let outcome = call_script(
+        r,
+        dir,
+        spec,
+        "check_password",
+        |py| {
+            vec![
+                PyString::new(py, &user_text).into_any(),
+                PyString::new(py, &password_text).into_any(),
+            ]
+        },
+        |_py, value| interpret_basic(r, value),
+    );
+    // Best effort: do not leave the decoded password in freed memory.
+    let mut wipe = password_text.into_bytes();
+    wipe.fill(0);
+    std::hint::black_box(&wipe);
+    drop(wipe);
+    let remember = |renamed: Option<&str>| {
+        if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
+            cache::store(
+                key,
+                Cached::Granted(renamed.map(Into::into)),
+                validated_at,
+                timeout,
+            );
+        }
+    };
+    match outcome {
+        Ok(BasicOutcome::Granted) => {
+            remember(None);
+            socache::store_basic(r, user_c, password_c);
+            ffi::authn_status_AUTH_GRANTED
+        }
+        Ok(BasicOutcome::GrantedAs(name)) => {
+            if name == user_text {
+                remember(None);
+                socache::store_basic(r, user_c, password_c);
+            } else {
+                remember(Some(&name));
+                rlog!(
+                    &r,
+                    Level::Debug,
+                    74,
+                    "renamed login of '{user_text}' not handed to mod_authn_socache, which would \
+                     grant it under the name the client sent"
+                );
+            }
+            apply_rename(r, &user_text, &name);
+            ffi::authn_status_AUTH_GRANTED
+        }
+        // None and False take the same path apart from the status itself.
+        Ok(BasicOutcome::Denied) => ffi::authn_status_AUTH_DENIED,
+        Ok(BasicOutcome::NotFound) => ffi::authn_status_AUTH_USER_NOT_FOUND,
+        Err(CallFailed) => ffi::authn_status_AUTH_GENERAL_ERROR,
+    }
+}
+
+fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u8>>, CallFailed> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    let hash: Vec<u8> = if let Ok(text) = value.cast::<PyString>() {
+        text.to_str()
+            .map(|s| s.as_bytes().to_vec())
+            .unwrap_or_default()
+    } else if let Ok(bytes) = value.cast::<PyBytes>() {
+        bytes.as_bytes().to_vec()
+    } else {
+        rlog!(
+            &r,
+            Level::Error,
+            13,
+            "get_realm_hash must return None or an MD5 hex digest (str or bytes), not {}",
+            type_name(value)
+        );
+        return Err(CallFailed);
+    };
+    if let Err(problem) = validate_realm_hash(&hash) {
+        rlog!(
+            &r,
+            Level::Error,
+            13,
+            "get_realm_hash returned an unusable hash: {problem}"
+        );
+        return Err(CallFailed);
+    }
+    Ok(Some(hash))
+}
+
+fn digest(
+    r: Request,
+    user_c: &CStr,
+    realm_c: &CStr,
+    rethash: *mut *mut c_char,
+) -> ffi::authn_status {
+    let (user, realm) = (user_c.to_bytes(), realm_c.to_bytes());
+    let (dir, spec) = match user_script(r) {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
+    let user_text = decode_credential(user);
+    let realm_text = decode_credential(realm);
+    let outcome = call_script(
+        r,
+        dir,
+        spec,
+        "get_realm_hash",
+        |py| {
+            vec![
+                PyString::new(py, &user_text).into_any(),
+                PyString::new(py, &realm_text).into_any(),
+            ]
+        },
+        |_py, value| interpret_digest(r, value),
+    );
+    match outcome {
+        Ok(Some(hash)) => {
+            let copy = r.pool().strdup(&hash);
+            // SAFETY: rethash is the out-parameter httpd passed (non-NULL,
+            // checked by the caller); the copy lives in the request pool.
+            unsafe { *rethash = copy };
+            socache::store_digest(r, user_c, realm_c, copy);
+            ffi::authn_status_AUTH_USER_FOUND
+        }
+        Ok(None) => ffi::authn_status_AUTH_USER_NOT_FOUND,
+        Err(CallFailed) => ffi::authn_status_AUTH_GENERAL_ERROR,
+    }
+}
+
+/// # Safety
+/// Called by mod_auth_basic (or mod_auth_form) with a live request and C strings.
+unsafe extern "C" fn check_password(
+    r: *mut ffi::request_rec,
+    user: *const c_char,
+    password: *const c_char,
+) -> ffi::authn_status {
+    guard(
+        "check_password",
+        ffi::authn_status_AUTH_GENERAL_ERROR,
+        || {
+            // SAFETY: httpd passes a live request and NUL-terminated strings.
+            let (Some(r), false, false) = (
+                unsafe { Request::from_raw(r) },
+                user.is_null(),
+                password.is_null(),
+            ) else {
+                return ffi::authn_status_AUTH_GENERAL_ERROR;
+            };
+            // SAFETY: non-NULL, NUL-terminated, alive for the call.
+            let (user, password) = unsafe { (CStr::from_ptr(user), CStr::from_ptr(password)) };
+            basic(r, user, password)
+        },
+    )
+}
+
+/// # Safety
+/// Called by mod_auth_digest or mod_auth_basic with a live request, C strings
+/// and a writable out-pointer.
+unsafe extern "C" fn get_realm_hash(
+    r: *mut ffi::request_rec,
+    user: *const c_char,
+    realm: *const c_char,
+    rethash: *mut *mut c_char,
+) -> ffi::authn_status {
+    guard(
+        "get_realm_hash",
+        ffi::authn_status_AUTH_GENERAL_ERROR,
+        || {
+            // SAFETY: httpd passes a live request and NUL-terminated strings.
+            let (Some(r), false, false, false) = (
+                unsafe { Request::from_raw(r) },
+                user.is_null(),
+                realm.is_null(),
+                rethash.is_null(),
+            ) else {
+                return ffi::authn_status_AUTH_GENERAL_ERROR;
+            };
+            // SAFETY: non-NULL, NUL-terminated, alive for the call.
+            let (user, realm) = unsafe { (CStr::from_ptr(user), CStr::from_ptr(realm)) };
+            digest(r, user, realm, rethash)
+        },
+    )
+}

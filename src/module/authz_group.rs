@@ -1,0 +1,275 @@
+//! The authz provider `wsgi-group` (SPEC §3.4): `Require wsgi-group g1 "g 2"`
+//! parsed once as an `ap_expr` string, evaluated and split into words per
+//! request, granted when `groups_for_user(environ, user)` yields any of them.
+//! Fail closed: a `str`/`bytes` result, a non-iterable, a non-string item or
+//! an exception at any point of the iteration is a general error (500).
+
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use authnz_core::credentials::{decode_credential, validate_name};
+use authnz_core::group_set::GroupSet;
+use authnz_core::require_words::require_words;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::ffi;
+use crate::httpd::cmd::Cmd;
+use crate::httpd::expr::{eval_string_expr, parse_string_expr};
+use crate::httpd::guard::guard;
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::cache::{self, Cached};
+use crate::module::config::DirConfig;
+use crate::module::request_state::{GroupLookup, RequestState};
+use crate::python::call::{call_script, CallFailed};
+use crate::python::errors::{log_exception, type_name};
+use crate::rlog;
+
+/// The provider record httpd keeps a pointer to.
+pub static WSGI_GROUP_PROVIDER: ffi::authz_provider = ffi::authz_provider {
+    check_authorization: Some(check_authorization),
+    parse_require_line: Some(parse_require_line),
+};
+
+/// Turn what `groups_for_user` returned into a [`GroupSet`], strictly.
+fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, CallFailed> {
+    let py = value.py();
+    if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
+        rlog!(
+            &r,
+            Level::Error,
+            31,
+            "groups_for_user returned a single {} instead of an iterable of group names",
+            type_name(value)
+        );
+        return Err(CallFailed);
+    }
+    let claims_iterable =
+        value.hasattr("__iter__").unwrap_or(false) || value.hasattr("__getitem__").unwrap_or(false);
+    let items = value.try_iter().map_err(|err| {
+        if claims_iterable {
+            // e.g. a lazy query set whose database query fails in __iter__.
+            log_exception(
+                py,
+                &r,
+                32,
+                "iterating the result of groups_for_user raised",
+                &err,
+            );
+            return CallFailed;
+        }
+        rlog!(
+            &r,
+            Level::Error,
+            31,
+            "groups_for_user must return an iterable of group names (str or bytes), not {}",
+            type_name(value)
+        );
+        CallFailed
+    })?;
+    let mut groups = GroupSet::default();
+    for item in items {
+        let item = item.map_err(|err| {
+            log_exception(
+                py,
+                &r,
+                32,
+                "iterating the result of groups_for_user raised",
+                &err,
+            );
+            CallFailed
+        })?;
+        let name = if let Ok(text) = item.cast::<PyString>() {
+            text.to_str().map(str::to_owned).map_err(|_| {
+                rlog!(
+                    &r,
+                    Level::Error,
+                    31,
+                    "groups_for_user yielded a str that is not valid Unicode"
+                );
+                CallFailed
+            })?
+        } else if let Ok(bytes) = item.cast::<PyBytes>() {
+            decode_credential(bytes.as_bytes())
+        } else {
+            rlog!(
+                &r,
+                Level::Error,
+                31,
+                "groups_for_user yielded an item of type {}; group names must be str or bytes",
+                type_name(&item)
+            );
+            return Err(CallFailed);
+        };
+        if let Err(problem) = validate_name(&name) {
+            rlog!(
+                &r,
+                Level::Error,
+                31,
+                "groups_for_user yielded an unusable group name: {problem}"
+            );
+            return Err(CallFailed);
+        }
+        groups.insert(name.as_bytes());
+    }
+    Ok(groups)
+}
+
+/// The user's groups, from the per-request cache or one Python call.
+fn groups_of(r: Request, user: &[u8]) -> Option<&'static GroupSet> {
+    let state = r.state::<RequestState>();
+    if state.group_lookup.as_ref().is_none_or(|l| l.user != user) {
+        let groups = lookup_groups(r, user);
+        state.group_lookup = Some(GroupLookup {
+            user: user.to_vec(),
+            groups,
+        });
+    }
+    state.group_lookup.as_ref().and_then(|l| l.groups.as_ref())
+}
+
+fn lookup_groups(r: Request, user: &[u8]) -> Option<GroupSet> {
+    let dir = r.dir_config::<DirConfig>()?;
+    let Some(spec) = dir.auth_group_script.as_deref() else {
+        rlog!(
+            &r,
+            Level::Error,
+            30,
+            "Require wsgi-group is used here but no WSGIAuthGroupScript applies"
+        );
+        return None;
+    };
+    let cache_timeout = dir.auth_cache_timeout();
+    let cache_key = cache_timeout.and_then(|timeout| cache::groups_key(r, spec, timeout, user));
+    if let Some(Cached::Groups(groups)) = cache_key.as_ref().and_then(cache::lookup) {
+        rlog!(
+            &r,
+            Level::Debug,
+            71,
+            "groups of '{}' taken from the in-process cache (WSGIAuthCacheTimeout)",
+            String::from_utf8_lossy(user)
+        );
+        return Some(GroupSet::clone(&groups));
+    }
+    let validated_at = Instant::now();
+    let user_text = decode_credential(user);
+    let groups = call_script(
+        r,
+        dir,
+        spec,
+        "groups_for_user",
+        |py| vec![PyString::new(py, &user_text).into_any()],
+        |_py, value| collect_groups(r, value),
+    )
+    .ok()?;
+    if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
+        cache::store(
+            key,
+            Cached::Groups(Arc::new(groups.clone())),
+            validated_at,
+            timeout,
+        );
+    }
+    Some(groups)
+}
+
+fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
+    let Some(user) = r.user() else {
+        return ffi::authz_status_AUTHZ_DENIED_NO_USER;
+    };
+    let user = user.to_vec();
+    // SAFETY: `parsed` is what parse_require_line stored for this line.
+    let line = match unsafe { eval_string_expr(r, parsed) } {
+        Ok(line) => line,
+        Err(e) => {
+            rlog!(
+                &r,
+                Level::Error,
+                33,
+                "cannot evaluate the Require wsgi-group arguments: {e}"
+            );
+            return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+        }
+    };
+    let required = require_words(&line);
+    if required.is_empty() {
+        rlog!(
+            &r,
+            Level::Error,
+            33,
+            "Require wsgi-group evaluated to no group names"
+        );
+        return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+    }
+    let Some(groups) = groups_of(r, &user) else {
+        return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+    };
+    if groups.any_of(required.iter().map(Vec::as_slice)) {
+        return ffi::authz_status_AUTHZ_GRANTED;
+    }
+    rlog!(
+        &r,
+        Level::Debug,
+        34,
+        "user '{}' is in none of the required groups ({})",
+        String::from_utf8_lossy(&user),
+        String::from_utf8_lossy(&line)
+    );
+    ffi::authz_status_AUTHZ_DENIED
+}
+
+unsafe extern "C" fn check_authorization(
+    r: *mut ffi::request_rec,
+    _require_line: *const c_char,
+    parsed: *const c_void,
+) -> ffi::authz_status {
+    guard(
+        "wsgi-group check",
+        ffi::authz_status_AUTHZ_GENERAL_ERROR,
+        || {
+            // SAFETY: httpd passes the live request.
+            match unsafe { Request::from_raw(r) } {
+                Some(r) if !parsed.is_null() => authorize(r, parsed),
+                _ => ffi::authz_status_AUTHZ_GENERAL_ERROR,
+            }
+        },
+    )
+}
+
+unsafe extern "C" fn parse_require_line(
+    cmd: *mut ffi::cmd_parms,
+    require_line: *const c_char,
+    parsed: *mut *const c_void,
+) -> *const c_char {
+    guard(
+        "Require wsgi-group",
+        c"internal error parsing Require wsgi-group".as_ptr(),
+        || {
+            // SAFETY: httpd passes the live directive context.
+            let Some(cmd) = (unsafe { Cmd::from_raw(cmd) }) else {
+                return c"Require wsgi-group: no directive context".as_ptr();
+            };
+            let line = if require_line.is_null() {
+                c""
+            } else {
+                // SAFETY: non-NULL, NUL-terminated argument string.
+                unsafe { CStr::from_ptr(require_line) }
+            };
+            if line.to_bytes().iter().all(u8::is_ascii_whitespace) {
+                return c"Require wsgi-group needs at least one group name".as_ptr();
+            }
+            match parse_string_expr(cmd, line) {
+                Ok(expr) => {
+                    // SAFETY: `parsed` is httpd's out-parameter for this line.
+                    unsafe { *parsed = expr };
+                    std::ptr::null()
+                }
+                Err(e) => cmd.pool().strdup(
+                    format!("Require wsgi-group: cannot parse the group list: {e}").as_bytes(),
+                ),
+            }
+        },
+    )
+}

@@ -1,0 +1,176 @@
+//! `WSGIAuthCacheTimeout` (SPEC §8): an in-process cache, per child, of
+//! granted Basic results (including a renamed user) and of the group sets
+//! `groups_for_user` returned.
+//!
+//! Keys are HMAC-SHA256 digests under a secret drawn from `getrandom` on
+//! first use in the child (see `authnz_core::auth_cache`), over the config
+//! context, the user and, for Basic, the password. The context is the
+//! virtual host (definition file and line, name), the most specific
+//! configuration section merged into the request, the provider name httpd
+//! noted for this call (an `AuthnProviderAlias`/`AuthzProviderAlias` name),
+//! the script path, the application group, `AuthName` and the timeout:
+//! entries never cross locations, realms or provider aliases. Only granted
+//! results and successful group lookups are stored; denials, unknown users
+//! and errors always reach Python. The mutex is held only to look up or
+//! store an entry, never across a Python call.
+
+use std::ffi::CStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use authnz_core::auth_cache::{CacheKey, ExpiringCache, KeyDeriver, KeyKind, SECRET_LEN};
+use authnz_core::group_set::GroupSet;
+use once_cell::sync::Lazy;
+
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::config::ScriptSpec;
+use crate::python::call::application_group_name;
+use crate::slog;
+
+/// Entries one child keeps at most (both kinds together).
+pub const CAPACITY: usize = 10_000;
+
+/// What an entry answers.
+#[derive(Clone)]
+pub enum Cached {
+    /// `check_password` granted; `Some(name)` when it renamed the user.
+    Granted(Option<Arc<str>>),
+    /// `groups_for_user` returned this set.
+    Groups(Arc<GroupSet>),
+}
+
+struct ProcessCache {
+    keys: KeyDeriver,
+    entries: Mutex<ExpiringCache<Cached>>,
+}
+
+/// Made on first use, which is always in a child: the parent serves no
+/// requests, so each child draws its own secret.
+static CACHE: Lazy<Option<ProcessCache>> = Lazy::new(|| {
+    let mut secret = [0u8; SECRET_LEN];
+    if !random_bytes(&mut secret) {
+        slog!(
+            None,
+            Level::Error,
+            72,
+            "WSGIAuthCacheTimeout: no random key available (getrandom failed); the in-process \
+             cache is off in child {}",
+            std::process::id()
+        );
+        return None;
+    }
+    let keys = KeyDeriver::new(&secret);
+    secret.iter_mut().for_each(|b| *b = 0);
+    Some(ProcessCache {
+        keys,
+        entries: Mutex::new(ExpiringCache::new(CAPACITY)),
+    })
+});
+
+/// Fill `buf` from the kernel's random source.
+pub fn random_bytes(buf: &mut [u8]) -> bool {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: getrandom writes at most `rest.len()` bytes into `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        filled += n as usize;
+    }
+    true
+}
+
+/// The note naming the provider httpd is calling (the alias name under
+/// `<AuthnProviderAlias>`), for Basic and for groups.
+const AUTHN_PROVIDER_NOTE: &CStr = c"authn_provider_name";
+const AUTHZ_PROVIDER_NOTE: &CStr = c"authz_provider_name";
+
+fn derive(
+    r: Request,
+    spec: &ScriptSpec,
+    timeout: Duration,
+    provider_note: &CStr,
+    kind: KeyKind,
+    credentials: &[&[u8]],
+) -> Option<CacheKey> {
+    let cache = CACHE.as_ref()?;
+    let server = r.server();
+    let (defined_in, defined_at) = server.definition();
+    let hostname = server.hostname();
+    let group = application_group_name(r, &spec.application_group);
+    let line = defined_at.to_le_bytes();
+    let secs = timeout.as_secs().to_le_bytes();
+    let mut fields: Vec<&[u8]> = vec![
+        defined_in.as_bytes(),
+        &line,
+        hostname.as_bytes(),
+        r.section_path(),
+        r.note(provider_note).unwrap_or(b""),
+        spec.path.as_bytes(),
+        group.as_bytes(),
+        r.auth_name().unwrap_or(b""),
+        &secs,
+    ];
+    fields.extend_from_slice(credentials);
+    Some(cache.keys.derive(kind, &fields))
+}
+
+/// The key of a Basic login in this request's context.
+pub fn basic_key(
+    r: Request,
+    spec: &ScriptSpec,
+    timeout: Duration,
+    user: &[u8],
+    password: &[u8],
+) -> Option<CacheKey> {
+    derive(
+        r,
+        spec,
+        timeout,
+        AUTHN_PROVIDER_NOTE,
+        KeyKind::BasicGrant,
+        &[user, password],
+    )
+}
+
+/// The key of a user's group set in this request's context.
+pub fn groups_key(
+    r: Request,
+    spec: &ScriptSpec,
+    timeout: Duration,
+    user: &[u8],
+) -> Option<CacheKey> {
+    derive(
+        r,
+        spec,
+        timeout,
+        AUTHZ_PROVIDER_NOTE,
+        KeyKind::Groups,
+        &[user],
+    )
+}
+
+/// The live entry for `key`, if any.
+pub fn lookup(key: &CacheKey) -> Option<Cached> {
+    let cache = CACHE.as_ref()?;
+    let now = Instant::now();
+    let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
+    entries.get(key, now)
+}
+
+/// Remember `value`, which Python produced in a call that started at
+/// `validated_at`, for `ttl`.
+pub fn store(key: CacheKey, value: Cached, validated_at: Instant, ttl: Duration) {
+    let Some(cache) = CACHE.as_ref() else {
+        return;
+    };
+    let now = Instant::now();
+    let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
+    entries.insert(key, value, validated_at, ttl, now);
+}

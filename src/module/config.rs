@@ -1,0 +1,217 @@
+//! Configuration records: the per-directory `DirConfig` (scripts and their
+//! limits, identity reflection; merged per request, so merging stays pure
+//! and pool-allocated) and the per-server `ServerConfig` (Python home/path,
+//! `.htaccess` permission).
+
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use authnz_core::script_options::ApplicationGroup;
+
+use crate::apr::Pool;
+use crate::ffi;
+use crate::httpd::guard::guard;
+
+/// One configured Python script: what `WSGIAuthUserScript` (and later the
+/// group and access directives) name.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ScriptSpec {
+    /// Absolute path (ServerRoot-relative paths are resolved at config time).
+    pub path: String,
+    pub application_group: ApplicationGroup,
+}
+
+/// Default `WSGIScriptTimeout`: long enough for a deliberately slow password
+/// hash (PBKDF2 with Django's iterations takes well under a second), short
+/// enough that a hung backend frees the worker.
+pub const DEFAULT_SCRIPT_TIMEOUT_SECS: u64 = 30;
+
+/// Per-directory settings; `None` means "not set here, inherit".
+#[derive(Debug, Default, Clone)]
+pub struct DirConfig {
+    pub auth_user_script: Option<Arc<ScriptSpec>>,
+    pub auth_group_script: Option<Arc<ScriptSpec>>,
+    pub access_script: Option<Arc<ScriptSpec>>,
+    pub script_reloading: Option<bool>,
+    /// `WSGIScriptTimeout`, in seconds (0: no limit).
+    pub script_timeout: Option<u64>,
+    /// A `Require wsgi-host` line in this very section: `allow_access` is
+    /// then asked by the authz provider only, so it composes with other
+    /// `Require` lines. Deliberately not inherited: a section with its own
+    /// `Require` lines and no `wsgi-host` gets the access-phase check back.
+    pub host_access_by_require: bool,
+    /// `WSGIReflectAuth`: identity reflection (SPEC §7), default off.
+    pub reflect_auth: Option<bool>,
+    /// `WSGIReflectUserHeader`, default `X-Remote-User`.
+    pub reflect_user_header: Option<Arc<str>>,
+    /// `WSGIReflectAuthTypeHeader`, default `X-Auth-Type`.
+    pub reflect_auth_type_header: Option<Arc<str>>,
+    /// `WSGIAuthCacheTimeout`, in seconds (0: no in-process cache).
+    pub auth_cache_timeout: Option<u64>,
+}
+
+/// Default `WSGIReflectUserHeader`.
+pub const DEFAULT_REFLECT_USER_HEADER: &str = "X-Remote-User";
+/// Default `WSGIReflectAuthTypeHeader`.
+pub const DEFAULT_REFLECT_AUTH_TYPE_HEADER: &str = "X-Auth-Type";
+
+/// The response headers identity reflection reads where it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReflectHeaders {
+    pub user: Arc<str>,
+    pub auth_type: Arc<str>,
+}
+
+/// The more specific setting if made, else the inherited one.
+fn inherit<T: Clone>(add: &Option<T>, base: &Option<T>) -> Option<T> {
+    add.clone().or_else(|| base.clone())
+}
+
+impl DirConfig {
+    /// httpd's merge rule: a setting made in the more specific section wins,
+    /// anything it leaves unset is taken from the base.
+    pub fn merge(base: &DirConfig, add: &DirConfig) -> DirConfig {
+        DirConfig {
+            auth_user_script: inherit(&add.auth_user_script, &base.auth_user_script),
+            auth_group_script: inherit(&add.auth_group_script, &base.auth_group_script),
+            access_script: inherit(&add.access_script, &base.access_script),
+            script_reloading: add.script_reloading.or(base.script_reloading),
+            script_timeout: add.script_timeout.or(base.script_timeout),
+            host_access_by_require: add.host_access_by_require,
+            reflect_auth: add.reflect_auth.or(base.reflect_auth),
+            reflect_user_header: inherit(&add.reflect_user_header, &base.reflect_user_header),
+            reflect_auth_type_header: inherit(
+                &add.reflect_auth_type_header,
+                &base.reflect_auth_type_header,
+            ),
+            auth_cache_timeout: add.auth_cache_timeout.or(base.auth_cache_timeout),
+        }
+    }
+
+    /// The header names to reflect when `WSGIReflectAuth On` applies here.
+    pub fn reflection(&self) -> Option<ReflectHeaders> {
+        if !self.reflect_auth.unwrap_or(false) {
+            return None;
+        }
+        Some(ReflectHeaders {
+            user: self
+                .reflect_user_header
+                .clone()
+                .unwrap_or_else(|| Arc::from(DEFAULT_REFLECT_USER_HEADER)),
+            auth_type: self
+                .reflect_auth_type_header
+                .clone()
+                .unwrap_or_else(|| Arc::from(DEFAULT_REFLECT_AUTH_TYPE_HEADER)),
+        })
+    }
+
+    pub fn script_reloading(&self) -> bool {
+        self.script_reloading.unwrap_or(true)
+    }
+
+    /// How long a granted Basic result or a group set may be reused from
+    /// the in-process cache; `None` when the cache is off (the default).
+    pub fn auth_cache_timeout(&self) -> Option<std::time::Duration> {
+        match self.auth_cache_timeout.unwrap_or(0) {
+            0 => None,
+            secs => Some(std::time::Duration::from_secs(secs)),
+        }
+    }
+
+    /// The time limit for one Python call; `None` when switched off.
+    pub fn script_timeout(&self) -> Option<std::time::Duration> {
+        match self.script_timeout.unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS) {
+            0 => None,
+            secs => Some(std::time::Duration::from_secs(secs)),
+        }
+    }
+}
+
+/// Per-server settings. Only the main server's Python settings are used:
+/// there is one interpreter per child.
+#[derive(Debug, Default, Clone)]
+pub struct ServerConfig {
+    pub python_home: Option<String>,
+    pub python_path: Vec<String>,
+    /// `WSGIAuthAllowOverride On`: script directives allowed in `.htaccess`.
+    pub allow_htaccess_scripts: Option<bool>,
+    /// `WSGIMaxConcurrentCalls`: Python calls one child runs at once.
+    pub max_concurrent_calls: Option<usize>,
+}
+
+impl ServerConfig {
+    pub fn merge(base: &ServerConfig, add: &ServerConfig) -> ServerConfig {
+        ServerConfig {
+            python_home: inherit(&add.python_home, &base.python_home),
+            python_path: if add.python_path.is_empty() {
+                base.python_path.clone()
+            } else {
+                add.python_path.clone()
+            },
+            allow_htaccess_scripts: add.allow_htaccess_scripts.or(base.allow_htaccess_scripts),
+            max_concurrent_calls: add.max_concurrent_calls.or(base.max_concurrent_calls),
+        }
+    }
+
+    pub fn allows_htaccess_scripts(&self) -> bool {
+        self.allow_htaccess_scripts.unwrap_or(false)
+    }
+}
+
+fn alloc<T>(pool: *mut ffi::apr_pool_t, value: T) -> *mut c_void {
+    // SAFETY: httpd passes a live pool to the config constructors.
+    match unsafe { Pool::from_raw(pool) } {
+        Some(pool) => pool.alloc(value).cast(),
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// # Safety
+/// Called by httpd with a live pool.
+pub unsafe extern "C" fn create_dir_config(
+    pool: *mut ffi::apr_pool_t,
+    _dir: *mut std::ffi::c_char,
+) -> *mut c_void {
+    guard("create_dir_config", std::ptr::null_mut(), || {
+        alloc(pool, DirConfig::default())
+    })
+}
+
+/// # Safety
+/// Called by httpd with a live pool and two records from create/merge_dir_config.
+pub unsafe extern "C" fn merge_dir_config(
+    pool: *mut ffi::apr_pool_t,
+    base: *mut c_void,
+    add: *mut c_void,
+) -> *mut c_void {
+    guard("merge_dir_config", std::ptr::null_mut(), || {
+        // SAFETY: both records were made by create/merge_dir_config.
+        let (base, add) = unsafe { (&*base.cast::<DirConfig>(), &*add.cast::<DirConfig>()) };
+        alloc(pool, DirConfig::merge(base, add))
+    })
+}
+
+/// # Safety
+/// Called by httpd with a live pool.
+pub unsafe extern "C" fn create_server_config(
+    pool: *mut ffi::apr_pool_t,
+    _s: *mut ffi::server_rec,
+) -> *mut c_void {
+    guard("create_server_config", std::ptr::null_mut(), || {
+        alloc(pool, ServerConfig::default())
+    })
+}
+
+/// # Safety
+/// Called by httpd with a live pool and two records from create_server_config.
+pub unsafe extern "C" fn merge_server_config(
+    pool: *mut ffi::apr_pool_t,
+    base: *mut c_void,
+    add: *mut c_void,
+) -> *mut c_void {
+    guard("merge_server_config", std::ptr::null_mut(), || {
+        // SAFETY: both records were made by create_server_config.
+        let (base, add) = unsafe { (&*base.cast::<ServerConfig>(), &*add.cast::<ServerConfig>()) };
+        alloc(pool, ServerConfig::merge(base, add))
+    })
+}

@@ -1,0 +1,376 @@
+//! The directive table and its handlers. One `extern "C"` trampoline serves
+//! every directive: the Rust handler travels in `cmd_data`, arguments arrive
+//! as `TAKE_ARGV`, and an `Err` becomes httpd's "Syntax error on line N of
+//! FILE" message, so `apache2 -t` names file and line.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::Arc;
+
+use authnz_core::reflect::validate_header_name;
+use authnz_core::script_options::parse_script_options;
+
+use crate::ffi;
+use crate::httpd::cmd::Cmd;
+use crate::httpd::guard::guard;
+use crate::httpd::unixd::{can_read, child_identity};
+use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
+use crate::module::lifecycle;
+
+/// A directive handler: the directive's arguments and our records.
+type Handler = fn(Cmd, &mut DirConfig, &[String]) -> Result<(), String>;
+
+unsafe extern "C" fn directive_trampoline(
+    parms: *mut ffi::cmd_parms,
+    mconfig: *mut c_void,
+    argc: c_int,
+    argv: *const *mut c_char,
+) -> *const c_char {
+    guard(
+        "directive",
+        c"internal error while parsing a mod_authnz_wsgi directive".as_ptr(),
+        || {
+            // SAFETY: httpd passes the live cmd_parms of this directive.
+            let Some(cmd) = (unsafe { Cmd::from_raw(parms) }) else {
+                return c"mod_authnz_wsgi: no cmd_parms".as_ptr();
+            };
+            // SAFETY: cmd->info is the `cmd_data` of our table entry: a `Handler`
+            // stored there by `entry()` below.
+            let handler: Handler =
+                unsafe { std::mem::transmute::<*mut c_void, Handler>((*parms).info) };
+            let count = usize::try_from(argc).unwrap_or(0);
+            let mut args = Vec::with_capacity(count);
+            for i in 0..count {
+                // SAFETY: argv holds argc NUL-terminated strings (TAKE_ARGV).
+                let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+                match arg.to_str() {
+                    Ok(text) => args.push(text.to_owned()),
+                    Err(_) => {
+                        return error(
+                            cmd,
+                            format!(
+                                "{}: argument {} is not valid UTF-8",
+                                cmd.directive_name(),
+                                i + 1
+                            ),
+                        )
+                    }
+                }
+            }
+            // SAFETY: mconfig is our DirConfig for this section (create_dir_config).
+            let Some(dir) = (unsafe { mconfig.cast::<DirConfig>().as_mut() }) else {
+                return error(
+                    cmd,
+                    "mod_authnz_wsgi: no directory configuration".to_owned(),
+                );
+            };
+            match handler(cmd, dir, &args) {
+                Ok(()) => std::ptr::null(),
+                Err(message) => error(cmd, message),
+            }
+        },
+    )
+}
+
+fn error(cmd: Cmd, message: String) -> *const c_char {
+    cmd.pool().strdup(message.as_bytes())
+}
+
+fn server_config(cmd: Cmd) -> Result<&'static mut ServerConfig, String> {
+    cmd.server()
+        .module_config_mut::<ServerConfig>()
+        .ok_or_else(|| "mod_authnz_wsgi: no server configuration".to_owned())
+}
+
+fn expect_count(
+    cmd: Cmd,
+    args: &[String],
+    min: usize,
+    max: usize,
+    usage: &str,
+) -> Result<(), String> {
+    if args.len() < min || args.len() > max {
+        return Err(format!("{} takes {usage}", cmd.directive_name()));
+    }
+    Ok(())
+}
+
+fn parse_flag(cmd: Cmd, args: &[String]) -> Result<bool, String> {
+    expect_count(cmd, args, 1, 1, "one argument, On or Off")?;
+    match args[0].to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!(
+            "{} must be On or Off, not '{other}'",
+            cmd.directive_name()
+        )),
+    }
+}
+
+/// `WSGIAuthUserScript path [application-group=NAME]` and its siblings.
+fn parse_script(cmd: Cmd, args: &[String]) -> Result<Arc<ScriptSpec>, String> {
+    let name = cmd.directive_name();
+    if cmd.in_htaccess() && !server_config(cmd)?.allows_htaccess_scripts() {
+        return Err(format!(
+            "{name} is not allowed in .htaccess files: running Python there would let whoever \
+             writes .htaccess run code in the server. Set 'WSGIAuthAllowOverride On' in the \
+             server configuration to allow it."
+        ));
+    }
+    let Some((path, options)) = args.split_first() else {
+        return Err(format!(
+            "{name} takes a script path and optional application-group=NAME"
+        ));
+    };
+    if path.trim().is_empty() {
+        return Err(format!("{name}: the script path is empty"));
+    }
+    let options = parse_script_options(options.iter().map(String::as_str))
+        .map_err(|e| format!("{name}: {e}"))?;
+    let full = cmd
+        .server_root_relative(path)
+        .ok_or_else(|| format!("{name}: invalid path '{path}'"))?;
+    match std::fs::metadata(&full) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Err(format!("{name}: '{full}' is not a regular file")),
+        Err(e) => return Err(format!("{name}: cannot access script '{full}': {e}")),
+    }
+    if let Err(e) = std::fs::File::open(&full) {
+        return Err(format!("{name}: cannot read script '{full}': {e}"));
+    }
+    if let Some(child) = child_identity() {
+        if !can_read(&child, std::path::Path::new(&full)) {
+            return Err(format!(
+                "{name}: script '{full}' is not readable by the user Apache's children run as ({})",
+                child.user_name
+            ));
+        }
+    }
+    lifecycle::note_python_needed();
+    Ok(Arc::new(ScriptSpec {
+        path: full,
+        application_group: options.application_group,
+    }))
+}
+
+fn auth_user_script(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.auth_user_script = Some(parse_script(cmd, args)?);
+    Ok(())
+}
+
+fn auth_group_script(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.auth_group_script = Some(parse_script(cmd, args)?);
+    Ok(())
+}
+
+fn access_script(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.access_script = Some(parse_script(cmd, args)?);
+    Ok(())
+}
+
+fn script_reloading(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.script_reloading = Some(parse_flag(cmd, args)?);
+    Ok(())
+}
+
+fn parse_number(cmd: Cmd, args: &[String], what: &str) -> Result<u64, String> {
+    expect_count(cmd, args, 1, 1, what)?;
+    args[0]
+        .parse::<u64>()
+        .map_err(|_| format!("{} takes {what}, not '{}'", cmd.directive_name(), args[0]))
+}
+
+fn script_timeout(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    let secs = parse_number(cmd, args, "a number of seconds (0: no limit)")?;
+    if secs > 86_400 {
+        return Err("WSGIScriptTimeout: at most 86400 seconds".to_owned());
+    }
+    dir.script_timeout = Some(secs);
+    Ok(())
+}
+
+/// `WSGIAuthCacheTimeout seconds` (0: off).
+fn auth_cache_timeout(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    let secs = parse_number(cmd, args, "a number of seconds (0: no cache)")?;
+    if secs > 86_400 {
+        return Err("WSGIAuthCacheTimeout: at most 86400 seconds".to_owned());
+    }
+    dir.auth_cache_timeout = Some(secs);
+    Ok(())
+}
+
+fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    let calls = parse_number(cmd, args, "a positive number of calls")?;
+    if calls == 0 {
+        return Err("WSGIMaxConcurrentCalls must be at least 1".to_owned());
+    }
+    server_config(cmd)?.max_concurrent_calls = Some(calls as usize);
+    Ok(())
+}
+
+fn python_home(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    expect_count(cmd, args, 1, 1, "one directory")?;
+    let home = cmd
+        .server_root_relative(&args[0])
+        .ok_or("WSGIPythonHome: invalid path")?;
+    if !std::path::Path::new(&home).is_dir() {
+        return Err(format!("WSGIPythonHome: '{home}' is not a directory"));
+    }
+    server_config(cmd)?.python_home = Some(home);
+    Ok(())
+}
+
+fn python_path(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    expect_count(cmd, args, 1, 1, "one argument: dir[:dir...]")?;
+    let mut dirs = Vec::new();
+    for part in args[0].split(':').filter(|p| !p.is_empty()) {
+        dirs.push(
+            cmd.server_root_relative(part)
+                .ok_or("WSGIPythonPath: invalid path")?,
+        );
+    }
+    server_config(cmd)?.python_path.extend(dirs);
+    Ok(())
+}
+
+fn allow_override(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    let allow = parse_flag(cmd, args)?;
+    if allow {
+        // `.htaccess` files may name scripts at request time.
+        lifecycle::note_python_needed();
+    }
+    server_config(cmd)?.allow_htaccess_scripts = Some(allow);
+    Ok(())
+}
+
+fn reflect_auth(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.reflect_auth = Some(parse_flag(cmd, args)?);
+    Ok(())
+}
+
+/// `WSGIReflectUserHeader name` / `WSGIReflectAuthTypeHeader name`.
+fn parse_header_name(cmd: Cmd, args: &[String]) -> Result<Arc<str>, String> {
+    expect_count(cmd, args, 1, 1, "one header name")?;
+    validate_header_name(&args[0]).map_err(|e| format!("{}: {e}", cmd.directive_name()))?;
+    Ok(Arc::from(args[0].as_str()))
+}
+
+fn reflect_user_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.reflect_user_header = Some(parse_header_name(cmd, args)?);
+    Ok(())
+}
+
+fn reflect_auth_type_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    dir.reflect_auth_type_header = Some(parse_header_name(cmd, args)?);
+    Ok(())
+}
+
+/// `command_rec` array made shareable: httpd only reads it.
+#[repr(transparent)]
+pub struct CommandTable<const N: usize>(pub [ffi::command_rec; N]);
+// SAFETY: the table is immutable after construction; the raw pointers in it
+// point to static C strings and functions.
+unsafe impl<const N: usize> Sync for CommandTable<N> {}
+
+const fn entry(
+    name: &'static CStr,
+    handler: Handler,
+    req_override: u32,
+    help: &'static CStr,
+) -> ffi::command_rec {
+    ffi::command_rec {
+        name: name.as_ptr(),
+        func: ffi::cmd_func {
+            take_argv: Some(directive_trampoline),
+        },
+        cmd_data: handler as *mut c_void,
+        req_override: req_override as c_int,
+        args_how: ffi::cmd_how_TAKE_ARGV,
+        errmsg: help.as_ptr(),
+    }
+}
+
+const fn end() -> ffi::command_rec {
+    ffi::command_rec {
+        name: std::ptr::null(),
+        func: ffi::cmd_func { take_argv: None },
+        cmd_data: std::ptr::null_mut(),
+        req_override: 0,
+        args_how: ffi::cmd_how_RAW_ARGS,
+        errmsg: std::ptr::null(),
+    }
+}
+
+/// The directives, as httpd's `cmds` table.
+pub static COMMANDS: CommandTable<14> = CommandTable([
+    entry(
+        c"WSGIAuthUserScript",
+        auth_user_script,
+        ffi::OR_AUTHCFG,
+        c"path to a Python script defining check_password and/or get_realm_hash, [application-group=NAME]",
+    ),
+    entry(
+        c"WSGIAuthGroupScript",
+        auth_group_script,
+        ffi::OR_AUTHCFG,
+        c"path to a Python script defining groups_for_user, [application-group=NAME]",
+    ),
+    entry(
+        c"WSGIAccessScript",
+        access_script,
+        ffi::OR_AUTHCFG,
+        c"path to a Python script defining allow_access, [application-group=NAME]",
+    ),
+    entry(
+        c"WSGIScriptReloading",
+        script_reloading,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"On|Off: re-load a script when its modification time changes (default On)",
+    ),
+    entry(
+        c"WSGIScriptTimeout",
+        script_timeout,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"seconds a Python call may run before it is interrupted (default 30, 0: no limit)",
+    ),
+    entry(
+        c"WSGIAuthCacheTimeout",
+        auth_cache_timeout,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"seconds a granted Basic login or a user's groups are reused in this process without calling Python (default 0: off)",
+    ),
+    entry(
+        c"WSGIMaxConcurrentCalls",
+        max_concurrent_calls,
+        ffi::RSRC_CONF,
+        c"Python calls one child runs at once; more are refused at once (default 3/4 of ThreadsPerChild)",
+    ),
+    entry(c"WSGIPythonHome", python_home, ffi::RSRC_CONF, c"Python home or virtualenv directory"),
+    entry(c"WSGIPythonPath", python_path, ffi::RSRC_CONF, c"extra sys.path directories, colon-separated"),
+    entry(
+        c"WSGIAuthAllowOverride",
+        allow_override,
+        ffi::RSRC_CONF,
+        c"On|Off: allow the script directives in .htaccess files (default Off)",
+    ),
+    // Reflection is for the server administrator: a .htaccess author could
+    // otherwise make the access log name any user for their directory.
+    entry(
+        c"WSGIReflectAuth",
+        reflect_auth,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"On|Off: take the user (and auth type) for the log from the application's response headers, and keep those headers from the client (default Off)",
+    ),
+    entry(
+        c"WSGIReflectUserHeader",
+        reflect_user_header,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"response header naming the user when WSGIReflectAuth is On (default X-Remote-User)",
+    ),
+    entry(
+        c"WSGIReflectAuthTypeHeader",
+        reflect_auth_type_header,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"response header naming the auth type when WSGIReflectAuth is On (default X-Auth-Type)",
+    ),
+    end(),
+]);

@@ -1,0 +1,14 @@
+//! The module's httpd-facing parts: configuration records and directives,
+//! the authn provider, and process lifecycle hooks.
+//! `reflect` is identity reflection (SPEC §7).
+
+pub mod access;
+pub mod authn;
+pub mod authz_group;
+pub mod cache;
+pub mod config;
+pub mod directives;
+pub mod lifecycle;
+pub mod reflect;
+pub mod request_state;
+pub mod socache;

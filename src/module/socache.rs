@@ -1,0 +1,318 @@
+//! mod_authn_socache integration (SPEC §5): after the `wsgi` provider grants
+//! a Basic login or finds a Digest realm hash, hand the result to
+//! `ap_authn_cache_store`, so `AuthBasicProvider socache wsgi` (or
+//! `AuthDigestProvider socache wsgi`) with `AuthnCacheProvideFor wsgi`
+//! answers repeated logins from the cache — shmcb within one server,
+//! memcache or redis across servers — without calling Python.
+//!
+//! The function is mod_authn_socache's optional function, fetched by name in
+//! the `optional_fn_retrieve` hook, which httpd runs after every reading of
+//! the configuration: a graceful restart may load that module at another
+//! address (or not at all), so the pointer is re-written each cycle and
+//! never survives one. As httpd's own `mod_authn_file` does, we pass our
+//! provider name, the user, no realm for Basic, and data that
+//! mod_authn_socache later checks itself: for Basic it runs
+//! `ap_password_validate(password, data)`, so we store a salted bcrypt hash
+//! (never the password, never unsalted SHA-1); for Digest it returns the
+//! data as the realm hash, so we store the realm hash with its realm.
+//!
+//! Hashing costs about a millisecond — ten times a trivial Python check — so
+//! it is only done where mod_authn_socache will keep the result: where the
+//! request's merged `AuthnCacheProvideFor` lists `wsgi`. That list lives in
+//! mod_authn_socache's private per-directory record; its layout (timeout,
+//! provider array, context) has not changed in httpd 2.4, and it is checked
+//! each configuration cycle by building a fresh record with the module's
+//! own constructor and comparing it with the documented defaults (300
+//! seconds, no providers, context "directory"). Should that check fail, the
+//! hash is made wherever the parsed configuration has `AuthnCacheProvideFor
+//! ... wsgi` (or `AuthnCacheEnable`), which is correct but slower where
+//! socache caches only for other providers. A login that renamed the user
+//! is not stored: mod_authn_socache would grant it under the name the
+//! client sent. An entry only ever comes from a Python answer, never from
+//! the in-process cache, so it is never older than `AuthnCacheTimeout`
+//! measured from a real check.
+
+use std::ffi::{c_char, CStr};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+
+use authnz_core::socache_policy::{basic_password_storable, directive_enables_wsgi, BCRYPT_COST};
+
+use crate::ffi;
+use crate::httpd::guard::guard;
+use crate::httpd::log::Level;
+use crate::httpd::server::c_string;
+use crate::httpd::Request;
+use crate::module::cache::random_bytes;
+use crate::{rlog, slog};
+
+/// The provider name mod_authn_socache's `AuthnCacheProvideFor` matches.
+const PROVIDER: &CStr = c"wsgi";
+
+/// `ap_authn_cache_store`'s address (0: not loaded), from the current cycle.
+static STORE_FN: AtomicUsize = AtomicUsize::new(0);
+/// Whether the current configuration asks mod_authn_socache to cache `wsgi`.
+static WANTED: AtomicBool = AtomicBool::new(false);
+/// mod_authn_socache's module index when its per-directory record was
+/// verified to have the layout of [`SocacheDirConfig`] this cycle; else -1.
+static SOCACHE_INDEX: AtomicI32 = AtomicI32::new(-1);
+
+/// mod_authn_socache's per-directory record (`authn_cache_dircfg` in
+/// modules/aaa/mod_authn_socache.c), read only after the layout check of
+/// [`verified_socache_index`].
+#[repr(C)]
+struct SocacheDirConfig {
+    timeout: ffi::apr_interval_time_t,
+    providers: *mut ffi::apr_array_header_t,
+    context: *const c_char,
+}
+
+/// mod_authn_socache's default `AuthnCacheTimeout` (300 s) in microseconds.
+const SOCACHE_DEFAULT_TIMEOUT_US: ffi::apr_interval_time_t = 300_000_000;
+
+/// Bytes of bcrypt salt (APR requires at least 16).
+const SALT_LEN: usize = 16;
+/// `$2y$04$` + 53 characters + NUL fits; APR requires at least 61.
+const BCRYPT_BUF: usize = 64;
+
+/// The `optional_fn_retrieve` hook: fetch `ap_authn_cache_store` again and
+/// look at the configuration just read.
+///
+/// # Safety
+/// Called by httpd after `post_config`, on the parent's only thread.
+pub unsafe extern "C" fn optional_fn_retrieve() {
+    guard("optional_fn_retrieve", (), || {
+        // SAFETY: a lookup by name in APR's table of optional functions.
+        let found = unsafe { ffi::apr_dynamic_fn_retrieve(c"ap_authn_cache_store".as_ptr()) };
+        let address = found.map_or(0, |f| f as usize);
+        let wanted = address != 0 && configuration_enables_wsgi();
+        let index = if wanted { verified_socache_index() } else { -1 };
+        STORE_FN.store(address, Ordering::Release);
+        WANTED.store(wanted, Ordering::Release);
+        SOCACHE_INDEX.store(index, Ordering::Release);
+        if wanted && index < 0 {
+            slog!(
+                None,
+                Level::Info,
+                75,
+                "mod_authn_socache's per-directory record does not have the expected layout; \
+                 granted logins are hashed for it wherever AuthnCacheProvideFor names wsgi"
+            );
+        }
+    })
+}
+
+/// mod_authn_socache's module index, if a record made by its own
+/// `create_dir_config` has the layout and defaults [`SocacheDirConfig`]
+/// expects; -1 otherwise.
+fn verified_socache_index() -> i32 {
+    // SAFETY: a lookup in httpd's list of loaded modules.
+    let module = unsafe { ffi::ap_find_linked_module(c"mod_authn_socache.c".as_ptr()) };
+    // SAFETY: NULL or the live module record of a loaded module.
+    let Some(module) = (unsafe { module.as_ref() }) else {
+        return -1;
+    };
+    let Some(create) = module.create_dir_config else {
+        return -1;
+    };
+    let mut pool: *mut ffi::apr_pool_t = std::ptr::null_mut();
+    // SAFETY: creates a root pool (APR is initialised by httpd); checked below.
+    let status = unsafe {
+        ffi::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut())
+    };
+    if status != 0 || pool.is_null() {
+        return -1;
+    }
+    // SAFETY: the module's own constructor, called as httpd calls it (a
+    // pool and a directory that may be NULL); it returns a record in `pool`.
+    let record = unsafe { create(pool, std::ptr::null_mut()) }.cast::<SocacheDirConfig>();
+    // SAFETY: mod_authn_socache's record is at least as large as
+    // SocacheDirConfig in every 2.4 release; only after the defaults match
+    // is the layout trusted. The context is a C string in the module.
+    let matches = unsafe {
+        record.as_ref().is_some_and(|c| {
+            c.timeout == SOCACHE_DEFAULT_TIMEOUT_US
+                && c.providers.is_null()
+                && !c.context.is_null()
+                && CStr::from_ptr(c.context) == c"directory"
+        })
+    };
+    // SAFETY: the pool was created above and nothing refers to it any more.
+    unsafe { ffi::apr_pool_destroy(pool) };
+    if matches {
+        module.module_index
+    } else {
+        -1
+    }
+}
+
+/// Whether mod_authn_socache keeps what we hand it for this request.
+fn socache_stores_here(r: Request) -> bool {
+    if !WANTED.load(Ordering::Acquire) {
+        return false;
+    }
+    let index = SOCACHE_INDEX.load(Ordering::Acquire);
+    if index < 0 {
+        return true;
+    }
+    let record = r.module_dir_config_raw(index).cast::<SocacheDirConfig>();
+    // SAFETY: the slot holds mod_authn_socache's merged record for this
+    // request (or NULL), whose layout was verified this cycle; `providers`
+    // is NULL or an array of C strings, which ap_array_str_contains reads.
+    unsafe {
+        record.as_ref().is_some_and(|c| {
+            !c.providers.is_null()
+                && ffi::ap_array_str_contains(c.providers, PROVIDER.as_ptr()) != 0
+        })
+    }
+}
+
+/// Whether any directive in the parsed configuration tree makes
+/// mod_authn_socache cache for `wsgi`.
+fn configuration_enables_wsgi() -> bool {
+    // SAFETY: ap_conftree is the tree of the configuration httpd has just
+    // read, allocated in pconf, which lives until the next cycle; this runs
+    // on the parent's only thread right after that reading.
+    let root = unsafe { *std::ptr::addr_of!(ffi::ap_conftree) };
+    let mut pending = vec![root];
+    while let Some(mut node) = pending.pop() {
+        // SAFETY: every node of the tree is a live ap_directive_t (see above).
+        while let Some(directive) = unsafe { node.as_ref() } {
+            // SAFETY: directive and args are NULL or C strings in pconf.
+            let (name, args) = unsafe { (c_string(directive.directive), c_string(directive.args)) };
+            if directive_enables_wsgi(&name, &args) {
+                return true;
+            }
+            if !directive.first_child.is_null() {
+                pending.push(directive.first_child);
+            }
+            node = directive.next;
+        }
+    }
+    false
+}
+
+type StoreFn = unsafe extern "C" fn(
+    *mut ffi::request_rec,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+);
+
+/// `ap_authn_cache_store`, when it exists and keeps our entries for `r`.
+fn store_function(r: Request) -> Option<StoreFn> {
+    if !socache_stores_here(r) {
+        return None;
+    }
+    let address = STORE_FN.load(Ordering::Acquire);
+    if address == 0 {
+        return None;
+    }
+    // SAFETY: `address` came from apr_dynamic_fn_retrieve for
+    // "ap_authn_cache_store" in this configuration cycle; mod_auth.h
+    // declares that optional function with exactly this signature.
+    Some(unsafe { std::mem::transmute::<usize, StoreFn>(address) })
+}
+
+/// After `check_password` granted `user` with `password` (and did not
+/// rename the user): store a bcrypt hash of the password.
+pub fn store_basic(r: Request, user: &CStr, password: &CStr) {
+    let Some(store) = store_function(r) else {
+        return;
+    };
+    if !basic_password_storable(password.to_bytes()) {
+        rlog!(
+            &r,
+            Level::Debug,
+            74,
+            "login of '{}' not handed to mod_authn_socache: bcrypt reads only the first 72 bytes \
+             of a password",
+            String::from_utf8_lossy(user.to_bytes())
+        );
+        return;
+    }
+    let mut salt = [0u8; SALT_LEN];
+    if !random_bytes(&mut salt) {
+        rlog!(
+            &r,
+            Level::Error,
+            76,
+            "login of '{}' not handed to mod_authn_socache: no random salt (getrandom failed)",
+            String::from_utf8_lossy(user.to_bytes())
+        );
+        return;
+    }
+    let mut hash = [0 as c_char; BCRYPT_BUF];
+    // SAFETY: password is NUL-terminated; salt and hash are buffers of the
+    // lengths passed; apr_bcrypt_encode writes a NUL-terminated string of
+    // at most 61 bytes into `hash`.
+    let status = unsafe {
+        ffi::apr_bcrypt_encode(
+            password.as_ptr(),
+            BCRYPT_COST,
+            salt.as_ptr(),
+            SALT_LEN as ffi::apr_size_t,
+            hash.as_mut_ptr(),
+            BCRYPT_BUF as ffi::apr_size_t,
+        )
+    };
+    if status != 0 {
+        rlog!(
+            &r,
+            Level::Error,
+            76,
+            "login of '{}' not handed to mod_authn_socache: apr_bcrypt_encode failed ({status})",
+            String::from_utf8_lossy(user.to_bytes())
+        );
+        return;
+    }
+    // SAFETY: the request is live; every string is NUL-terminated and
+    // outlives the call (mod_authn_socache copies what it keeps); a NULL
+    // realm marks a Basic entry.
+    unsafe {
+        store(
+            r.as_ptr(),
+            PROVIDER.as_ptr(),
+            user.as_ptr(),
+            std::ptr::null(),
+            hash.as_ptr(),
+        )
+    };
+    hash.iter_mut().for_each(|b| *b = 0);
+    rlog!(
+        &r,
+        Level::Debug,
+        73,
+        "granted login of '{}' handed to mod_authn_socache as a salted bcrypt hash",
+        String::from_utf8_lossy(user.to_bytes())
+    );
+}
+
+/// After `get_realm_hash` found `user` in `realm`: store the realm hash
+/// (a C string in the request pool).
+pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: *const c_char) {
+    let Some(store) = store_function(r) else {
+        return;
+    };
+    if realm_hash.is_null() {
+        return;
+    }
+    // SAFETY: the request is live; user, realm and realm_hash are
+    // NUL-terminated strings that outlive the call.
+    unsafe {
+        store(
+            r.as_ptr(),
+            PROVIDER.as_ptr(),
+            user.as_ptr(),
+            realm.as_ptr(),
+            realm_hash,
+        )
+    };
+    rlog!(
+        &r,
+        Level::Debug,
+        73,
+        "realm hash of '{}' handed to mod_authn_socache",
+        String::from_utf8_lossy(user.to_bytes())
+    );
+}
