@@ -1,0 +1,408 @@
+//! The generated `httpd.conf`: a complete, self-contained Apache 2.4
+//! configuration (no Debian `/etc/apache2` includes) rendered from
+//! [`Settings`]. Pure text generation; writing it is `server_root.rs`'s job.
+//!
+//! One rule matters more than the rest: when groups are required, the
+//! `Require` lines go inside `<RequireAll>`. In httpd 2.4 several `Require`
+//! lines outside a container mean *any* of them, so `Require valid-user`
+//! next to `Require wsgi-group x` would admit every valid user.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::locate::DEBIAN_MODULES;
+use crate::options::Content;
+use crate::quote::{conf, conf_path};
+use crate::resolve::Settings;
+
+/// The httpd modules (short names, `mod_<name>.so`) the configuration uses.
+pub fn modules(s: &Settings) -> Vec<String> {
+    let o = &s.options;
+    let mut list = vec![
+        format!("mpm_{}", o.mpm.name()),
+        "authn_core".into(),
+        "authz_core".into(),
+    ];
+    if let Some(auth) = &o.auth {
+        list.push("authz_user".into());
+        list.push(auth.auth_type.module().into());
+    }
+    match &o.content {
+        Content::ProxyTo(target) => {
+            list.push("proxy".into());
+            list.push("proxy_http".into());
+            if target.tls {
+                list.push("ssl".into());
+            }
+        }
+        Content::DocumentRoot(_) | Content::ExamplePage => {
+            list.push("dir".into());
+            list.push("mime".into());
+        }
+    }
+    list
+}
+
+/// The complete configuration text.
+pub fn render(s: &Settings) -> String {
+    let mut out = String::new();
+    header(&mut out, s);
+    load_modules(&mut out, s);
+    identity_and_logs(&mut out, s);
+    python(&mut out, s);
+    content(&mut out, s);
+    location(&mut out, s);
+    out
+}
+
+fn header(out: &mut String, s: &Settings) {
+    let o = &s.options;
+    let root = &s.server_root;
+    // httpd rejects an IPv6 literal as ServerName; a wildcard is no name.
+    let server_name = match o.host.as_str() {
+        "0.0.0.0" => "localhost",
+        h if h.starts_with('[') => "localhost",
+        h => h,
+    };
+    let _ = write!(
+        out,
+        "# Apache httpd configuration written by authnz-wsgi-express {version}.\n\
+         # It is rewritten by every setup-server/start-server run: edit the options, not this file.\n\
+         \n\
+         ServerRoot {root}\n\
+         PidFile {pid}\n\
+         DefaultRuntimeDir {root}\n\
+         ServerName {server_name}\n\
+         Listen {listen}\n\
+         \n",
+        version = env!("CARGO_PKG_VERSION"),
+        root = conf_path(root),
+        pid = conf_path(&root.join("httpd.pid")),
+        listen = format_args!("{}:{}", o.host, o.port),
+    );
+}
+
+fn load_modules(out: &mut String, s: &Settings) {
+    for name in modules(s) {
+        let so = Path::new(DEBIAN_MODULES).join(format!("mod_{name}.so"));
+        let _ = writeln!(out, "LoadModule {name}_module {}", conf_path(&so));
+    }
+    let _ = writeln!(
+        out,
+        "LoadModule authnz_wsgi_module {}\n",
+        conf_path(&s.module)
+    );
+}
+
+fn identity_and_logs(out: &mut String, s: &Settings) {
+    if let Some(run_as) = &s.run_as {
+        let _ = writeln!(out, "User {}\nGroup {}\n", run_as.user, run_as.group);
+    }
+    let (error_log, access_log) = s.log_paths();
+    let _ = write!(
+        out,
+        "ErrorLog {error}\n\
+         LogLevel {level}\n\
+         LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agent}}i\\\"\" combined\n\
+         CustomLog {access} combined\n\
+         \n",
+        error = conf_path(&error_log),
+        level = s.options.log_level,
+        access = conf_path(&access_log),
+    );
+}
+
+fn python(out: &mut String, s: &Settings) {
+    let o = &s.options;
+    if let Some(home) = &o.python_home {
+        let _ = writeln!(out, "WSGIPythonHome {}", conf_path(home));
+    }
+    if !o.python_path.is_empty() {
+        let joined: Vec<String> = o
+            .python_path
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let _ = writeln!(out, "WSGIPythonPath {}", conf(&joined.join(":")));
+    }
+    if o.python_home.is_some() || !o.python_path.is_empty() {
+        out.push('\n');
+    }
+}
+
+fn content(out: &mut String, s: &Settings) {
+    out.push_str(
+        "<Directory />\n    Options None\n    AllowOverride None\n    Require all denied\n</Directory>\n\n",
+    );
+    match (&s.options.content, s.document_root()) {
+        (Content::ProxyTo(target), _) => {
+            out.push_str("ProxyRequests Off\n");
+            if target.tls {
+                out.push_str(
+                    "SSLProxyEngine On\n\
+                     SSLProxyVerify require\n\
+                     SSLProxyCheckPeerName On\n\
+                     SSLProxyCACertificateFile \"/etc/ssl/certs/ca-certificates.crt\"\n",
+                );
+            }
+            let _ = writeln!(
+                out,
+                "ProxyPass / {}\nProxyPassReverse / {}\n",
+                target.url, target.url
+            );
+        }
+        (_, Some(root)) => {
+            let root = conf_path(&root);
+            let _ = write!(
+                out,
+                "DocumentRoot {root}\n\
+                 <Directory {root}>\n    Options FollowSymLinks\n    AllowOverride None\n    Require all granted\n</Directory>\n\
+                 DirectoryIndex index.html\n\
+                 TypesConfig /etc/mime.types\n\
+                 \n",
+            );
+        }
+        (_, None) => {}
+    }
+}
+
+/// The `<Location />` that protects everything.
+fn location(out: &mut String, s: &Settings) {
+    let o = &s.options;
+    let options = o
+        .application_group
+        .as_ref()
+        .map(|g| format!(" {}", conf(&format!("application-group={g}"))))
+        .unwrap_or_default();
+    out.push_str("<Location />\n");
+    if let Some(auth) = &o.auth {
+        let _ = write!(
+            out,
+            "    AuthType {kind}\n    AuthName {realm}\n    {provider} wsgi\n    WSGIAuthUserScript {script}{options}\n",
+            kind = auth.auth_type.name(),
+            realm = conf(&auth.realm),
+            provider = auth.auth_type.provider_directive(),
+            script = conf_path(&auth.user_script),
+        );
+        if let Some(script) = &auth.group_script {
+            let _ = writeln!(
+                out,
+                "    WSGIAuthGroupScript {}{options}",
+                conf_path(script)
+            );
+        }
+    }
+    if let Some(script) = &o.host_access_script {
+        let _ = writeln!(out, "    WSGIAccessScript {}{options}", conf_path(script));
+    }
+    if o.reflect_auth {
+        out.push_str("    WSGIReflectAuth On\n");
+    }
+    match &o.auth {
+        None => out.push_str("    Require all granted\n"),
+        Some(auth) if auth.groups.is_empty() => out.push_str("    Require valid-user\n"),
+        Some(auth) => {
+            let groups: Vec<String> = auth.groups.iter().map(|g| conf(g)).collect();
+            let _ = write!(
+                out,
+                "    <RequireAll>\n        Require valid-user\n        Require wsgi-group {}\n    </RequireAll>\n",
+                groups.join(" ")
+            );
+        }
+    }
+    out.push_str("</Location>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{parse, Invocation, Options};
+    use crate::resolve::RunAs;
+
+    fn settings(list: &[&str]) -> Settings {
+        let mut args = vec!["setup-server".to_owned()];
+        args.extend(list.iter().map(|s| s.to_string()));
+        let options: Options = match parse(&args).unwrap() {
+            Invocation::Run(_, o) => *o,
+            other => panic!("{other:?}"),
+        };
+        Settings {
+            options,
+            server_root: "/tmp/root".into(),
+            module: "/build/libmod_authnz_wsgi.so".into(),
+            run_as: Some(RunAs {
+                user: "www-data".into(),
+                group: "www-data".into(),
+            }),
+        }
+    }
+
+    fn render_with(list: &[&str]) -> String {
+        render(&settings(list))
+    }
+
+    fn location_block(conf: &str) -> &str {
+        let start = conf.find("<Location />").unwrap();
+        &conf[start..]
+    }
+
+    #[test]
+    fn default_serves_example_page_to_everyone() {
+        let c = render_with(&[]);
+        assert!(c.contains("ServerRoot \"/tmp/root\"\n"));
+        assert!(c.contains("Listen 127.0.0.1:8000\n"));
+        assert!(c.contains("PidFile \"/tmp/root/httpd.pid\"\n"));
+        assert!(c.contains(
+            "LoadModule mpm_event_module \"/usr/lib/apache2/modules/mod_mpm_event.so\"\n"
+        ));
+        assert!(c.contains("LoadModule authnz_wsgi_module \"/build/libmod_authnz_wsgi.so\"\n"));
+        assert!(c.contains("User www-data\nGroup www-data\n"));
+        assert!(c.contains("ErrorLog \"/tmp/root/error_log\"\nLogLevel warn\n"));
+        assert!(c.contains("CustomLog \"/tmp/root/access_log\" combined\n"));
+        assert!(c.contains(r#"LogFormat "%h %l %u %t \"%r\" %>s %b"#));
+        assert!(c.contains("DocumentRoot \"/tmp/root/htdocs\"\n"));
+        assert_eq!(
+            location_block(&c),
+            "<Location />\n    Require all granted\n</Location>\n"
+        );
+        assert!(!c.contains("auth_basic") && !c.contains("proxy"));
+    }
+
+    #[test]
+    fn basic_auth() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--auth-realm",
+            "My site",
+        ]);
+        assert!(c.contains("LoadModule auth_basic_module"));
+        assert!(c.contains("LoadModule authz_user_module"));
+        assert_eq!(
+            location_block(&c),
+            "<Location />\n    AuthType Basic\n    AuthName \"My site\"\n    AuthBasicProvider wsgi\n    \
+             WSGIAuthUserScript \"/s/auth.py\"\n    Require valid-user\n</Location>\n"
+        );
+    }
+
+    #[test]
+    fn digest_auth() {
+        let c = render_with(&["--auth-user-script", "/s/auth.py", "--auth-type", "Digest"]);
+        assert!(c.contains("LoadModule auth_digest_module"));
+        assert!(!c.contains("auth_basic"));
+        let l = location_block(&c);
+        assert!(l.contains(
+            "AuthType Digest\n    AuthName \"Restricted\"\n    AuthDigestProvider wsgi\n"
+        ));
+    }
+
+    #[test]
+    fn groups_are_always_inside_require_all() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--auth-group-script",
+            "/s/groups.py",
+            "--auth-group",
+            "admins",
+            "--auth-group",
+            "g 2",
+        ]);
+        let l = location_block(&c);
+        assert!(l.contains("    WSGIAuthGroupScript \"/s/groups.py\"\n"));
+        assert!(l.contains(
+            "    <RequireAll>\n        Require valid-user\n        Require wsgi-group \"admins\" \"g 2\"\n    </RequireAll>\n"
+        ));
+        // Exactly one Require valid-user, and it is inside the container.
+        assert_eq!(l.matches("Require valid-user").count(), 1);
+        let inside = &l[l.find("<RequireAll>").unwrap()..l.find("</RequireAll>").unwrap()];
+        assert!(inside.contains("Require valid-user") && inside.contains("Require wsgi-group"));
+    }
+
+    #[test]
+    fn access_script_reflection_and_application_group() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--host-access-script",
+            "/s/hosts.py",
+            "--reflect-auth",
+            "--application-group",
+            "site 1",
+        ]);
+        let l = location_block(&c);
+        assert!(l.contains("WSGIAuthUserScript \"/s/auth.py\" \"application-group=site 1\"\n"));
+        assert!(l.contains("WSGIAccessScript \"/s/hosts.py\" \"application-group=site 1\"\n"));
+        assert!(l.contains("    WSGIReflectAuth On\n"));
+        let c = render_with(&["--host-access-script", "/s/hosts.py"]);
+        assert!(location_block(&c).ends_with(
+            "    WSGIAccessScript \"/s/hosts.py\"\n    Require all granted\n</Location>\n"
+        ));
+    }
+
+    #[test]
+    fn proxy() {
+        let c = render_with(&["--proxy-to", "http://127.0.0.1:9000"]);
+        assert!(c.contains("LoadModule proxy_module"));
+        assert!(c.contains("LoadModule proxy_http_module"));
+        assert!(c.contains(
+            "ProxyPass / http://127.0.0.1:9000/\nProxyPassReverse / http://127.0.0.1:9000/\n"
+        ));
+        assert!(!c.contains("DocumentRoot") && !c.contains("SSLProxyEngine"));
+        let c = render_with(&["--proxy-to", "https://backend/"]);
+        assert!(c.contains("LoadModule ssl_module"));
+        assert!(c.contains("SSLProxyEngine On\nSSLProxyVerify require\n"));
+    }
+
+    #[test]
+    fn document_root_and_python() {
+        let c = render_with(&[
+            "--document-root",
+            "/srv/my site",
+            "--python-home",
+            "/venv",
+            "--python-path",
+            "/a:/b",
+            "--python-path",
+            "/c",
+        ]);
+        assert!(c.contains("DocumentRoot \"/srv/my site\"\n<Directory \"/srv/my site\">\n"));
+        assert!(c.contains("WSGIPythonHome \"/venv\"\nWSGIPythonPath \"/a:/b:/c\"\n"));
+    }
+
+    #[test]
+    fn listen_mpm_logging() {
+        let c = render_with(&[
+            "--host",
+            "::1",
+            "--port",
+            "8443",
+            "--mpm",
+            "prefork",
+            "--log-level",
+            "info authnz_wsgi:debug",
+            "--log-to-terminal",
+        ]);
+        assert!(c.contains("Listen [::1]:8443\n"));
+        assert!(c.contains("ServerName localhost\n"));
+        assert!(c.contains("mod_mpm_prefork.so"));
+        assert!(c.contains("LogLevel info authnz_wsgi:debug\n"));
+        assert!(c.contains("ErrorLog \"/dev/stderr\"\n"));
+        assert!(c.contains("CustomLog \"/dev/stdout\" combined\n"));
+    }
+
+    #[test]
+    fn paths_are_quoted() {
+        let mut s = settings(&["--auth-user-script", "/s/x"]);
+        s.options.auth.as_mut().unwrap().user_script = r#"/s/a "b"\c.py"#.into();
+        let c = render(&s);
+        assert!(c.contains(r#"WSGIAuthUserScript "/s/a \"b\"\\c.py""#));
+    }
+
+    #[test]
+    fn not_root_means_no_user_directive() {
+        let mut s = settings(&[]);
+        s.run_as = None;
+        assert!(!render(&s).contains("\nUser "));
+    }
+}

@@ -1,0 +1,113 @@
+//! The table of command-line options (name, value, repeatability, help
+//! line): the parser and the `--help` text both read it, so they cannot
+//! disagree.
+
+/// One `--name` option.
+pub struct Spec {
+    pub name: &'static str,
+    /// The value's placeholder in help, or `None` for a flag.
+    pub value: Option<&'static str>,
+    pub repeatable: bool,
+    pub help: &'static str,
+}
+
+const fn opt(name: &'static str, value: &'static str, help: &'static str) -> Spec {
+    Spec {
+        name,
+        value: Some(value),
+        repeatable: false,
+        help,
+    }
+}
+
+const fn many(name: &'static str, value: &'static str, help: &'static str) -> Spec {
+    Spec {
+        name,
+        value: Some(value),
+        repeatable: true,
+        help,
+    }
+}
+
+const fn flag(name: &'static str, help: &'static str) -> Spec {
+    Spec {
+        name,
+        value: None,
+        repeatable: false,
+        help,
+    }
+}
+
+pub const SPECS: &[Spec] = &[
+    opt("port", "N", "TCP port to listen on (default 8000)"),
+    opt("host", "ADDR", "address to listen on (default 127.0.0.1; IPv6 as ::1 or [::1])"),
+    opt("document-root", "DIR", "serve static files from DIR"),
+    opt("proxy-to", "URL", "forward every request to URL (http:// or https://) with mod_proxy"),
+    opt("auth-user-script", "FILE", "Python script with check_password (Basic) / get_realm_hash (Digest)"),
+    opt("auth-type", "TYPE", "Basic (default) or Digest"),
+    opt("auth-realm", "NAME", "authentication realm, AuthName (default \"Restricted\")"),
+    opt("auth-group-script", "FILE", "Python script with groups_for_user; needs --auth-group"),
+    many("auth-group", "NAME", "require membership of NAME (repeatable: any one of them suffices)"),
+    opt("host-access-script", "FILE", "Python script with allow_access(environ, host) (WSGIAccessScript)"),
+    opt("application-group", "NAME", "application-group= for every script (default %{GLOBAL})"),
+    flag("reflect-auth", "WSGIReflectAuth On: the backend's X-Remote-User response header becomes the logged user"),
+    opt("python-home", "DIR", "Python home or virtualenv (WSGIPythonHome)"),
+    many("python-path", "DIR[:DIR]", "extra sys.path directories (WSGIPythonPath; repeatable)"),
+    opt("mpm", "NAME", "event (default), worker or prefork"),
+    opt("server-root", "DIR", "where the configuration and logs go (default /tmp/authnz-wsgi-express-PORT)"),
+    opt("log-level", "LEVEL", "LogLevel, e.g. info or \"warn authnz_wsgi:debug\" (default warn)"),
+    flag("log-to-terminal", "send the error log to stderr and the access log to stdout"),
+    opt("module", "PATH", "mod_authnz_wsgi.so to load (default: found next to this program, then in apxs's LIBEXECDIR)"),
+    opt("user", "NAME", "user Apache's children run as (default www-data when started as root)"),
+    opt("group", "NAME", "group Apache's children run as (default: the user's primary group)"),
+    opt("httpd-executable", "PATH", "the Apache binary (default /usr/sbin/apache2)"),
+];
+
+/// The option called `name` (without `--`).
+pub fn find(name: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.name == name)
+}
+
+/// The `--help` text.
+pub fn usage() -> String {
+    let mut text = String::from(
+        "Usage: authnz-wsgi-express start-server [options]\n\
+         \x20      authnz-wsgi-express setup-server [options]\n\
+         \n\
+         Writes a complete Apache httpd configuration in which Python scripts\n\
+         authenticate every request (mod_authnz_wsgi), into the server root.\n\
+         start-server then runs Apache in the foreground (Ctrl-C or SIGTERM stops it);\n\
+         setup-server only writes the files, with an apachectl script beside them.\n\
+         Without --document-root or --proxy-to an example page is served.\n\
+         \n\
+         Options:\n",
+    );
+    for spec in SPECS {
+        let left = match spec.value {
+            Some(v) => format!("--{} {}", spec.name, v),
+            None => format!("--{}", spec.name),
+        };
+        text.push_str(&format!("  {left:<30} {}\n", spec.help));
+    }
+    text.push_str(&format!("  {:<30} {}\n", "--help", "show this help"));
+    text.push_str(&format!("  {:<30} {}\n", "--version", "show the version"));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_listed_in_help() {
+        let help = usage();
+        for (i, spec) in SPECS.iter().enumerate() {
+            assert!(
+                SPECS[i + 1..].iter().all(|o| o.name != spec.name),
+                "{}",
+                spec.name
+            );
+            assert!(help.contains(&format!("--{}", spec.name)), "{}", spec.name);
+        }
+    }
+}
