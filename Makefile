@@ -1,0 +1,14 @@
+# Conventional entry points; the scripts do the work.
+#   make build     the module (target/release/libmod_authnz_wsgi.so) and the launcher
+#   make install   the built module into Apache's module directory (as root)
+#   make test      everything: lints, unit tests, the suite against real Apache
+#   make image     the container image authnz-wsgi:latest (docker/)
+.PHONY: build install test image
+build:
+	bash scripts/build.sh
+install:
+	bash scripts/install.sh
+test:
+	bash scripts/test.sh
+image:
+	bash docker/build-image.sh
