@@ -1,0 +1,164 @@
+--[[
+authnz_reflect.lua: identity reflection with mod_lua (no custom module).
+
+An application that does its own login names the user in a response header
+(`X-Remote-User: alice`, optionally `X-Auth-Type: Session`). This file lets
+Apache log that user as %u without the header ever reaching the client.
+Wire it with authnz_reflect.conf (see lua/README.md); two entry points:
+
+  strip_request(r)   LuaHookFixups: removes request headers that spell an
+                     identity header name (any case, `-` or `_`), so a client
+                     cannot hand the app a name to echo back.
+  reflect_filter(r)  LuaOutputFilter, run when the handler's response headers
+                     pass through the filter chain, before the HTTP header
+                     filter writes them: removes the identity headers from
+                     headers_out and err_headers_out, validates them and sets
+                     r.user (and AUTH_TYPE in the environment) on the request
+                     that produced them. It never yields, so mod_lua removes
+                     it from the chain without touching the body,
+                     Content-Length or ETag.
+
+mod_headers (`Header unset` / `Header always unset` in the .conf) strips the
+same names again as a second line of defence: it also runs on Apache's own
+error responses, where resource filters such as this one are dropped.
+
+No state is kept between calls, so any LuaScope works.
+]]
+
+-- Header names. If you change them, change the `Header ... unset` lines in
+-- authnz_reflect.conf to match.
+local USER_HEADER = "X-Remote-User"
+local AUTH_TYPE_HEADER = "X-Auth-Type"
+-- Longest value accepted, in bytes.
+local MAX_LEN = 256
+-- Every log line starts with this, so `grep authnz_reflect` finds them.
+local TAG = "authnz_reflect: "
+
+local function canonical(name)
+    return (string.gsub(string.lower(name), "_", "-"))
+end
+
+local IDENTITY_NAMES = {
+    [canonical(USER_HEADER)] = true,
+    [canonical(AUTH_TYPE_HEADER)] = true,
+}
+
+-- LuaHookFixups: identity comes from the response only. Drop request headers
+-- whose name is an identity header in any spelling (case, `-` or `_`) before
+-- the handler (CGI environment, proxied request, ...) is built.
+function strip_request(r)
+    local found = {}
+    local headers = r:headers_in_table()
+    for name in pairs(headers) do
+        if IDENTITY_NAMES[canonical(name)] then
+            found[#found + 1] = name
+        end
+    end
+    for _, name in ipairs(found) do
+        r.headers_in[name] = nil
+        r:info(TAG .. "removed request header " .. name
+               .. " (identity is taken from the response only)")
+    end
+    return apache2.DECLINED
+end
+
+-- Removes the identity headers from headers_out and err_headers_out; returns
+-- the values found, as two lists (user, auth type).
+local function take(r)
+    local wanted = {
+        [string.lower(USER_HEADER)] = {},
+        [string.lower(AUTH_TYPE_HEADER)] = {},
+    }
+    -- The second result of r:headers_out_table() maps each name, as spelled
+    -- in the table, to the list of its values.
+    local _, out_multi = r:headers_out_table()
+    local _, err_multi = r:err_headers_out_table()
+    for _, multi in ipairs({ out_multi, err_multi }) do
+        for name, list in pairs(multi) do
+            local values = wanted[string.lower(name)]
+            if values then
+                for _, value in ipairs(list) do
+                    values[#values + 1] = value
+                end
+            end
+        end
+    end
+    for _, name in ipairs({ USER_HEADER, AUTH_TYPE_HEADER }) do
+        r.headers_out[name] = nil      -- apr_table_unset: every case, every value
+        r.err_headers_out[name] = nil
+    end
+    return wanted[string.lower(USER_HEADER)], wanted[string.lower(AUTH_TYPE_HEADER)]
+end
+
+-- One valid value, or nil and why not.
+local function validate(values)
+    local value = values[1]
+    for i = 2, #values do
+        if values[i] ~= value then
+            return nil, "appears " .. #values .. " times with different values"
+        end
+    end
+    if value == "" then
+        return nil, "is empty"
+    end
+    if #value > MAX_LEN then
+        return nil, "is " .. #value .. " bytes long (limit " .. MAX_LEN .. ")"
+    end
+    local at = string.find(value, "[%c\127]")
+    if at then
+        return nil, "has a control character at byte " .. (at - 1)
+    end
+    return value
+end
+
+local function reflect(r)
+    local users, types = take(r)
+    if #users == 0 then
+        return
+    end
+    local user, why = validate(users)
+    if not user then
+        r:warn(TAG .. "dropped " .. USER_HEADER .. " from the response: the value " .. why)
+        return
+    end
+    local auth_type
+    if #types > 0 then
+        auth_type, why = validate(types)
+        if not auth_type then
+            r:warn(TAG .. "dropped " .. AUTH_TYPE_HEADER .. " from the response: the value " .. why)
+        end
+    end
+    local current = r.user
+    if current ~= nil and current ~= "" then
+        -- Apache authenticated this request itself: that identity stands.
+        if current ~= user then
+            r:debug(TAG .. "kept user '" .. current .. "' authenticated by Apache; the response named '"
+                    .. user .. "'")
+        end
+        return
+    end
+    r.user = user
+    if auth_type then
+        -- mod_lua cannot set r->ap_auth_type; the environment variable is
+        -- what %{AUTH_TYPE}e logs.
+        r.subprocess_env["AUTH_TYPE"] = auth_type
+    end
+end
+
+-- LuaOutputFilter. Returning without coroutine.yield() tells mod_lua that
+-- this filter does not want the body: it is removed from the chain, and the
+-- brigade passes on untouched.
+function reflect_filter(r)
+    local ok, err = pcall(reflect, r)
+    if not ok then
+        -- Fail closed: the identity headers are gone either way (and the
+        -- mod_headers lines in authnz_reflect.conf remove them again).
+        pcall(function()
+            r.headers_out[USER_HEADER] = nil
+            r.err_headers_out[USER_HEADER] = nil
+            r.headers_out[AUTH_TYPE_HEADER] = nil
+            r.err_headers_out[AUTH_TYPE_HEADER] = nil
+        end)
+        r:err(TAG .. "reflection failed: " .. tostring(err))
+    end
+end
