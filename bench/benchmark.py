@@ -1,0 +1,372 @@
+"""Throughput of mod_authnz_wsgi against its alternatives, measured with wrk
+over loopback (run through scripts/benchmark.sh; not part of the tests).
+
+Three Apache instances with identical MPM and thread settings:
+  plain    no authentication, and mod_authn_file ({SHA} htpasswd, htdigest)
+  ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb)
+  mod_wsgi Debian's mod_wsgi with WSGIAuthUserScript and the same scripts
+(mod_wsgi and mod_authnz_wsgi cannot share a process.)
+
+Checks: a trivial check_password / get_realm_hash, Digest with a replayed
+precomputed Authorization header (AuthDigestNonceLifetime -1 keeps the
+nonce valid; httpd 2.4 does not check nonce counts), and a slow
+check_password (PBKDF2-SHA256 with Django 5.2's default iterations).
+Every case runs once per round, rounds interleave the cases, and the median
+of the rounds is reported. After each run the script waits until Apache is
+idle again, so queued slow requests do not leak into the next case, and
+records the CPU time Apache's processes spent per request served, which is
+steadier than req/s when other work shares the machine.
+"""
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from harness import Apache  # noqa: E402
+
+USER = "bench"
+PASSWORD = "bench-password"
+REALM = "bench realm"
+# Django 5.2's PBKDF2PasswordHasher.iterations (4.2: 600000, 5.0: 720000, 5.1: 870000).
+PBKDF2_ITERATIONS = 1_000_000
+
+TRIVIAL_SCRIPT = f"""
+import hashlib
+
+def check_password(environ, user, password):
+    return user == {USER!r} and password == {PASSWORD!r}
+
+def get_realm_hash(environ, user, realm):
+    if user != {USER!r}:
+        return None
+    return hashlib.md5(f"{{user}}:{{realm}}:{PASSWORD}".encode()).hexdigest()
+"""
+
+SLOW_SCRIPT = f"""
+import hashlib, hmac
+
+ITERATIONS = {PBKDF2_ITERATIONS}
+SALT = b"benchmark-salt16"
+STORED = hashlib.pbkdf2_hmac("sha256", {PASSWORD!r}.encode(), SALT, ITERATIONS)
+
+def check_password(environ, user, password):
+    if user != {USER!r}:
+        return None
+    attempt = hashlib.pbkdf2_hmac("sha256", password.encode(), SALT, ITERATIONS)
+    return hmac.compare_digest(attempt, STORED)
+"""
+
+# The same for every server: two children of 25 threads, kept alive.
+MPM = """
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 25
+MaxRequestWorkers 50
+MinSpareThreads 50
+MaxSpareThreads 50
+KeepAlive On
+MaxKeepAliveRequests 0
+LogLevel warn
+WSGIScriptTimeout 60
+"""
+
+
+def location(path, auth_type, provider_line, extra=""):
+    return f"""
+    <Location {path}>
+      AuthType {auth_type}
+      AuthName "{REALM}"
+      {provider_line}
+      AuthDigestNonceLifetime -1
+      {extra}
+      Require valid-user
+    </Location>
+    """
+
+
+def make_servers(mpm):
+    plain = Apache(name="bench-plain", mpm=mpm, load_authnz_wsgi=False,
+                   modules=["authn_file"], server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
+    htpasswd = plain.dir / "htpasswd"
+    sha = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
+    htpasswd.write_text(f"{USER}:{{SHA}}{sha}\n")
+    htdigest = plain.dir / "htdigest"
+    ha1 = hashlib.md5(f"{USER}:{REALM}:{PASSWORD}".encode()).hexdigest()
+    htdigest.write_text(f"{USER}:{REALM}:{ha1}\n")
+    plain.site_conf = (
+        location("/file", "Basic", f'AuthBasicProvider file\n AuthUserFile "{htpasswd}"')
+        + location("/file-digest", "Digest", f'AuthDigestProvider file\n AuthUserFile "{htdigest}"')
+    )
+
+    ours = Apache(name="bench-ours", mpm=mpm, modules=["authn_socache", "socache_shmcb"],
+                  server_conf=MPM + "AuthnCacheSOCache shmcb\n")
+    trivial = ours.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
+    slow = ours.write_script("slow.py", SLOW_SCRIPT, record=False)
+    mem = "WSGIAuthCacheTimeout 300"
+    sc = "AuthnCacheProvideFor wsgi\n AuthnCacheTimeout 300"
+    ours.site_conf = "".join([
+        location("/basic", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{trivial}"'),
+        location("/basic-mem", "Basic", "AuthBasicProvider wsgi",
+                 f'WSGIAuthUserScript "{trivial}"\n {mem}'),
+        location("/basic-sc", "Basic", "AuthBasicProvider socache wsgi",
+                 f'WSGIAuthUserScript "{trivial}"\n {sc}'),
+        location("/digest", "Digest", "AuthDigestProvider wsgi", f'WSGIAuthUserScript "{trivial}"'),
+        location("/digest-sc", "Digest", "AuthDigestProvider socache wsgi",
+                 f'WSGIAuthUserScript "{trivial}"\n {sc}'),
+        location("/slow", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{slow}"'),
+        location("/slow-mem", "Basic", "AuthBasicProvider wsgi",
+                 f'WSGIAuthUserScript "{slow}"\n {mem}'),
+        location("/slow-sc", "Basic", "AuthBasicProvider socache wsgi",
+                 f'WSGIAuthUserScript "{slow}"\n {sc}'),
+    ])
+
+    wsgi = Apache(name="bench-mod-wsgi", mpm=mpm, load_authnz_wsgi=False, modules=["wsgi"],
+                  server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
+    w_trivial = wsgi.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
+    w_slow = wsgi.write_script("slow.py", SLOW_SCRIPT, record=False)
+    wsgi.site_conf = "".join([
+        location("/basic", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{w_trivial}"'),
+        location("/digest", "Digest", "AuthDigestProvider wsgi",
+                 f'WSGIAuthUserScript "{w_trivial}"'),
+        location("/slow", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{w_slow}"'),
+    ])
+    servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi}
+    for server in servers.values():
+        for d in ("file", "file-digest", "basic", "basic-mem", "basic-sc", "digest", "digest-sc",
+                  "slow", "slow-mem", "slow-sc"):
+            (server.docroot / d).mkdir(exist_ok=True)
+            (server.docroot / d / "index.html").write_text("ok\n")
+    return servers
+
+
+def basic_header():
+    return "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+def digest_header(server, path):
+    """A Digest Authorization header for GET `path`, from a fresh challenge
+    of `server`; valid for every later request (nonce lifetime -1)."""
+    challenge = server.request(path).headers.get("WWW-Authenticate", "")
+    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
+    nonce = fields["nonce"]
+    ha1 = hashlib.md5(f"{USER}:{REALM}:{PASSWORD}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"GET:{path}".encode()).hexdigest()
+    nc, cnonce = "00000001", "0a4f113b5c6d7e8f"
+    response = hashlib.md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    header = (f'Digest username="{USER}", realm="{REALM}", nonce="{nonce}", uri="{path}", '
+              f'algorithm=MD5, response="{response}", qop=auth, nc={nc}, cnonce="{cnonce}"')
+    if "opaque" in fields:
+        header += f', opaque="{fields["opaque"]}"'
+    return header
+
+
+# (check, configuration, server, path, header kind, keep-alive)
+CASES = [
+    ("trivial", "no auth", "plain", "/index.html", None, True),
+    ("trivial", "mod_authn_file {SHA}", "plain", "/file/index.html", "basic", True),
+    ("trivial", "mod_wsgi", "mod_wsgi", "/basic/index.html", "basic", True),
+    ("trivial", "ours, uncached", "ours", "/basic/index.html", "basic", True),
+    ("trivial", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic", True),
+    ("trivial", "ours, socache (shmcb)", "ours", "/basic-sc/index.html", "basic", True),
+    ("digest", "mod_authn_file (htdigest)", "plain", "/file-digest/index.html", "digest", True),
+    ("digest", "mod_wsgi", "mod_wsgi", "/digest/index.html", "digest", True),
+    ("digest", "ours, uncached", "ours", "/digest/index.html", "digest", True),
+    ("digest", "ours, socache (shmcb)", "ours", "/digest-sc/index.html", "digest", True),
+    ("slow", "mod_wsgi", "mod_wsgi", "/slow/index.html", "basic", True),
+    ("slow", "ours, uncached", "ours", "/slow/index.html", "basic", True),
+    ("slow", "ours, WSGIAuthCacheTimeout", "ours", "/slow-mem/index.html", "basic", True),
+    ("slow", "ours, socache (shmcb)", "ours", "/slow-sc/index.html", "basic", True),
+    ("no keep-alive", "no auth", "plain", "/index.html", None, False),
+    ("no keep-alive", "mod_wsgi", "mod_wsgi", "/basic/index.html", "basic", False),
+    ("no keep-alive", "ours, uncached", "ours", "/basic/index.html", "basic", False),
+    ("no keep-alive", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic",
+     False),
+    ("no keep-alive", "ours, socache (shmcb)", "ours", "/basic-sc/index.html", "basic", False),
+]
+
+
+def process_tree(server):
+    """The parent and the children of a running server."""
+    parent = server.proc.pid
+    pids = [parent]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_ticks(server):
+    total = 0
+    for pid in process_tree(server):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(servers, timeout=120):
+    """Wait until no server burns CPU (queued requests have finished)."""
+    deadline = time.time() + timeout
+    before = sum(cpu_ticks(s) for s in servers)
+    while time.time() < deadline:
+        time.sleep(0.3)
+        now = sum(cpu_ticks(s) for s in servers)
+        if now - before <= 2:
+            return
+        before = now
+
+
+def access_lines(server):
+    try:
+        with open(server.access_log_path, "rb") as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def child_rss_kb(server):
+    sizes = []
+    for pid in process_tree(server)[1:]:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return sizes
+
+
+def run_wrk(url, header, keepalive, seconds, connections, threads):
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+           "--timeout", "60s", "--latency"]
+    if header:
+        cmd += ["-H", f"Authorization: {header}"]
+    if not keepalive:
+        cmd += ["-H", "Connection: close"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 120).stdout
+    rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return rate, int(bad.group(1)) if bad else 0, errors.group(0) if errors else ""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=6, help="length of one wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--mpm", default="event")
+    parser.add_argument("--only", help="run only the cases whose check or configuration "
+                                       "contains this text")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+
+    cases = [c for c in CASES if not args.only or args.only in c[0] or args.only in c[1]]
+    servers = make_servers(args.mpm)
+    try:
+        for server in servers.values():
+            server.start()
+        headers = {}
+        for check, config, name, path, kind, _ in cases:
+            server = servers[name]
+            if kind == "basic":
+                headers[(name, path)] = basic_header()
+            elif kind == "digest":
+                headers[(name, path)] = digest_header(server, path)
+            else:
+                headers[(name, path)] = None
+            probe = server.request(path, headers={"Authorization": headers[(name, path)]}
+                                   if headers[(name, path)] else {})
+            if probe.status != 200:
+                sys.exit(f"{config} ({check}) answers {probe.status}:\n{server.error_log()}")
+        wait_idle(servers.values())
+
+        results = {i: [] for i in range(len(cases))}
+        cpu = {i: [] for i in range(len(cases))}
+        problems = []
+        started = time.time()
+        for rnd in range(args.rounds):
+            order = list(range(len(cases)))
+            shift = (rnd * len(cases)) // max(args.rounds, 1)
+            order = order[shift:] + order[:shift]
+            for i in order:
+                check, config, name, path, kind, keepalive = cases[i]
+                server = servers[name]
+                ticks, logged = cpu_ticks(server), access_lines(server)
+                rate, bad, errors = run_wrk(server.url(path), headers[(name, path)], keepalive,
+                                            args.seconds, args.connections, args.threads)
+                wait_idle(servers.values())
+                # Apache's own CPU per request, queued requests included:
+                # steadier than req/s when other work shares the machine.
+                served = max(access_lines(server) - logged, 1)
+                cpu_us = (cpu_ticks(server) - ticks) / TICKS_PER_SECOND / served * 1e6
+                results[i].append(rate)
+                cpu[i].append(cpu_us)
+                if bad:
+                    problems.append(f"{check} / {config}: {bad} non-2xx responses {errors}")
+                print(f"round {rnd + 1}/{args.rounds}  {check:<13} {config:<28} "
+                      f"{rate:10.1f} req/s {cpu_us:9.1f} us CPU/req", file=sys.stderr, flush=True)
+        elapsed = time.time() - started
+
+        def median(i):
+            return statistics.median(results[i])
+
+        baseline = {c[0]: median(i) for i, c in enumerate(cases) if c[1] == "no auth"}
+        no_auth = baseline.get("trivial")
+        wsgi_rate = {c[0]: median(i) for i, c in enumerate(cases) if c[1] == "mod_wsgi"}
+
+        print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} "
+              f"interleaved rounds, MPM {args.mpm} (2 children x 25 threads), "
+              f"{os.cpu_count()} CPUs, {elapsed:.0f}s of runs; median req/s (min-max)\n")
+        print("| check | configuration | req/s | range | vs no auth | vs mod_wsgi | CPU µs/req |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for i, (check, config, *_rest) in enumerate(cases):
+            rate = median(i)
+            base = baseline.get(check, no_auth)
+            vs_base = f"{rate / base:.3f}" if base else "-"
+            vs_wsgi = f"{rate / wsgi_rate[check]:.2f}x" if check in wsgi_rate else "-"
+            rng = f"{min(results[i]):.0f}-{max(results[i]):.0f}"
+            cpu_us = statistics.median(cpu[i])
+            print(f"| {check} | {config} | {rate:.1f} | {rng} | {vs_base} | {vs_wsgi} "
+                  f"| {cpu_us:.0f} |")
+        print("\nvs no auth: against the no-auth row of the same connection mode. CPU µs/req: "
+              "user+system time of the server's processes per request served (median).")
+        print("\nChild RSS after the runs (VmRSS, MiB):\n")
+        print("| server | children | RSS per child |")
+        print("| --- | ---: | --- |")
+        for name, server in servers.items():
+            sizes = child_rss_kb(server)
+            per_child = ", ".join(f"{kb / 1024:.1f}" for kb in sizes)
+            print(f"| {name} | {len(sizes)} | {per_child} |")
+        if problems:
+            print("\nProblems:\n" + "\n".join(problems))
+    finally:
+        for server in servers.values():
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
