@@ -1,0 +1,334 @@
+"""Real-Apache test harness: writes an httpd config into a private directory,
+starts Debian's apache2 in the foreground on a free 127.0.0.1 port, and reads
+back what the error log, the access log and the Python scripts recorded.
+
+Nothing here imitates httpd: every request in the test suite goes through the
+real server with mod_authnz_wsgi loaded.
+"""
+
+import base64
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE_SO = Path(os.environ.get("AUTHNZ_WSGI_SO", ROOT / "target/release/libmod_authnz_wsgi.so"))
+APACHE_BIN = os.environ.get("APACHE_BIN", "/usr/sbin/apache2")
+MODULE_DIR = Path("/usr/lib/apache2/modules")
+RUN_USER = "www-data"
+
+# Modules every test server loads (Debian compiles log_config, unixd and so in).
+BASE_MODULES = [
+    "authn_core",
+    "authz_core",
+    "authz_user",
+    "authz_host",
+    "auth_basic",
+    "auth_digest",
+    "dir",
+    "mime",
+    "alias",
+    "env",
+    "headers",
+]
+
+# Prepended to test scripts by write_script(record=True): `record(name, **fields)`
+# appends a JSON line to record/<name>.jsonl, which the test reads back.
+RECORD_SNIPPET = """\
+import json as _json, os as _os
+_RECORD_DIR = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "record")
+def record(_name="calls", **fields):
+    with open(_os.path.join(_RECORD_DIR, _name + ".jsonl"), "a", encoding="utf-8") as f:
+        f.write(_json.dumps(fields) + "\\n")
+"""
+
+LOG_FORMAT = '"%>s|%u|%m|%U%q|%{AUTH_TYPE}e"'
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def basic_header(user, password):
+    """An Authorization header value from raw bytes or str (UTF-8)."""
+    if isinstance(user, str):
+        user = user.encode()
+    if isinstance(password, str):
+        password = password.encode()
+    return "Basic " + base64.b64encode(user + b":" + password).decode("ascii")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self):
+        return f"<Response {self.status}>"
+
+
+class Apache:
+    """One apache2 instance with its own ServerRoot, logs and port."""
+
+    def __init__(self, mpm="event", modules=(), server_conf="", site_conf="", name="httpd",
+                 load_authnz_wsgi=True):
+        self.mpm = mpm
+        self.load_authnz_wsgi = load_authnz_wsgi
+        self.modules = list(BASE_MODULES) + [m for m in modules if m not in BASE_MODULES]
+        self.server_conf = server_conf
+        self.site_conf = site_conf
+        self.dir = Path(tempfile.mkdtemp(prefix=f"authnz-wsgi-{name}-"))
+        os.chmod(self.dir, 0o755)
+        self.docroot = self.dir / "htdocs"
+        self.docroot.mkdir()
+        (self.docroot / "index.html").write_text("hello from the protected site\n")
+        (self.docroot / "private").mkdir()
+        (self.docroot / "private" / "index.html").write_text("private index\n")
+        self.scripts = self.dir / "scripts"
+        self.scripts.mkdir()
+        # Python scripts record what they saw here; the child runs as www-data.
+        self.record_dir = self.dir / "record"
+        self.record_dir.mkdir()
+        os.chmod(self.record_dir, 0o777)
+        (self.dir / "logs").mkdir()
+        (self.dir / "run").mkdir()
+        self.port = free_port()
+        self.proc = None
+
+    # ---- files -------------------------------------------------------------
+    def write_script(self, name, body, record=True):
+        """Write a Python script (dedented) readable by the child user; with
+        `record`, the script can call `record(name, **fields)`."""
+        path = self.scripts / name
+        path.write_text((RECORD_SNIPPET if record else "") + textwrap.dedent(body))
+        os.chmod(path, 0o644)
+        return path
+
+    @property
+    def conf_path(self):
+        return self.dir / "httpd.conf"
+
+    @property
+    def error_log_path(self):
+        return self.dir / "logs" / "error.log"
+
+    @property
+    def access_log_path(self):
+        return self.dir / "logs" / "access.log"
+
+    def config_text(self):
+        loads = "\n".join(
+            f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so" for m in self.modules
+        )
+        return textwrap.dedent(
+            f"""\
+            ServerRoot "{self.dir}"
+            ServerName 127.0.0.1
+            Listen 127.0.0.1:{self.port}
+            PidFile "{self.dir}/run/httpd.pid"
+            DefaultRuntimeDir "{self.dir}/run"
+            LoadModule mpm_{self.mpm}_module {MODULE_DIR}/mod_mpm_{self.mpm}.so
+            """
+        ) + loads + "\n" + (
+            f'LoadModule authnz_wsgi_module "{MODULE_SO}"\n' if self.load_authnz_wsgi else ""
+        ) + textwrap.dedent(
+            f"""\
+            User {RUN_USER}
+            Group {RUN_USER}
+            ErrorLog "{self.error_log_path}"
+            LogLevel info
+            LogFormat {LOG_FORMAT} test
+            CustomLog "{self.access_log_path}" test
+            DocumentRoot "{self.docroot}"
+            DirectoryIndex index.html
+            TypesConfig /etc/mime.types
+            Timeout 30
+            """
+        ) + self.server_conf + "\n" + self.site_conf + "\n"
+
+    def write_config(self):
+        self.conf_path.write_text(self.config_text())
+
+    # ---- lifecycle ---------------------------------------------------------
+    def configtest(self):
+        """Run `apache2 -t` on the config; returns (returncode, output)."""
+        self.write_config()
+        p = subprocess.run(
+            [APACHE_BIN, "-t", "-f", str(self.conf_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return p.returncode, p.stdout + p.stderr
+
+    def start(self, timeout=20):
+        self.write_config()
+        self.stderr_path = self.dir / "logs" / "stderr.log"
+        self.proc = subprocess.Popen(
+            [APACHE_BIN, "-f", str(self.conf_path), "-DFOREGROUND"],
+            stdout=open(self.stderr_path, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"apache2 exited with {self.proc.returncode}:\n"
+                    + self.stderr_path.read_text(errors="replace")
+                    + self.error_log()
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("apache2 did not start listening in time:\n" + self.error_log())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def graceful(self, timeout=20):
+        """SIGUSR1: graceful restart; waits until the server answers again."""
+        before = self.error_log().count("resuming normal operations")
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.error_log().count("resuming normal operations") > before:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("graceful restart did not complete:\n" + self.error_log())
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # ---- observations ------------------------------------------------------
+    def error_log(self):
+        try:
+            return self.error_log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def error_lines(self, needle):
+        return [l for l in self.error_log().splitlines() if needle in l]
+
+    def access_entries(self):
+        """Parsed access-log lines: dicts with status, user, method, uri, auth_type."""
+        try:
+            text = self.access_log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in text.splitlines():
+            status, user, method, uri, auth_type = line.strip('"').split("|", 4)
+            entries.append(
+                {"status": int(status), "user": user, "method": method, "uri": uri,
+                 "auth_type": auth_type}
+            )
+        return entries
+
+    def wait_access(self, count, timeout=5):
+        """The access log is written after the response: wait for `count` entries."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            entries = self.access_entries()
+            if len(entries) >= count:
+                return entries
+            time.sleep(0.02)
+        return self.access_entries()
+
+    def last_access(self, status=None, timeout=5):
+        """The newest access-log entry. The log is written after the response
+        is sent, so with `status` wait until the newest entry has it."""
+        deadline = time.time() + timeout
+        while True:
+            entries = self.access_entries()
+            if entries and (status is None or entries[-1]["status"] == status):
+                return entries[-1]
+            if time.time() > deadline:
+                return entries[-1] if entries else None
+            time.sleep(0.02)
+
+    def records(self, name="calls"):
+        """JSON lines a test script appended to record/<name>.jsonl."""
+        path = self.record_dir / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+    def clear_records(self, name="calls"):
+        path = self.record_dir / f"{name}.jsonl"
+        if path.exists():
+            path.unlink()
+
+    # ---- clients -----------------------------------------------------------
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, path="/", headers=None, method="GET", timeout=30):
+        """A plain request through urllib with explicit headers (no auth handler)."""
+        req = urllib.request.Request(self.url(path), headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return Response(resp.status, dict(resp.headers), resp.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict(e.headers), e.read())
+
+    def get_basic(self, path, user, password, **kw):
+        """A request carrying a Basic Authorization header built from raw bytes."""
+        headers = dict(kw.pop("headers", {}) or {})
+        headers["Authorization"] = basic_header(user, password)
+        return self.request(path, headers=headers, **kw)
+
+    def curl(self, *args):
+        """Run curl against this server; returns (http_status, stdout_text)."""
+        p = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
+            capture_output=True,
+            timeout=60,
+        )
+        return int(p.stdout or b"0"), p.stderr.decode(errors="replace")
+
+    def open_with_handler(self, path, handler_cls, user, password, realm=None):
+        """Python's own Basic/Digest handler, the way a real client logs in."""
+        mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        mgr.add_password(realm, self.url("/"), user, password)
+        opener = urllib.request.build_opener(handler_cls(mgr))
+        try:
+            with opener.open(self.url(path), timeout=30) as resp:
+                return Response(resp.status, dict(resp.headers), resp.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict(e.headers), e.read())
+
+
+def run_user_ids():
+    pw = pwd.getpwnam(RUN_USER)
+    return pw.pw_uid, pw.pw_gid

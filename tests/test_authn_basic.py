@@ -1,0 +1,242 @@
+"""Basic authentication through check_password (SPEC §3.2): every row of the
+result table, provider chaining, and DirectoryIndex calling Python once."""
+
+import subprocess
+import urllib.request
+
+import pytest
+
+from harness import Apache
+
+SCRIPT = """
+RESULTS = {
+    "none": None,
+    "true": True,
+    "false": False,
+    "renamed": "alice-renamed",
+    "empty": "",
+    "bytes": b"alice",
+    "int": 1,
+    "list": ["alice"],
+    "newline": "bad\\nname",
+    "nul": "bad\\x00name",
+    "control": "bad\\x1bname",
+}
+
+def check_password(environ, user, password):
+    record(user=user, password=password, uri=environ["REQUEST_URI"])
+    if user == "raise":
+        raise ValueError("boom from the script")
+    if user == "index":
+        return password == "index-pw"
+    return RESULTS.get(user)
+"""
+
+NO_FUNCTION_SCRIPT = """
+def get_realm_hash(environ, user, realm):
+    return None
+"""
+
+PASSWORD = "s3cret-pass"
+
+
+@pytest.fixture(scope="module")
+def apache():
+    server = Apache(
+        name="basic",
+        modules=["authn_file"],
+        site_conf="""
+        <Location /basic>
+          AuthType Basic
+          AuthName "basic"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "@SCRIPTS@/results.py"
+          Require valid-user
+        </Location>
+        <Location /chain>
+          AuthType Basic
+          AuthName "chain"
+          AuthBasicProvider wsgi file
+          AuthUserFile "@DIR@/htpasswd"
+          WSGIAuthUserScript "@SCRIPTS@/results.py"
+          Require valid-user
+        </Location>
+        <Location /private>
+          AuthType Basic
+          AuthName "private"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "@SCRIPTS@/results.py"
+          Require valid-user
+        </Location>
+        <Location /nofunc>
+          AuthType Basic
+          AuthName "nofunc"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "@SCRIPTS@/nofunc.py"
+          Require valid-user
+        </Location>
+        <Location /noscript>
+          AuthType Basic
+          AuthName "noscript"
+          AuthBasicProvider wsgi
+          Require valid-user
+        </Location>
+        """,
+    )
+    server.site_conf = server.site_conf.replace("@SCRIPTS@", str(server.scripts)).replace(
+        "@DIR@", str(server.dir)
+    )
+    server.write_script("results.py", SCRIPT)
+    server.write_script("nofunc.py", NO_FUNCTION_SCRIPT)
+    for d in ("basic", "chain", "nofunc", "noscript"):
+        (server.docroot / d).mkdir()
+        (server.docroot / d / "index.html").write_text(f"{d} page\n")
+    # The file provider knows "none" and "false": it decides only when Python
+    # answers None (user not found), never after False.
+    htpasswd = server.dir / "htpasswd"
+    for user in ("none", "false"):
+        subprocess.run(
+            ["htpasswd", "-b", "-B", "-C", "4", *(["-c"] if user == "none" else []),
+             str(htpasswd), user, PASSWORD],
+            check=True, capture_output=True,
+        )
+    htpasswd.chmod(0o644)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def request(apache, path, user, password=PASSWORD):
+    before = len(apache.access_entries())
+    before_calls = len(apache.records())
+    resp = apache.get_basic(path, user, password)
+    entry = apache.wait_access(before + 1)[before]
+    calls = apache.records()[before_calls:]
+    return resp, entry, calls
+
+
+@pytest.mark.parametrize(
+    "user,status,logged_user",
+    [
+        ("none", 401, "none"),
+        ("true", 200, "true"),
+        ("false", 401, "false"),
+        ("renamed", 200, "alice-renamed"),
+    ],
+)
+def test_result_rows(apache, user, status, logged_user):
+    errors_before = len(apache.error_lines("AUTHNZ_WSGI"))
+    resp, entry, calls = request(apache, "/basic/index.html", user)
+    assert resp.status == status
+    assert entry["status"] == status
+    assert entry["user"] == logged_user
+    assert calls == [{"user": user, "password": PASSWORD, "uri": "/basic/index.html"}]
+    # None and False are ordinary answers: the module logs nothing for them.
+    new_errors = [l for l in apache.error_lines("AUTHNZ_WSGI")[errors_before:] if ":error]" in l]
+    assert new_errors == []
+
+
+@pytest.mark.parametrize(
+    "user,described",
+    [
+        ("empty", "unusable user name: it is empty"),
+        ("bytes", "not bytes"),
+        ("int", "not int"),
+        ("list", "not list"),
+        ("newline", "control character"),
+        ("nul", "control character"),
+        ("control", "control character"),
+    ],
+)
+def test_bad_results_are_500_with_one_log_line(apache, user, described):
+    before = len(apache.error_lines("AUTHNZ_WSGI0011"))
+    resp, entry, calls = request(apache, "/basic/index.html", user)
+    assert resp.status == 500
+    assert entry["status"] == 500
+    assert len(calls) == 1 and calls[0]["user"] == user
+    lines = apache.error_lines("AUTHNZ_WSGI0011")[before:]
+    assert len(lines) == 1, lines
+    assert described in lines[0]
+    assert "[client 127.0.0.1:" in lines[0]
+
+
+def test_exception_is_500_with_traceback(apache):
+    before = len(apache.error_lines("AUTHNZ_WSGI0042"))
+    resp, entry, calls = request(apache, "/basic/index.html", "raise")
+    assert resp.status == 500 and entry["status"] == 500
+    assert len(calls) == 1
+    lines = apache.error_lines("AUTHNZ_WSGI0042")[before:]
+    assert "check_password() in" in lines[0] and "ValueError: boom from the script" in lines[0]
+    assert any("Traceback" in l or "line " in l for l in lines[1:]), lines
+
+
+def test_password_never_logged(apache):
+    request(apache, "/basic/index.html", "raise")
+    request(apache, "/basic/index.html", "int")
+    assert PASSWORD not in apache.error_log()
+    assert PASSWORD not in apache.access_log_path.read_text()
+
+
+def test_none_falls_through_to_next_provider(apache):
+    resp, entry, calls = request(apache, "/chain/index.html", "none")
+    assert resp.status == 200 and entry["user"] == "none"
+    assert len(calls) == 1
+
+
+def test_false_stops_the_chain(apache):
+    resp, entry, calls = request(apache, "/chain/index.html", "false")
+    assert resp.status == 401 and entry["status"] == 401
+    assert len(calls) == 1
+    # mod_auth_basic reports the refusal; the file provider was not asked.
+    assert any("user false" in l for l in apache.error_lines("auth_basic:error"))
+
+
+def test_no_credentials_does_not_call_python(apache):
+    before = len(apache.records())
+    resp = apache.request("/basic/index.html")
+    assert resp.status == 401
+    assert resp.headers.get("WWW-Authenticate") == 'Basic realm="basic"'
+    assert len(apache.records()) == before
+
+
+def test_directory_index_calls_python_once(apache):
+    resp, entry, calls = request(apache, "/private/", "index", "index-pw")
+    assert resp.status == 200
+    assert resp.body == b"private index\n"
+    assert entry["user"] == "index"
+    # The DirectoryIndex sub-request and internal redirect reuse the result
+    # (AP_AUTH_INTERNAL_PER_CONF): Python is called exactly once.
+    assert calls == [{"user": "index", "password": "index-pw", "uri": "/private/"}]
+
+
+def test_missing_function_is_500_logged_once(apache):
+    statuses = [apache.get_basic("/nofunc/index.html", "true", PASSWORD).status for _ in range(3)]
+    assert statuses == [500, 500, 500]
+    lines = apache.error_lines("AUTHNZ_WSGI0021")
+    assert lines and all("check_password is not defined" in l for l in lines)
+    # Once per load: each child process that loaded the script says it once.
+    pids = [l.split("[pid ")[1].split(":")[0] for l in lines]
+    assert len(pids) == len(set(pids)), lines
+
+
+def test_location_without_script_is_500(apache):
+    resp = apache.get_basic("/noscript/index.html", "true", PASSWORD)
+    assert resp.status == 500
+    lines = apache.error_lines("AUTHNZ_WSGI0010")
+    assert lines and "no WSGIAuthUserScript" in lines[-1]
+
+
+def test_real_client_basic_handler(apache):
+    mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+    mgr.add_password(None, apache.url("/"), "true", PASSWORD)
+    opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(mgr))
+    with opener.open(apache.url("/basic/index.html"), timeout=30) as resp:
+        assert resp.status == 200
+        assert resp.read() == b"basic page\n"
+    assert apache.last_access(200)["user"] == "true"
+
+
+def test_curl_basic(apache):
+    status, body = apache.curl("-u", f"renamed:{PASSWORD}", apache.url("/basic/index.html"))
+    assert status == 200 and "basic page" in body
+    assert apache.last_access(200)["user"] == "alice-renamed"

@@ -1,0 +1,296 @@
+"""Configuration-time checks (SPEC §1 coexistence, §2): `apache2 -t` rejects
+bad script directives with httpd's "Syntax error on line N of FILE:" and our
+message; mod_wsgi next to this module is refused; the script directives in
+`.htaccess` need `WSGIAuthAllowOverride On`; a relative script path is
+ServerRoot-relative."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from harness import MODULE_DIR, MODULE_SO, Apache, basic_header
+
+CONFIG_SCRIPTS = Path(__file__).resolve().parent / "scripts" / "config"
+MOD_WSGI_SO = MODULE_DIR / "mod_wsgi.so"
+
+
+def location(directive, path="/private"):
+    return f"""
+<Location {path}>
+  AuthType Basic
+  AuthName "check"
+  AuthBasicProvider wsgi
+  {directive}
+  Require valid-user
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A config directory that is only ever checked with `apache2 -t`."""
+    srv = Apache(name="confcheck")
+    srv.good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    yield srv
+    srv.cleanup()
+
+
+def syntax_error(server, directive, server_level=False):
+    """Run `apache2 -t` with `directive` in a <Location> (or at server level);
+    return the message httpd printed after "Syntax error on line N of FILE:",
+    having checked that N and FILE are the directive's own line and the
+    config file."""
+    server.site_conf = directive + "\n" if server_level else location(directive)
+    code, output = server.configtest()
+    assert code != 0, output
+    lines = server.conf_path.read_text().splitlines()
+    expected_line = next(i for i, l in enumerate(lines, 1) if l.strip() == directive.strip())
+    m = re.search(r"Syntax error on line (\d+) of (\S+):\n(.*)", output)
+    assert m, output
+    assert int(m.group(1)) == expected_line, output
+    assert m.group(2) == str(server.conf_path), output
+    return m.group(3)
+
+
+def test_valid_script_passes(server):
+    """The control case: the same Location with a good script is accepted, so
+    the failures below come from the faulty part alone."""
+    server.site_conf = location(f'WSGIAuthUserScript "{server.good}" application-group=app1')
+    code, output = server.configtest()
+    assert code == 0 and "Syntax OK" in output, output
+
+
+def test_missing_script(server):
+    missing = server.dir / "no-such-script.py"
+    message = syntax_error(server, f'WSGIAuthUserScript "{missing}"')
+    assert message.startswith("WSGIAuthUserScript")
+    assert f"'{missing}'" in message
+    assert "No such file or directory" in message
+
+
+def test_empty_path(server):
+    # httpd's TAKE_ARGV stops at an empty word, so the directive sees no
+    # argument at all; the message must still say a script path is needed.
+    message = syntax_error(server, 'WSGIAuthUserScript ""')
+    assert message.startswith("WSGIAuthUserScript")
+    assert "script path" in message
+
+
+def test_blank_path(server):
+    message = syntax_error(server, 'WSGIAuthUserScript "   "')
+    assert "WSGIAuthUserScript: the script path is empty" in message
+
+
+def test_script_not_readable_by_child_user(server):
+    secret = server.write_script("root-only.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    os.chown(secret, 0, 0)
+    os.chmod(secret, 0o600)
+    # root (running apache2 -t) can read it; www-data cannot.
+    assert os.access(secret, os.R_OK)
+    message = syntax_error(server, f'WSGIAuthUserScript "{secret}"')
+    assert f"'{secret}'" in message
+    assert "not readable" in message and "www-data" in message
+
+
+def test_directory_instead_of_file(server):
+    directory = server.dir / "a-directory"
+    directory.mkdir(exist_ok=True)
+    message = syntax_error(server, f'WSGIAuthUserScript "{directory}"')
+    assert f"'{directory}' is not a regular file" in message
+
+
+def test_unknown_option(server):
+    message = syntax_error(server, f'WSGIAuthUserScript "{server.good}" foo=bar')
+    assert "unknown option 'foo'" in message
+
+
+def test_process_group_option(server):
+    message = syntax_error(server, f'WSGIAuthUserScript "{server.good}" process-group=x')
+    assert "'process-group'" in message and "not supported" in message
+
+
+def test_malformed_option(server):
+    message = syntax_error(server, f'WSGIAuthUserScript "{server.good}" application-group')
+    assert "malformed option 'application-group'" in message
+
+
+def test_script_reloading_bad_flag(server):
+    message = syntax_error(server, "WSGIScriptReloading maybe")
+    assert "WSGIScriptReloading" in message and "'maybe'" in message
+    assert "On or Off" in message
+
+
+def test_python_home_that_is_not_a_directory(server):
+    missing = server.dir / "no-such-python-home"
+    message = syntax_error(server, f'WSGIPythonHome "{missing}"', server_level=True)
+    assert f"WSGIPythonHome: '{missing}' is not a directory" in message
+
+
+def test_script_directive_at_server_level_is_refused(server):
+    # Directory context only: httpd itself says where it may be used.
+    message = syntax_error(server, f'WSGIAuthUserScript "{server.good}"', server_level=True)
+    assert "WSGIAuthUserScript" in message and "not allowed here" in message
+
+
+def test_relative_missing_script_is_resolved_against_server_root(server):
+    message = syntax_error(server, "WSGIAuthUserScript scripts/absent.py")
+    assert f"'{server.dir}/scripts/absent.py'" in message
+
+
+# ---- mod_wsgi in the same server ----------------------------------------------------------
+
+@pytest.mark.parametrize("order", ["authnz_wsgi-first", "mod_wsgi-first"])
+def test_mod_wsgi_loaded_too_is_refused(order):
+    assert MOD_WSGI_SO.exists(), (
+        f"{MOD_WSGI_SO} is missing: this test needs Debian's libapache2-mod-wsgi-py3 package "
+        "(apt-get install libapache2-mod-wsgi-py3)"
+    )
+    ours = f'LoadModule authnz_wsgi_module "{MODULE_SO}"'
+    theirs = f'LoadModule wsgi_module "{MOD_WSGI_SO}"'
+    lines = [ours, theirs] if order == "authnz_wsgi-first" else [theirs, ours]
+    srv = Apache(name="coexist", load_authnz_wsgi=False, server_conf="\n".join(lines) + "\n")
+    try:
+        script = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+        srv.site_conf = location(f'WSGIAuthUserScript "{script}"')
+        code, output = srv.configtest()
+        assert code != 0, output
+        assert "Syntax OK" not in output
+        ours_lines = [l for l in output.splitlines() if "AUTHNZ_WSGI0002" in l]
+        assert len(ours_lines) == 1, output
+        assert "[authnz_wsgi:emerg]" in ours_lines[0]
+        assert "mod_wsgi.c" in ours_lines[0] and "mod_authnz_wsgi" in ours_lines[0]
+        assert "LoadModule" in ours_lines[0]
+        # Nothing else complains: the one message is the whole story.
+        others = [l for l in output.splitlines()
+                  if l.strip() and "AUTHNZ_WSGI0002" not in l and "Pre-configuration failed" not in l]
+        assert others == [], output
+        # Without mod_wsgi the same configuration is fine.
+        srv.server_conf = ours + "\n"
+        code, output = srv.configtest()
+        assert code == 0 and "Syntax OK" in output, output
+    finally:
+        srv.cleanup()
+
+
+# ---- .htaccess -----------------------------------------------------------------------------
+
+ONE_CHILD = "StartServers 1\nServerLimit 1\n"
+
+
+def htaccess_server(name, server_conf=""):
+    srv = Apache(name=name, server_conf=ONE_CHILD + server_conf)
+    script = srv.write_script("ht.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    ht = srv.docroot / "ht"
+    ht.mkdir()
+    (ht / "index.html").write_text("behind .htaccess\n")
+    (ht / ".htaccess").write_text(
+        "AuthType Basic\n"
+        'AuthName "ht"\n'
+        "AuthBasicProvider wsgi\n"
+        f'WSGIAuthUserScript "{script}"\n'
+        "Require valid-user\n"
+    )
+    srv.site_conf = f"""
+<Directory "{ht}">
+  AllowOverride AuthConfig
+</Directory>
+"""
+    return srv
+
+
+def test_htaccess_script_refused_by_default():
+    srv = htaccess_server("htaccess-off")
+    try:
+        srv.start()
+        resp = srv.get_basic("/ht/index.html", "alice", "alice-pw")
+        assert resp.status == 500
+        assert b"behind .htaccess" not in resp.body
+        assert srv.last_access(500)["status"] == 500
+        lines = srv.error_lines("not allowed in .htaccess")
+        assert len(lines) == 1, srv.error_log()
+        assert "WSGIAuthUserScript" in lines[0]
+        assert "WSGIAuthAllowOverride On" in lines[0]
+        assert str(srv.docroot / "ht" / ".htaccess") in lines[0]
+        # The script never ran.
+        assert srv.records("calls") == []
+        assert srv.error_lines("AUTHNZ_WSGI0024") == []
+    finally:
+        srv.cleanup()
+
+
+def test_htaccess_script_allowed_with_override_on():
+    srv = htaccess_server("htaccess-on", server_conf="WSGIAuthAllowOverride On\n")
+    try:
+        srv.start()
+        ok = srv.get_basic("/ht/index.html", "alice", "alice-pw")
+        assert ok.status == 200 and ok.body == b"behind .htaccess\n"
+        bad = srv.get_basic("/ht/index.html", "alice", "wrong")
+        assert bad.status == 401
+        # Each line is written after its response, so the two may swap.
+        entries = srv.wait_access(2)
+        assert sorted((e["status"], e["user"]) for e in entries) == [(200, "alice"), (401, "alice")]
+        assert srv.records("calls") == [
+            {"user": "alice", "password": "alice-pw", "uri": "/ht/index.html"},
+            {"user": "alice", "password": "wrong", "uri": "/ht/index.html"},
+        ]
+        assert len(srv.error_lines("AUTHNZ_WSGI0024")) == 1
+        assert srv.error_lines("not allowed in .htaccess") == []
+    finally:
+        srv.cleanup()
+
+
+def test_htaccess_override_is_inherited_by_virtual_hosts_and_can_be_turned_off():
+    srv = htaccess_server("htaccess-vhosts", server_conf="WSGIAuthAllowOverride On\n")
+    try:
+        srv.site_conf += f"""
+<VirtualHost 127.0.0.1:{srv.port}>
+  ServerName inherits.test
+  DocumentRoot "{srv.docroot}"
+</VirtualHost>
+<VirtualHost 127.0.0.1:{srv.port}>
+  ServerName refuses.test
+  DocumentRoot "{srv.docroot}"
+  WSGIAuthAllowOverride Off
+</VirtualHost>
+"""
+        srv.start()
+
+        def get(host, password):
+            return srv.request("/ht/index.html", headers={
+                "Host": host, "Authorization": basic_header("alice", password)}).status
+
+        assert [get("inherits.test", "alice-pw"), get("inherits.test", "bad")] == [200, 401]
+        assert get("refuses.test", "alice-pw") == 500
+        assert [c["password"] for c in srv.records("calls")] == ["alice-pw", "bad"]
+        (refused,) = srv.error_lines("not allowed in .htaccess")
+        assert "WSGIAuthAllowOverride On" in refused
+    finally:
+        srv.cleanup()
+
+
+# ---- relative path --------------------------------------------------------------------------
+
+def test_relative_script_path_is_server_root_relative():
+    srv = Apache(name="relative", server_conf=ONE_CHILD)
+    try:
+        srv.write_script("rel.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+        srv.site_conf = location("WSGIAuthUserScript scripts/rel.py")
+        code, output = srv.configtest()
+        assert code == 0, output
+        # The server is started from another directory, so only ServerRoot
+        # can make the relative path resolve.
+        cwd = os.getcwd()
+        os.chdir("/")
+        try:
+            srv.start()
+        finally:
+            os.chdir(cwd)
+        assert srv.get_basic("/private/", "alice", "alice-pw").status == 200
+        assert srv.get_basic("/private/", "alice", "nope").status == 401
+        assert [c["password"] for c in srv.records("calls")] == ["alice-pw", "nope"]
+        loaded = srv.error_lines("AUTHNZ_WSGI0024")
+        assert len(loaded) == 1 and f"'{srv.scripts}/rel.py'" in loaded[0], srv.error_log()
+    finally:
+        srv.cleanup()

@@ -1,0 +1,321 @@
+"""Apache with mod_authnz_wsgi inside a container, checked from the host.
+
+The image comes from docker/build-image.sh: a debootstrapped Debian 12 base
+(no registry is needed), the module installed by scripts/install.sh and
+enabled the Debian way (`a2enmod authnz_wsgi`), the example site of
+docker/site/ and example/auth_user.py. Each container runs on a private
+Docker network and is reached at its own address. Every test runs against
+an event-MPM and a prefork-MPM container: Basic, Digest, a group location,
+identity reflection, and `apachectl -k graceful` under light load without a
+failed request. Every answer is checked against what Apache logged inside
+the container.
+
+When no Docker engine answers the tests skip, except when the CI variable is
+set: there they fail, because CI must run them.
+"""
+
+import base64
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE_SO = Path(os.environ.get("AUTHNZ_WSGI_SO", ROOT / "target/release/libmod_authnz_wsgi.so"))
+IMAGE = "authnz-wsgi:test"
+RUN_ID = uuid.uuid4().hex[:8]
+# Every container and the network of this run carry this label, so teardown
+# removes exactly what this run started, whatever failed on the way.
+LABEL = f"authnz-wsgi-test={RUN_ID}"
+NETWORK = f"authnz-wsgi-test-{RUN_ID}"
+ERROR_LOG = "/var/log/apache2/error.log"
+ACCESS_LOG = "/var/log/apache2/access.log"  # LogFormat "%>s|%u|%m|%U%q"
+FOREGROUND = "/usr/local/bin/apache2-foreground"
+MPM_SWITCH = {
+    "event": None,  # the image's default
+    "prefork": "a2dismod -q -f mpm_event && a2enmod -q mpm_prefork",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to the example site and what Apache must make of it."""
+
+    path: str
+    auth: str | None  # None, "basic" or "digest"
+    user: str | None
+    password: str | None
+    status: int
+    logged_user: str  # %u in the access log
+    error: str | None = None  # the error log line it causes, if any
+
+
+# The example site's protected locations (docker/site/authnz-wsgi-example.conf).
+# A new location there needs only new rows here.
+CASES = [
+    Case("/basic/index.html", "basic", "demo", "demo-password", 200, "demo"),
+    Case("/basic/index.html", "basic", "demo", "wrong", 401, "demo",
+         'AH01617: user demo: authentication failure for "/basic/index.html": Password Mismatch'),
+    Case("/basic/index.html", "basic", "nobody", "x", 401, "nobody",
+         "AH01618: user nobody not found: /basic/index.html"),
+    Case("/basic/index.html", None, None, None, 401, "-"),
+    Case("/digest/index.html", "digest", "demo", "demo-password", 200, "demo"),
+    Case("/digest/index.html", "digest", "demo", "wrong", 401, "demo",
+         "AH01794: user demo: password mismatch: /digest/index.html"),
+    Case("/digest/index.html", "digest", "nobody", "x", 401, "nobody",
+         "AH01790: user `nobody' in realm `authnz_wsgi digest' not found: /digest/index.html"),
+    Case("/staff/index.html", "basic", "demo", "demo-password", 200, "demo"),
+    Case("/staff/index.html", "basic", "guest", "guest-password", 403, "guest",
+         'AH01631: user guest: authorization failure for "/staff/index.html"'),
+]
+
+
+def docker(*args, check=True, timeout=300):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,
+                          timeout=timeout)
+
+
+def require_docker():
+    try:
+        answers = docker("info", check=False, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        answers = False
+    if not answers:
+        message = "no Docker engine answers (`docker info` failed)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the container tests", pytrace=False)
+        pytest.skip(message)
+
+
+def build_image():
+    """docker/build-image.sh with the module the rest of the suite tests
+    (it builds one when there is none yet)."""
+    env = dict(os.environ, IMAGE=IMAGE)
+    if MODULE_SO.is_file():
+        env["MODULE_SO"] = str(MODULE_SO)
+    build = subprocess.run(["bash", str(ROOT / "docker/build-image.sh")], env=env,
+                           capture_output=True, text=True, timeout=1800)
+    assert build.returncode == 0, f"docker/build-image.sh failed:\n{build.stdout}{build.stderr}"
+
+
+@pytest.fixture(scope="module")
+def network():
+    require_docker()
+    build_image()
+    docker("network", "create", "--label", LABEL, NETWORK)
+    try:
+        yield NETWORK
+    finally:
+        leftovers = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
+        if leftovers:
+            docker("rm", "-f", *leftovers, check=False)
+        docker("network", "rm", NETWORK, check=False)
+
+
+class Container:
+    """Apache from the image, in the foreground as the container's PID 1."""
+
+    def __init__(self, network, mpm="event"):
+        self.name = f"authnz-wsgi-test-{RUN_ID}-{uuid.uuid4().hex[:6]}"
+        command = [FOREGROUND]
+        if MPM_SWITCH[mpm]:
+            command = ["sh", "-c", f"{MPM_SWITCH[mpm]} && exec {FOREGROUND}"]
+        docker("run", "-d", "--name", self.name, "--label", LABEL, "--network", network,
+               IMAGE, *command)
+        self.ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                         self.name).stdout.strip()
+        self._wait_listening()
+
+    def _wait_listening(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.ip, 80), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        output = docker("logs", self.name, check=False)
+        raise AssertionError("Apache in the container does not listen:\n"
+                             + output.stdout + output.stderr + self.read(ERROR_LOG))
+
+    def url(self, path):
+        return f"http://{self.ip}{path}"
+
+    def exec(self, *args):
+        return docker("exec", self.name, *args, check=False)
+
+    def read(self, path):
+        return self.exec("cat", path).stdout
+
+    def access_entries(self, uri):
+        """Access log entries for one URI (path and query), oldest first."""
+        entries = []
+        for line in self.read(ACCESS_LOG).splitlines():
+            status, user, method, logged_uri = line.split("|", 3)
+            if logged_uri == uri:
+                entries.append({"status": status, "user": user, "method": method})
+        return entries
+
+    def wait_access_entries(self, uri, count=1, timeout=10):
+        """Apache logs a request after answering it: wait for the entries."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = self.access_entries(uri)
+            if len(entries) >= count or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.1)
+
+    def remove(self):
+        docker("rm", "-f", self.name, check=False)
+
+
+@pytest.fixture(scope="module", params=["event", "prefork"])
+def server(request, network):
+    container = Container(network, mpm=request.param)
+    container.mpm = request.param
+    try:
+        yield container
+    finally:
+        container.remove()
+
+
+class ErrorLogMark:
+    """What Apache wrote to the error log since the mark was taken."""
+
+    def __init__(self, container):
+        self.container = container
+        self.offset = len(container.read(ERROR_LOG))
+
+    def new_text(self):
+        return self.container.read(ERROR_LOG)[self.offset:]
+
+
+def fetch(url, auth=None, user=None, password=None):
+    """GET url. auth None sends no credentials, "basic" sends them at once,
+    "digest" lets urllib's HTTPDigestAuthHandler answer the challenge.
+    Returns (status, headers, body)."""
+    handlers = []
+    headers = {}
+    if auth == "basic":
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    elif auth == "digest":
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(None, url, user, password)
+        handlers.append(urllib.request.HTTPDigestAuthHandler(passwords))
+    opener = urllib.request.build_opener(*handlers)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def raw_get(host, path):
+    """The response bytes exactly as they crossed the wire."""
+    with socket.create_connection((host, 80), timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_module_enabled_the_debian_way(server):
+    modules = server.exec("apache2ctl", "-M").stdout
+    assert "authnz_wsgi_module (shared)" in modules
+    assert "auth_digest_module (shared)" in modules
+    assert f"mpm_{server.mpm}_module" in modules
+    assert server.exec("readlink", "/etc/apache2/mods-enabled/authnz_wsgi.load").stdout.strip() \
+        == "../mods-available/authnz_wsgi.load"
+    assert server.read("/etc/apache2/mods-available/authnz_wsgi.load").strip() \
+        == "LoadModule authnz_wsgi_module /usr/lib/apache2/modules/mod_authnz_wsgi.so"
+    assert server.exec("test", "-f", "/usr/lib/apache2/modules/mod_authnz_wsgi.so").returncode == 0
+    # Apache itself is the container's main process.
+    assert server.exec("cat", "/proc/1/comm").stdout.strip() == "apache2"
+    errors = server.read(ERROR_LOG)
+    assert f"[mpm_{server.mpm}:notice]" in errors and "resuming normal operations" in errors
+    assert "AUTHNZ_WSGI0003: Python 3.11" in errors  # logged by each child at start
+
+
+@pytest.mark.parametrize(
+    "case", CASES,
+    ids=[f"{c.path.split('/')[1]}-{c.user or 'anonymous'}-{c.status}" for c in CASES])
+def test_answer_and_logs(server, case):
+    uri = f"{case.path}?case={uuid.uuid4().hex[:8]}"
+    mark = ErrorLogMark(server)
+    status, _, body = fetch(server.url(uri), case.auth, case.user, case.password)
+    assert status == case.status
+    if status == 200:
+        assert b"a Python function let you through" in body
+    # Digest first meets a challenge: the last entry is the answer that counted.
+    entries = server.wait_access_entries(uri)
+    assert entries, f"no access log entry for {uri}"
+    assert entries[-1] == {"status": str(case.status), "user": case.logged_user, "method": "GET"}
+    new_errors = mark.new_text()
+    if case.error:
+        assert case.error in new_errors
+    else:
+        assert ":error]" not in new_errors
+
+
+def test_reflection_logs_the_app_user_and_hides_the_header(server):
+    # whoami.cgi names "alice" in X-Remote-User; WSGIReflectAuth is On for /app.
+    uri = f"/app/whoami.cgi?case={uuid.uuid4().hex[:8]}"
+    raw = raw_get(server.ip, uri)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"x-remote-user" not in head.lower() and b"x-auth-type" not in head.lower()
+    assert b"hello from the app" in body
+    assert server.wait_access_entries(uri)[-1]["user"] == "alice"
+
+
+def test_graceful_restart_under_load_loses_no_request(server):
+    uri = f"/basic/index.html?load={uuid.uuid4().hex[:8]}"
+    mark = ErrorLogMark(server)
+    statuses, failures = [], []
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                status = fetch(server.url(uri), "basic", "demo", "demo-password")[0]
+            except Exception as error:  # a refused or reset connection is a failure too
+                failures.append(repr(error))
+                continue
+            statuses.append(status)
+            if status != 200:
+                failures.append(status)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        for _ in range(2):
+            restart = server.exec("apachectl", "-k", "graceful")
+            assert restart.returncode == 0, restart.stderr
+            time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert failures == []
+    assert len(statuses) > 50
+    # Every request was answered by an authenticated 200 and logged as demo.
+    entries = server.wait_access_entries(uri, count=len(statuses))
+    assert len(entries) == len(statuses)
+    assert {(e["status"], e["user"]) for e in entries} == {("200", "demo")}
+    errors = mark.new_text()
+    assert errors.count("resuming normal operations") == 2  # both restarts done
+    assert "exit signal" not in errors  # no child crashed
+    assert ":error]" not in errors

@@ -1,0 +1,183 @@
+"""The environ dict (SPEC §3.6): server-computed values and request headers
+only; no credentials, no SetEnv values, no header names with '_';
+wsgi.errors writes to the error log with the request's context; the
+mod_ssl callables are valid only during the call; application groups are
+separate module instances."""
+
+import http.client
+
+import pytest
+
+from harness import Apache
+
+SCRIPT = """
+COUNTER = {"calls": 0}
+SAVED = {}
+
+def check_password(environ, user, password):
+    COUNTER["calls"] += 1
+    env = {k: v for k, v in environ.items() if isinstance(v, (str, tuple))}
+    stale = None
+    if "is_https" in SAVED:
+        try:
+            SAVED["is_https"]()
+            stale = "callable still worked"
+        except RuntimeError as e:
+            stale = "RuntimeError: " + str(e)
+    SAVED["is_https"] = environ["mod_ssl.is_https"]
+    print("hello from", user, file=environ["wsgi.errors"])
+    environ["wsgi.errors"].write("partial line without newline")
+    record(
+        environ=env,
+        keys=sorted(environ),
+        is_https=environ["mod_ssl.is_https"](),
+        ssl_protocol=environ["mod_ssl.var_lookup"]("SSL_PROTOCOL"),
+        stale=stale,
+        calls=COUNTER["calls"],
+        user=user,
+    )
+    return True
+"""
+
+
+@pytest.fixture(scope="module")
+def apache():
+    server = Apache(name="environ", server_conf="StartServers 1\nServerLimit 1\n")
+    script = server.write_script("env.py", SCRIPT)
+    server.site_conf = f"""
+    <Location /env>
+      SetEnv INJECTED_BY_SETENV yes
+      AuthType Basic
+      AuthName "env"
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript "{script}"
+      Require valid-user
+    </Location>
+    <Location /group-a>
+      AuthType Basic
+      AuthName "a"
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript "{script}" application-group=group-a
+      Require valid-user
+    </Location>
+    <Location /server-group>
+      AuthType Basic
+      AuthName "s"
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript "{script}" application-group=%{{SERVER}}
+      Require valid-user
+    </Location>
+    """
+    for d in ("env", "group-a", "server-group"):
+        (server.docroot / d).mkdir()
+        (server.docroot / d / "index.html").write_text("ok\n")
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def raw_get(apache, path, headers):
+    """http.client lets us send exactly the header names we want."""
+    conn = http.client.HTTPConnection("127.0.0.1", apache.port, timeout=30)
+    conn.putrequest("GET", path, skip_accept_encoding=True)
+    for name, value in headers:
+        conn.putheader(name, value)
+    conn.endheaders()
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp.status
+
+
+@pytest.fixture(scope="module")
+def seen(apache):
+    from harness import basic_header
+
+    status = raw_get(
+        apache,
+        "/env/index.html?a=1&b=%20",
+        [
+            ("Authorization", basic_header("envuser", "pw")),
+            ("Proxy-Authorization", "Basic c2VjcmV0OnNlY3JldA=="),
+            ("X-Dash-Header", "v1"),
+            ("X_Under_Header", "spoof"),
+            ("X-Latin", "caf\xe9".encode("latin-1")),
+            ("X-Repeat", "one"),
+            ("X-Repeat", "two"),
+            ("Content-Type", "text/plain"),
+        ],
+    )
+    assert status == 200
+    return apache.records()[-1]
+
+
+def test_request_values(apache, seen):
+    env = seen["environ"]
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["REQUEST_URI"] == "/env/index.html?a=1&b=%20"
+    assert env["QUERY_STRING"] == "a=1&b=%20"
+    assert env["SCRIPT_NAME"] == "/env/index.html"
+    assert env["PATH_INFO"] == ""
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert env["SERVER_PORT"] == str(apache.port)
+    assert env["SERVER_ADDR"] == "127.0.0.1"
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["REMOTE_PORT"].isdigit()
+    assert env["SERVER_SOFTWARE"].startswith("Apache")
+    assert env["DOCUMENT_ROOT"] == str(apache.docroot)
+    assert env["CONTENT_TYPE"] == "text/plain"
+    assert env["mod_wsgi.application_group"] == ""
+    assert env["mod_wsgi.process_group"] == ""
+    assert env["authnz_wsgi.version"]
+    assert env["apache.version"][:2] == [2, 4]
+    assert "REMOTE_HOST" not in env  # HostnameLookups Off
+    assert "HTTPS" not in env
+    assert seen["is_https"] is False
+    assert seen["ssl_protocol"] is None
+
+
+def test_headers(seen):
+    env = seen["environ"]
+    assert env["HTTP_X_DASH_HEADER"] == "v1"
+    assert env["HTTP_X_LATIN"] == "café"  # Latin-1 decoded, as PEP 3333
+    assert env["HTTP_X_REPEAT"] == "one, two"
+    assert env["HTTP_HOST"] == env["HTTP_HOST"].strip() and env["HTTP_HOST"]
+
+
+def test_nothing_secret_or_injected(seen):
+    keys = seen["keys"]
+    assert "HTTP_AUTHORIZATION" not in keys
+    assert "HTTP_PROXY_AUTHORIZATION" not in keys
+    assert not [k for k in keys if "UNDER" in k], keys
+    assert not [k for k in keys if "INJECTED" in k], keys
+    assert "spoof" not in seen["environ"].values()
+    assert not [v for v in seen["environ"].values() if isinstance(v, str) and "c2VjcmV0" in v]
+
+
+def test_wsgi_errors_logs_with_request_context(apache, seen):
+    lines = apache.error_lines("AUTHNZ_WSGI0040: hello from envuser")
+    assert lines and "[client 127.0.0.1:" in lines[-1]
+    # A last line without a newline is flushed when the call ends.
+    assert apache.error_lines("AUTHNZ_WSGI0040: partial line without newline")
+
+
+def test_ssl_callables_expire_after_the_call(apache, seen):
+    assert apache.get_basic("/env/index.html", "second", "pw").status == 200
+    later = apache.records()[-1]
+    assert later["stale"] == "RuntimeError: mod_ssl callables are only valid during the call"
+
+
+def test_application_groups_are_separate_module_instances(apache):
+    assert apache.get_basic("/env/index.html", "g", "pw").status == 200
+    global_calls = apache.records()[-1]["calls"]
+    assert apache.get_basic("/group-a/index.html", "g", "pw").status == 200
+    rec = apache.records()[-1]
+    assert rec["environ"]["mod_wsgi.application_group"] == "group-a"
+    # A fresh module: its counter starts at 1 while the global one is higher.
+    assert rec["calls"] == 1 and global_calls > 1
+    assert apache.get_basic("/server-group/index.html", "g", "pw").status == 200
+    rec = apache.records()[-1]
+    assert rec["environ"]["mod_wsgi.application_group"] == f"127.0.0.1:{apache.port}"
+    loads = apache.error_lines("AUTHNZ_WSGI0024")
+    assert any("application group 'group-a'" in l for l in loads)

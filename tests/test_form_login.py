@@ -1,0 +1,204 @@
+"""Form login (mod_auth_form + mod_session_cookie) with `AuthFormProvider
+wsgi`: log in through the form, reach the protected pages with the session
+cookie, log out, and be refused again."""
+
+import http.cookiejar
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from harness import Apache
+
+SCRIPT = """
+USERS = {"ann": "ann-pw", "jos\\u00e9": "s\\u00e9same"}
+
+def check_password(environ, user, password):
+    record(user=user, uri=environ["REQUEST_URI"], method=environ["REQUEST_METHOD"])
+    if user not in USERS:
+        return None
+    return USERS[user] == password
+"""
+
+SESSION = """  Session On
+  SessionCookieName authnz-session path=/;httponly
+  SessionCryptoPassphrase "form-test-passphrase"
+"""
+
+FORM = """<!doctype html>
+<form method="post" action="/dologin">
+  <input name="httpd_username"> <input type="password" name="httpd_password">
+  <button>Log in</button>
+</form>
+"""
+
+
+@pytest.fixture(scope="module")
+def apache():
+    server = Apache(
+        name="form",
+        modules=["auth_form", "session", "session_cookie", "session_crypto", "request"],
+    )
+    script = server.write_script("form.py", SCRIPT)
+    provider = f'  AuthFormProvider wsgi\n  WSGIAuthUserScript "{script}"\n'
+    server.site_conf = f"""
+<Location /dologin>
+  SetHandler form-login-handler
+  AuthType form
+  AuthName "members"
+{provider}{SESSION}  AuthFormLoginRequiredLocation "/login.html?failed"
+  AuthFormLoginSuccessLocation "/members/index.html"
+  # The handler checks the form itself; the page is open to everybody
+  # (an AuthType without any Require is a 500 in httpd 2.4).
+  Require all granted
+</Location>
+<Location /members>
+  AuthType form
+  AuthName "members"
+{provider}{SESSION}  AuthFormLoginRequiredLocation "/login.html"
+  Require valid-user
+</Location>
+<Location /logout>
+  SetHandler form-logout-handler
+  # The session keys are named after AuthName: without the same AuthName
+  # the logout handler clears nothing.
+  AuthName "members"
+{SESSION}  SessionMaxAge 1
+  AuthFormLogoutLocation "/login.html?bye"
+</Location>
+"""
+    (server.docroot / "login.html").write_text(FORM)
+    (server.docroot / "members").mkdir()
+    (server.docroot / "members" / "index.html").write_text("members only\n")
+    (server.docroot / "members" / "other.html").write_text("more for members\n")
+    server.start()
+    yield server
+    server.cleanup()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Show each 302 to the test instead of following it."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    def __init__(self, apache):
+        self.apache = apache
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()
+        )
+
+    def open(self, path, form=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        req = urllib.request.Request(self.apache.url(path), data=data)
+        try:
+            with self.opener.open(req, timeout=30) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def cookie(self):
+        values = [c.value for c in self.jar if c.name == "authnz-session"]
+        return values[0] if values else None
+
+
+def step(apache, browser, path, form=None):
+    before = len(apache.access_entries())
+    calls_before = len(apache.records())
+    status, headers, body = browser.open(path, form)
+    entry = apache.wait_access(before + 1)[before]
+    return status, headers, body, entry, apache.records()[calls_before:]
+
+
+def test_login_visit_logout(apache):
+    browser = Browser(apache)
+
+    # Not logged in: sent to the login form, Python not asked.
+    status, headers, _, entry, calls = step(apache, browser, "/members/index.html")
+    assert status == 302 and entry["status"] == 302
+    assert headers["Location"] == "/login.html"
+    assert calls == []
+    status, _, body, _, _ = step(apache, browser, "/login.html")
+    assert status == 200 and b'name="httpd_username"' in body
+
+    # Log in through the form.
+    status, headers, _, entry, calls = step(
+        apache, browser, "/dologin", {"httpd_username": "ann", "httpd_password": "ann-pw"}
+    )
+    assert status == 302 and entry["status"] == 302 and entry["method"] == "POST"
+    assert headers["Location"] == "/members/index.html"
+    assert entry["user"] == "ann"
+    assert calls == [{"user": "ann", "uri": "/dologin", "method": "POST"}]
+    cookie = browser.cookie()
+    assert cookie
+    # The session is encrypted: the password is not in the cookie.
+    plain = urllib.parse.unquote(cookie)
+    assert "ann-pw" not in plain and "user=" not in plain
+
+    # The session cookie opens the protected pages; each request is checked
+    # again through the provider with the credentials the session holds.
+    for page, text in (("index.html", b"members only\n"), ("other.html", b"more for members\n")):
+        status, _, body, entry, calls = step(apache, browser, f"/members/{page}")
+        assert status == 200 and body == text
+        assert entry["status"] == 200 and entry["user"] == "ann"
+        assert calls == [{"user": "ann", "uri": f"/members/{page}", "method": "GET"}]
+
+    # Log out: the session loses the credentials (mod_auth_form answers 307).
+    status, headers, _, entry, calls = step(apache, browser, "/logout")
+    assert status == 307 and entry["status"] == 307
+    assert headers["Location"] == "/login.html?bye"
+    assert calls == []
+    assert browser.cookie() != cookie
+
+    status, headers, _, entry, calls = step(apache, browser, "/members/index.html")
+    assert status == 302 and headers["Location"] == "/login.html"
+    assert entry["status"] == 302 and entry["user"] == "-"
+    assert calls == []
+
+
+def test_wrong_password_does_not_log_in(apache):
+    browser = Browser(apache)
+    status, headers, _, entry, calls = step(
+        apache, browser, "/dologin", {"httpd_username": "ann", "httpd_password": "nope"}
+    )
+    assert status == 302 and headers["Location"] == "/login.html?failed"
+    assert entry["status"] == 302
+    assert calls == [{"user": "ann", "uri": "/dologin", "method": "POST"}]
+    assert any("auth_form" in l and "ann" in l for l in apache.error_lines(":error]")), \
+        apache.error_log()[-2000:]
+    status, headers, _, entry, calls = step(apache, browser, "/members/index.html")
+    assert status == 302 and headers["Location"] == "/login.html"
+    assert calls == []
+
+
+def test_unknown_user_does_not_log_in(apache):
+    browser = Browser(apache)
+    status, headers, _, _, calls = step(
+        apache, browser, "/dologin", {"httpd_username": "eve", "httpd_password": "x"}
+    )
+    assert status == 302 and headers["Location"] == "/login.html?failed"
+    assert [c["user"] for c in calls] == ["eve"]
+    status, _, _, _, _ = step(apache, browser, "/members/index.html")
+    assert status == 302
+
+
+def test_non_ascii_form_login(apache):
+    browser = Browser(apache)
+    status, headers, _, entry, calls = step(
+        apache, browser, "/dologin",
+        {"httpd_username": "jos\u00e9", "httpd_password": "s\u00e9same"},
+    )
+    assert status == 302 and headers["Location"] == "/members/index.html"
+    assert [c["user"] for c in calls] == ["jos\u00e9"]
+    status, _, body, entry, calls = step(apache, browser, "/members/index.html")
+    assert status == 200 and body == b"members only\n"
+    assert [c["user"] for c in calls] == ["jos\u00e9"]
+
+
+def test_python_errors_do_not_appear(apache):
+    Browser(apache).open("/members/index.html")
+    assert [l for l in apache.error_lines("AUTHNZ_WSGI") if ":error]" in l] == []

@@ -1,0 +1,145 @@
+"""Limits on Python calls: WSGIScriptTimeout interrupts an overrunning call
+(even one that catches Exception), and WSGIMaxConcurrentCalls refuses
+requests beyond the per-child cap at once, while locations that need no
+Python keep answering."""
+
+import threading
+import time
+
+import pytest
+
+from harness import Apache
+
+SCRIPT = """
+import time
+
+def check_password(environ, user, password):
+    record(user=user, phase="start")
+    if user == "loop":
+        try:
+            while True:
+                pass
+        except Exception:
+            record(user=user, phase="swallowed")
+            while True:
+                pass
+    if user == "sleep":
+        time.sleep(2.5)
+    if user == "slow":
+        time.sleep(1.2)
+    record(user=user, phase="end")
+    return True
+"""
+
+
+@pytest.fixture(scope="module")
+def apache():
+    server = Apache(
+        name="limits",
+        server_conf="WSGIMaxConcurrentCalls 2\nStartServers 1\nServerLimit 1\nThreadsPerChild 16\n"
+        "MaxRequestWorkers 16\n",
+    )
+    script = server.write_script("limits.py", SCRIPT)
+    server.site_conf = f"""
+    <Location /timed>
+      AuthType Basic
+      AuthName "timed"
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript "{script}"
+      WSGIScriptTimeout 1
+      Require valid-user
+    </Location>
+    <Location /untimed>
+      AuthType Basic
+      AuthName "untimed"
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript "{script}"
+      WSGIScriptTimeout 0
+      Require valid-user
+    </Location>
+    """
+    for d in ("timed", "untimed"):
+        (server.docroot / d).mkdir()
+        (server.docroot / d / "index.html").write_text("ok\n")
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def timed_get(apache, path, user):
+    start = time.monotonic()
+    status = apache.get_basic(path, user, "pw").status
+    return status, time.monotonic() - start
+
+
+def test_busy_loop_is_interrupted(apache):
+    before = len(apache.error_lines("AUTHNZ_WSGI0045"))
+    status, took = timed_get(apache, "/timed/index.html", "loop")
+    assert status == 500
+    assert 0.9 < took < 5
+    assert apache.last_access(500)["user"] == "loop"
+    lines = apache.error_lines("AUTHNZ_WSGI0045")[before:]
+    assert "exceeded WSGIScriptTimeout (1s) and was interrupted: ScriptTimeout" in lines[0]
+    # The traceback shows where the script was stuck.
+    assert any("while True" in l for l in lines[1:])
+    # ScriptTimeout is a BaseException: `except Exception` did not swallow it.
+    assert [r["phase"] for r in apache.records() if r["user"] == "loop"] == ["start"]
+
+
+def test_blocking_call_is_interrupted_when_it_returns(apache):
+    status, took = timed_get(apache, "/timed/index.html", "sleep")
+    assert status == 500
+    # time.sleep cannot be interrupted: the call ends when the sleep does.
+    assert 2.3 < took < 6
+    assert [r["phase"] for r in apache.records() if r["user"] == "sleep"] == ["start"]
+
+
+def test_worker_is_usable_after_a_timeout(apache):
+    status, took = timed_get(apache, "/timed/index.html", "fine")
+    assert status == 200 and took < 1
+    assert apache.records()[-1] == {"user": "fine", "phase": "end"}
+
+
+def test_timeout_zero_means_no_limit(apache):
+    status, took = timed_get(apache, "/untimed/index.html", "slow")
+    assert status == 200 and took >= 1.1
+    assert apache.records()[-1] == {"user": "slow", "phase": "end"}
+
+
+def test_calls_beyond_the_cap_are_refused_at_once(apache):
+    before = len(apache.error_lines("AUTHNZ_WSGI0044"))
+    results = []
+
+    def go():
+        results.append(timed_get(apache, "/untimed/index.html", "slow"))
+
+    threads = [threading.Thread(target=go) for _ in range(5)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    # Requests that need no Python are still served while the cap is reached.
+    static_status = apache.request("/index.html").status
+    for t in threads:
+        t.join()
+    assert static_status == 200
+    statuses = sorted(s for s, _ in results)
+    assert statuses == [200, 200, 500, 500, 500]
+    refused = [took for s, took in results if s == 500]
+    assert all(took < 1 for took in refused), results
+    lines = apache.error_lines("AUTHNZ_WSGI0044")[before:]
+    assert len(lines) == 3
+    assert "2 Python calls are already running in this child" in lines[0]
+
+
+def test_config_values_are_checked(apache):
+    for bad, needle in [
+        ("WSGIScriptTimeout soon", "takes a number of seconds"),
+        ("WSGIScriptTimeout 100000", "at most 86400"),
+        ("WSGIMaxConcurrentCalls 0", "at least 1"),
+    ]:
+        probe = Apache(name="limits-bad", server_conf=bad + "\n")
+        try:
+            rc, out = probe.configtest()
+        finally:
+            probe.cleanup()
+        assert rc != 0 and needle in out and "Syntax error on line" in out, out
