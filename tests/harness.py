@@ -265,13 +265,23 @@ class Apache:
             time.sleep(0.02)
         return self.access_entries()
 
+    def _mark_access(self):
+        """Remember how many access-log lines exist before a client request,
+        so `last_access` never returns the line of an earlier request."""
+        try:
+            self._access_mark = self.access_log_path.read_bytes().count(b"\n")
+        except FileNotFoundError:
+            self._access_mark = 0
+
     def last_access(self, status=None, timeout=5):
-        """The newest access-log entry. The log is written after the response
-        is sent, so with `status` wait until the newest entry has it."""
+        """The newest access-log entry written after the latest client request
+        began. The log is written after the response is sent, so wait for it
+        (and, with `status`, until the newest entry has that status)."""
+        mark = getattr(self, "_access_mark", 0)
         deadline = time.time() + timeout
         while True:
             entries = self.access_entries()
-            if entries and (status is None or entries[-1]["status"] == status):
+            if len(entries) > mark and (status is None or entries[-1]["status"] == status):
                 return entries[-1]
             if time.time() > deadline:
                 return entries[-1] if entries else None
@@ -296,6 +306,7 @@ class Apache:
     def request(self, path="/", headers=None, method="GET", timeout=30):
         """A plain request through urllib with explicit headers (no auth handler)."""
         req = urllib.request.Request(self.url(path), headers=headers or {}, method=method)
+        self._mark_access()
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return Response(resp.status, dict(resp.headers), resp.read())
@@ -310,6 +321,7 @@ class Apache:
 
     def curl(self, *args):
         """Run curl against this server; returns (http_status, stdout_text)."""
+        self._mark_access()
         p = subprocess.run(
             ["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
             capture_output=True,
@@ -322,6 +334,7 @@ class Apache:
         mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         mgr.add_password(realm, self.url("/"), user, password)
         opener = urllib.request.build_opener(handler_cls(mgr))
+        self._mark_access()
         try:
             with opener.open(self.url(path), timeout=30) as resp:
                 return Response(resp.status, dict(resp.headers), resp.read())
