@@ -1,7 +1,7 @@
 """Limits on Python calls: WSGIScriptTimeout interrupts an overrunning call
 (even one that catches Exception), and WSGIMaxConcurrentCalls refuses
-requests beyond the per-child cap at once, while locations that need no
-Python keep answering."""
+a request beyond the per-child cap after a short bounded wait, while
+locations that need no Python keep answering."""
 
 import threading
 import time
@@ -36,7 +36,7 @@ def check_password(environ, user, password):
 def apache():
     server = Apache(
         name="limits",
-        server_conf="WSGIMaxConcurrentCalls 2\nStartServers 1\nServerLimit 1\nThreadsPerChild 16\n"
+        server_conf="WSGIMaxConcurrentCalls 2 300ms\nStartServers 1\nServerLimit 1\nThreadsPerChild 16\n"
         "MaxRequestWorkers 16\n",
     )
     script = server.write_script("limits.py", SCRIPT)
@@ -106,8 +106,9 @@ def test_timeout_zero_means_no_limit(apache):
     assert apache.records()[-1] == {"user": "slow", "phase": "end"}
 
 
-def test_calls_beyond_the_cap_are_refused_at_once(apache):
+def test_calls_beyond_the_cap_are_refused_after_the_wait(apache):
     before = len(apache.error_lines("AUTHNZ_WSGI0044"))
+    before_records = len(apache.records())
     results = []
 
     def go():
@@ -124,11 +125,60 @@ def test_calls_beyond_the_cap_are_refused_at_once(apache):
     assert static_status == 200
     statuses = sorted(s for s, _ in results)
     assert statuses == [200, 200, 500, 500, 500]
+    # Refused after the configured 300ms wait, long before the slow calls end.
     refused = [took for s, took in results if s == 500]
-    assert all(took < 1 for took in refused), results
+    assert all(0.25 < took < 1 for took in refused), results
     lines = apache.error_lines("AUTHNZ_WSGI0044")[before:]
     assert len(lines) == 3
-    assert "2 Python calls are already running in this child" in lines[0]
+    assert "2 Python calls were still running in this child after waiting 300ms" in lines[0]
+    refused_users = [e for e in apache.access_entries() if e["status"] == 500][-3:]
+    assert [e["user"] for e in refused_users] == ["slow"] * 3
+    # The refused requests never reached Python.
+    calls = apache.records()[before_records:]
+    assert [r["phase"] for r in calls if r["user"] == "slow"].count("start") == 2, calls
+
+
+def test_a_call_beyond_the_cap_runs_when_a_slot_frees_within_the_wait():
+    server = Apache(
+        name="limits-queue",
+        server_conf="WSGIMaxConcurrentCalls 1 5\nStartServers 1\nServerLimit 1\n"
+        "ThreadsPerChild 4\nMaxRequestWorkers 4\n",
+    )
+    try:
+        script = server.write_script("limits.py", SCRIPT)
+        server.site_conf = f"""
+        <Location /untimed>
+          AuthType Basic
+          AuthName "untimed"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "{script}"
+          WSGIScriptTimeout 0
+          Require valid-user
+        </Location>
+        """
+        (server.docroot / "untimed").mkdir()
+        (server.docroot / "untimed" / "index.html").write_text("ok\n")
+        server.start()
+        results = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(timed_get(server, "/untimed/index.html", "slow"))
+            )
+            for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join()
+        assert sorted(s for s, _ in results) == [200, 200], results
+        # The second call waited for the first (1.2s each, one at a time).
+        assert max(took for _, took in results) > 2.2, results
+        assert server.error_lines("AUTHNZ_WSGI0044") == []
+        phases = [(r["user"], r["phase"]) for r in server.records()]
+        assert phases == [("slow", "start"), ("slow", "end")] * 2, phases
+    finally:
+        server.cleanup()
 
 
 def test_config_values_are_checked(apache):
@@ -136,6 +186,9 @@ def test_config_values_are_checked(apache):
         ("WSGIScriptTimeout soon", "takes a number of seconds"),
         ("WSGIScriptTimeout 100000", "at most 86400"),
         ("WSGIMaxConcurrentCalls 0", "at least 1"),
+        ("WSGIMaxConcurrentCalls 4 soon", "the wait must be whole seconds or milliseconds"),
+        ("WSGIMaxConcurrentCalls 4 61", "at most 60s"),
+        ("WSGIMaxConcurrentCalls 4 1 2", "takes a positive number of calls"),
     ]:
         probe = Apache(name="limits-bad", server_conf=bad + "\n")
         try:

@@ -20,10 +20,11 @@ MaxConnectionsPerChild (children are recycled all the time) runs:
   raise      the group backend of /flaky starts raising (500) and recovers.
   hang       WSGIScriptTimeout 1 on /slow: busy loops and blocking sleeps in
              Python answer 500 while every other kind keeps its status.
-  cap        (threaded MPMs) a graceful restart sets WSGIMaxConcurrentCalls 2
-             and 12 checks that sleep 3 s arrive at once: beyond the cap they
-             are refused at once (500), Python checks of a full child may be
-             refused (500/403), static files all get 200; the cap is restored.
+  cap        (threaded MPMs) a graceful restart sets WSGIMaxConcurrentCalls
+             2 200ms and 12 checks that sleep 3 s arrive at once: beyond the
+             cap they are refused after the 200 ms wait (500), Python checks
+             of a full child may be refused (500/403), static files all get
+             200; the default cap is restored.
 
 Then, per MPM, a second server without recycling runs the leak check:
 a warm-up, then >= 100k requests between two snapshots of each child
@@ -542,8 +543,9 @@ def phase_hang(server, concurrency, seed, short=False, hung=4):
 
 def phase_cap(server, concurrency, seed, short=False, cap=2, hung=12):
     """WSGIMaxConcurrentCalls under load: a graceful restart sets a cap of
-    `cap`, then `hung` blocking checks (3 s sleeps) arrive at once. In each
-    child the first ones run, the rest are refused at once (500,
+    `cap` with a 200 ms wait, then `hung` blocking checks (3 s sleeps)
+    arrive at once. In each child the first ones run, the rest are refused
+    after the wait (500,
     AUTHNZ_WSGI0044); while the cap is full, other Python checks of that
     child may be refused too (500, or 403 for WSGIAccessScript), but
     static files never wait and never fail. The cap is restored after."""
@@ -557,7 +559,7 @@ def phase_cap(server, concurrency, seed, short=False, cap=2, hung=12):
         apachectl(server, "graceful")
         assert wait_generation(server, before), "graceful did not finish"
 
-    set_conf("\n".join(lines + [f"WSGIMaxConcurrentCalls {cap}"]) + "\n")
+    set_conf("\n".join(lines + [f"WSGIMaxConcurrentCalls {cap} 200ms"]) + "\n")
     control = Control(kinds())
     for kind in control.kinds.values():
         if kind.name == "static":
@@ -595,10 +597,9 @@ def phase_cap(server, concurrency, seed, short=False, cap=2, hung=12):
 
 
 def cap_conf(mpm, setting, leak=False):
-    """The WSGIMaxConcurrentCalls line. Its default (3/4 of ThreadsPerChild)
-    counts calls that wait for the GIL, so a busy healthy child refuses
-    some requests (AUTHNZ_WSGI0044): the soak sets it to ThreadsPerChild
-    unless asked to keep the default."""
+    """The WSGIMaxConcurrentCalls line: none for 'default' (the module's own
+    default, 3/4 of ThreadsPerChild, which a healthy busy child never hits),
+    ThreadsPerChild for 'threads', or the number given."""
     if setting == "default" or mpm == "prefork":
         return ""
     threads = 64 if leak else 25
@@ -841,9 +842,9 @@ def main(argv=None):
     parser.add_argument("--leak-warmup", type=int, default=20_000)
     parser.add_argument("--trace-requests", type=int, default=20_000,
                         help="requests under tracemalloc after the leak check (0: none)")
-    parser.add_argument("--max-concurrent-calls", default="threads",
-                        help="WSGIMaxConcurrentCalls for the threaded MPMs: 'threads' "
-                        "(= ThreadsPerChild, no refusals), 'default' (the module's default) or N")
+    parser.add_argument("--max-concurrent-calls", default="default",
+                        help="WSGIMaxConcurrentCalls for the threaded MPMs: 'default' (the "
+                        "module's default), 'threads' (= ThreadsPerChild) or N")
     parser.add_argument("--leak-mpms", default=None, help="default: the same as --mpms")
     parser.add_argument("--json", help="write the full report here")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@
 
 use std::ffi::c_void;
 use std::sync::Arc;
+use std::time::Duration;
 
 use authnz_core::script_options::ApplicationGroup;
 
@@ -137,6 +138,8 @@ pub struct ServerConfig {
     pub allow_htaccess_scripts: Option<bool>,
     /// `WSGIMaxConcurrentCalls`: Python calls one child runs at once.
     pub max_concurrent_calls: Option<usize>,
+    /// The wait given to `WSGIMaxConcurrentCalls` for a call beyond the cap.
+    pub max_call_wait: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -150,6 +153,7 @@ impl ServerConfig {
             },
             allow_htaccess_scripts: add.allow_htaccess_scripts.or(base.allow_htaccess_scripts),
             max_concurrent_calls: add.max_concurrent_calls.or(base.max_concurrent_calls),
+            max_call_wait: add.max_call_wait.or(base.max_call_wait),
         }
     }
 

@@ -5,9 +5,11 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::parse_script_options;
+use authnz_core::wait_time::parse_wait_time;
 
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
@@ -198,12 +200,30 @@ fn auth_cache_timeout(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<
     Ok(())
 }
 
+/// The longest wait `WSGIMaxConcurrentCalls` accepts for a call beyond the cap.
+const MAX_CALL_WAIT: Duration = Duration::from_secs(60);
+
+/// `WSGIMaxConcurrentCalls calls [wait]`: the wait is `N` seconds or `Nms`.
 fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
-    let calls = parse_number(cmd, args, "a positive number of calls")?;
+    let usage =
+        "a positive number of calls and optionally a wait (seconds, or milliseconds with ms)";
+    expect_count(cmd, args, 1, 2, usage)?;
+    let calls = parse_number(cmd, &args[..1], usage)?;
     if calls == 0 {
         return Err("WSGIMaxConcurrentCalls must be at least 1".to_owned());
     }
-    server_config(cmd)?.max_concurrent_calls = Some(calls as usize);
+    let wait = match args.get(1) {
+        Some(text) => Some(parse_wait_time(text, MAX_CALL_WAIT).ok_or_else(|| {
+            format!(
+                "WSGIMaxConcurrentCalls: the wait must be whole seconds or milliseconds                  (e.g. 2 or 500ms), at most {}s, not '{text}'",
+                MAX_CALL_WAIT.as_secs()
+            )
+        })?),
+        None => None,
+    };
+    let server = server_config(cmd)?;
+    server.max_concurrent_calls = Some(calls as usize);
+    server.max_call_wait = wait;
     Ok(())
 }
 
@@ -342,7 +362,7 @@ pub static COMMANDS: CommandTable<14> = CommandTable([
         c"WSGIMaxConcurrentCalls",
         max_concurrent_calls,
         ffi::RSRC_CONF,
-        c"Python calls one child runs at once; more are refused at once (default 3/4 of ThreadsPerChild)",
+        c"Python calls one child runs at once (default 3/4 of ThreadsPerChild), and how long a call beyond that waits before it is refused (default 1s)",
     ),
     entry(c"WSGIPythonHome", python_home, ffi::RSRC_CONF, c"Python home or virtualenv directory"),
     entry(c"WSGIPythonPath", python_path, ffi::RSRC_CONF, c"extra sys.path directories, colon-separated"),

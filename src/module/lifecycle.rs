@@ -4,6 +4,7 @@
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::ffi;
 use crate::httpd::guard::guard;
@@ -80,6 +81,13 @@ fn concurrent_call_cap(main: Server) -> usize {
     configured.unwrap_or_else(|| (threads_per_child() * 3 / 4).max(1))
 }
 
+/// How long a call beyond the cap waits for a slot before it is refused.
+fn concurrent_call_wait(main: Server) -> Duration {
+    main.module_config::<ServerConfig>()
+        .and_then(|c| c.max_call_wait)
+        .unwrap_or(call_limit::DEFAULT_WAIT)
+}
+
 /// The Python settings of the main server.
 fn python_settings(main: Server) -> PythonSettings {
     let config = main
@@ -100,7 +108,7 @@ pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::
         let Some(main) = (unsafe { Server::from_raw(s) }) else {
             return;
         };
-        call_limit::set_cap(concurrent_call_cap(main));
+        call_limit::configure(concurrent_call_cap(main), concurrent_call_wait(main));
         if !PYTHON_NEEDED.load(Ordering::Relaxed) {
             slog!(
                 Some(main),

@@ -59,9 +59,10 @@ pub fn call_script<R>(
             &r,
             Level::Error,
             44,
-            "{function}: {} Python calls are already running in this child (WSGIMaxConcurrentCalls); \
-             request refused",
-            call_limit::cap()
+            "{function}: {} Python calls were still running in this child after waiting {}ms \
+             for one to finish (WSGIMaxConcurrentCalls); request refused",
+            call_limit::cap(),
+            call_limit::wait().as_millis()
         );
         return Err(CallFailed);
     };

@@ -1,39 +1,78 @@
-//! The cap on concurrent Python calls in one child (`WSGIMaxConcurrentCalls`):
-//! beyond it a request is refused at once instead of queueing behind a slow
-//! or hung script, so a stuck backend cannot tie up every worker thread.
+//! The cap on concurrent Python calls in one child (`WSGIMaxConcurrentCalls`).
+//! A call beyond the cap waits a short, bounded time for a running call to
+//! finish; when none does, the request is refused instead of queueing behind
+//! a slow or hung script, so a stuck backend cannot tie up every worker
+//! thread. Healthy calls finish in far less than the wait, so a busy child
+//! whose threads merely take turns on the GIL is never refused.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-static CAP: AtomicUsize = AtomicUsize::new(usize::MAX);
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// How long a call beyond the cap waits for a slot unless configured.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 
-/// Set the cap for this child (called once in `child_init`).
-pub fn set_cap(cap: usize) {
-    CAP.store(cap.max(1), Ordering::Relaxed);
+struct Limit {
+    cap: usize,
+    wait: Duration,
+    in_flight: usize,
+}
+
+static LIMIT: Mutex<Limit> = Mutex::new(Limit {
+    cap: usize::MAX,
+    wait: DEFAULT_WAIT,
+    in_flight: 0,
+});
+static SLOT_FREED: Condvar = Condvar::new();
+
+fn lock() -> MutexGuard<'static, Limit> {
+    // The counter stays consistent even if a holder panicked: every update
+    // is a single assignment.
+    LIMIT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Set the cap and the wait for this child (called once in `child_init`).
+pub fn configure(cap: usize, wait: Duration) {
+    let mut limit = lock();
+    limit.cap = cap.max(1);
+    limit.wait = wait;
 }
 
 pub fn cap() -> usize {
-    CAP.load(Ordering::Relaxed)
+    lock().cap
+}
+
+pub fn wait() -> Duration {
+    lock().wait
 }
 
 /// A slot for one call; released on drop.
 pub struct CallSlot(());
 
 impl CallSlot {
-    /// Take a slot, or `None` when `cap()` calls are already running.
+    /// Take a slot, waiting up to the configured time for one to be freed;
+    /// `None` when `cap()` calls are still running after that. Must be
+    /// called without the GIL held, so the running calls can finish.
     pub fn acquire() -> Option<CallSlot> {
-        let cap = cap();
-        IN_FLIGHT
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < cap).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| CallSlot(()))
+        let mut limit = lock();
+        let deadline = Instant::now() + limit.wait;
+        while limit.in_flight >= limit.cap {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            limit = SLOT_FREED
+                .wait_timeout(limit, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        limit.in_flight += 1;
+        Some(CallSlot(()))
     }
 }
 
 impl Drop for CallSlot {
     fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        lock().in_flight -= 1;
+        SLOT_FREED.notify_one();
     }
 }

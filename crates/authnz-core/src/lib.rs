@@ -13,3 +13,4 @@ pub mod reflect;
 pub mod require_words;
 pub mod script_options;
 pub mod socache_policy;
+pub mod wait_time;
