@@ -43,8 +43,27 @@ fn module_index() -> c_int {
     crate::module_index()
 }
 
-/// Log against a request: the line carries the client address and the
-/// request's per-directory log level applies.
+/// Whether `level` is logged for this request (its per-directory
+/// `LogLevel` for this module), so callers format only what is written.
+pub fn request_enabled(r: &Request, level: Level) -> bool {
+    // SAFETY: `r` wraps a live request record.
+    unsafe { ffi::ap_get_request_module_loglevel(r.as_ptr(), module_index()) >= level.raw() }
+}
+
+/// Whether `level` is logged for this server (`None`: always, as the
+/// start-up log has no level to consult).
+pub fn server_enabled(s: Option<Server>, level: Level) -> bool {
+    match s {
+        // SAFETY: a `Server` wraps a live server record.
+        Some(s) => unsafe {
+            ffi::ap_get_server_module_loglevel(s.as_ptr(), module_index()) >= level.raw()
+        },
+        None => true,
+    }
+}
+
+/// Log against a request: the line carries the client address. Callers
+/// (the `rlog!` macro) have checked `request_enabled` first.
 pub fn log_request(
     r: &Request,
     file: &'static [u8],
@@ -54,12 +73,6 @@ pub fn log_request(
     message: &str,
 ) {
     let raw = r.as_ptr();
-    // SAFETY: `raw` is the live request `r` wraps.
-    let enabled =
-        unsafe { ffi::ap_get_request_module_loglevel(raw, module_index()) } >= level.raw();
-    if !enabled {
-        return;
-    }
     let text = tagged(tag, message);
     // SAFETY: constant "%s" format with one C-string argument; `file` is a
     // NUL-terminated literal (see the log macros).
@@ -77,7 +90,8 @@ pub fn log_request(
     };
 }
 
-/// Log against a server (or, with `None`, the main server / stderr at start-up).
+/// Log against a server (or, with `None`, the main server / stderr at
+/// start-up). Callers (the `slog!` macro) have checked `server_enabled`.
 pub fn log_server(
     s: Option<Server>,
     file: &'static [u8],
@@ -87,14 +101,6 @@ pub fn log_server(
     message: &str,
 ) {
     let raw = s.map_or(std::ptr::null_mut(), Server::as_ptr);
-    if !raw.is_null() {
-        // SAFETY: `raw` is a live server record.
-        let enabled =
-            unsafe { ffi::ap_get_server_module_loglevel(raw, module_index()) } >= level.raw();
-        if !enabled {
-            return;
-        }
-    }
     let text = tagged(tag, message);
     // SAFETY: constant "%s" format with one C-string argument; a NULL server
     // is allowed by ap_log_error (it logs to the main server's log or stderr).
@@ -112,20 +118,30 @@ pub fn log_server(
     };
 }
 
-/// `rlog!(r, Level::Error, 12, "text {}", x)`: log against a request.
+/// `rlog!(r, Level::Error, 12, "text {}", x)`: log against a request. The
+/// message is formatted only when the level is enabled.
 #[macro_export]
 macro_rules! rlog {
-    ($r:expr, $level:expr, $tag:expr, $($fmt:tt)+) => {
-        $crate::httpd::log::log_request(
-            $r, concat!(file!(), "\0").as_bytes(), line!(), $level, $tag, &format!($($fmt)+))
-    };
+    ($r:expr, $level:expr, $tag:expr, $($fmt:tt)+) => {{
+        let (request, level) = ($r, $level);
+        if $crate::httpd::log::request_enabled(request, level) {
+            $crate::httpd::log::log_request(
+                request, concat!(file!(), "\0").as_bytes(), line!(), level, $tag,
+                &format!($($fmt)+))
+        }
+    }};
 }
 
 /// `slog!(Some(server), Level::Info, 3, "text")`: log against a server.
+/// The message is formatted only when the level is enabled.
 #[macro_export]
 macro_rules! slog {
-    ($s:expr, $level:expr, $tag:expr, $($fmt:tt)+) => {
-        $crate::httpd::log::log_server(
-            $s, concat!(file!(), "\0").as_bytes(), line!(), $level, $tag, &format!($($fmt)+))
-    };
+    ($s:expr, $level:expr, $tag:expr, $($fmt:tt)+) => {{
+        let (server, level) = ($s, $level);
+        if $crate::httpd::log::server_enabled(server, level) {
+            $crate::httpd::log::log_server(
+                server, concat!(file!(), "\0").as_bytes(), line!(), level, $tag,
+                &format!($($fmt)+))
+        }
+    }};
 }
