@@ -2,7 +2,9 @@
 over loopback (run through scripts/benchmark.sh; not part of the tests).
 
 Three Apache instances with identical MPM and thread settings:
-  plain    no authentication, and mod_authn_file ({SHA} htpasswd, htdigest)
+  plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest), and
+           mod_authn_anon admitting anyone: Basic auth whose provider does no
+           work, the floor any provider can reach in Apache
   ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb)
   mod_wsgi Debian's mod_wsgi with WSGIAuthUserScript and the same scripts
 (mod_wsgi and mod_authnz_wsgi cannot share a process.)
@@ -97,7 +99,8 @@ def location(path, auth_type, provider_line, extra=""):
 
 def make_servers(mpm):
     plain = Apache(name="bench-plain", mpm=mpm, load_authnz_wsgi=False,
-                   modules=["authn_file"], server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
+                   modules=["authn_file", "authn_anon"],
+                   server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
     htpasswd = plain.dir / "htpasswd"
     sha = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     htpasswd.write_text(f"{USER}:{{SHA}}{sha}\n")
@@ -107,6 +110,9 @@ def make_servers(mpm):
     plain.site_conf = (
         location("/file", "Basic", f'AuthBasicProvider file\n AuthUserFile "{htpasswd}"')
         + location("/file-digest", "Digest", f'AuthDigestProvider file\n AuthUserFile "{htdigest}"')
+        + location("/anon", "Basic", "AuthBasicProvider anon",
+                   'Anonymous "*"\n Anonymous_NoUserID Off\n Anonymous_MustGiveEmail Off\n'
+                   ' Anonymous_VerifyEmail Off\n Anonymous_LogEmail Off')
     )
 
     ours = Apache(name="bench-ours", mpm=mpm, modules=["authn_socache", "socache_shmcb"],
@@ -143,7 +149,8 @@ def make_servers(mpm):
     ])
     servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi}
     for server in servers.values():
-        for d in ("file", "file-digest", "basic", "basic-mem", "basic-sc", "digest", "digest-sc",
+        for d in ("open", "anon", "file", "file-digest", "basic", "basic-mem", "basic-sc",
+                  "digest", "digest-sc",
                   "slow", "slow-mem", "slow-sc"):
             (server.docroot / d).mkdir(exist_ok=True)
             (server.docroot / d / "index.html").write_text("ok\n")
@@ -171,9 +178,13 @@ def digest_header(server, path):
     return header
 
 
-# (check, configuration, server, path, header kind, keep-alive)
+# (check, configuration, server, path, header kind, keep-alive). Every page
+# is one directory below the document root, so each case pays the same
+# directory walk and only authentication differs.
 CASES = [
-    ("trivial", "no auth", "plain", "/index.html", None, True),
+    ("trivial", "no auth", "plain", "/open/index.html", None, True),
+    ("trivial", "no auth, server with ours", "ours", "/open/index.html", None, True),
+    ("trivial", "mod_authn_anon (no work)", "plain", "/anon/index.html", "basic", True),
     ("trivial", "mod_authn_file {SHA}", "plain", "/file/index.html", "basic", True),
     ("trivial", "mod_wsgi", "mod_wsgi", "/basic/index.html", "basic", True),
     ("trivial", "ours, uncached", "ours", "/basic/index.html", "basic", True),
@@ -187,7 +198,7 @@ CASES = [
     ("slow", "ours, uncached", "ours", "/slow/index.html", "basic", True),
     ("slow", "ours, WSGIAuthCacheTimeout", "ours", "/slow-mem/index.html", "basic", True),
     ("slow", "ours, socache (shmcb)", "ours", "/slow-sc/index.html", "basic", True),
-    ("no keep-alive", "no auth", "plain", "/index.html", None, False),
+    ("no keep-alive", "no auth", "plain", "/open/index.html", None, False),
     ("no keep-alive", "mod_wsgi", "mod_wsgi", "/basic/index.html", "basic", False),
     ("no keep-alive", "ours, uncached", "ours", "/basic/index.html", "basic", False),
     ("no keep-alive", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic",

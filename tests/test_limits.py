@@ -127,7 +127,7 @@ def test_calls_beyond_the_cap_are_refused_after_the_wait(apache):
     assert statuses == [200, 200, 500, 500, 500]
     # Refused after the configured 300ms wait, long before the slow calls end.
     refused = [took for s, took in results if s == 500]
-    assert all(0.25 < took < 1 for took in refused), results
+    assert all(0.25 < took < 1.15 for took in refused), results
     lines = apache.error_lines("AUTHNZ_WSGI0044")[before:]
     assert len(lines) == 3
     assert "2 Python calls were still running in this child after waiting 300ms" in lines[0]
