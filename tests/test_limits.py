@@ -32,36 +32,34 @@ def check_password(environ, user, password):
 """
 
 
-@pytest.fixture(scope="module")
-def apache():
+def start_server(name, cap, timeouts):
+    """A one-child server with the given WSGIMaxConcurrentCalls line and a
+    protected /<name> location per entry of `timeouts` (name -> seconds)."""
     server = Apache(
-        name="limits",
-        server_conf="WSGIMaxConcurrentCalls 2 300ms\nStartServers 1\nServerLimit 1\nThreadsPerChild 16\n"
-        "MaxRequestWorkers 16\n",
+        name=name,
+        server_conf=f"WSGIMaxConcurrentCalls {cap}\nStartServers 1\nServerLimit 1\n"
+        "ThreadsPerChild 16\nMaxRequestWorkers 16\n",
     )
     script = server.write_script("limits.py", SCRIPT)
-    server.site_conf = f"""
-    <Location /timed>
-      AuthType Basic
-      AuthName "timed"
-      AuthBasicProvider wsgi
-      WSGIAuthUserScript "{script}"
-      WSGIScriptTimeout 1
-      Require valid-user
-    </Location>
-    <Location /untimed>
-      AuthType Basic
-      AuthName "untimed"
-      AuthBasicProvider wsgi
-      WSGIAuthUserScript "{script}"
-      WSGIScriptTimeout 0
-      Require valid-user
-    </Location>
-    """
-    for d in ("timed", "untimed"):
-        (server.docroot / d).mkdir()
-        (server.docroot / d / "index.html").write_text("ok\n")
-    server.start()
+    for path, seconds in timeouts.items():
+        server.site_conf += f"""
+        <Location /{path}>
+          AuthType Basic
+          AuthName "{path}"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "{script}"
+          WSGIScriptTimeout {seconds}
+          Require valid-user
+        </Location>
+        """
+        (server.docroot / path).mkdir()
+        (server.docroot / path / "index.html").write_text("ok\n")
+    return server.start()
+
+
+@pytest.fixture(scope="module")
+def apache():
+    server = start_server("limits", "2 300ms", {"timed": 1, "untimed": 0})
     yield server
     server.cleanup()
 
@@ -139,26 +137,8 @@ def test_calls_beyond_the_cap_are_refused_after_the_wait(apache):
 
 
 def test_a_call_beyond_the_cap_runs_when_a_slot_frees_within_the_wait():
-    server = Apache(
-        name="limits-queue",
-        server_conf="WSGIMaxConcurrentCalls 1 5\nStartServers 1\nServerLimit 1\n"
-        "ThreadsPerChild 4\nMaxRequestWorkers 4\n",
-    )
+    server = start_server("limits-queue", "1 5", {"untimed": 0})
     try:
-        script = server.write_script("limits.py", SCRIPT)
-        server.site_conf = f"""
-        <Location /untimed>
-          AuthType Basic
-          AuthName "untimed"
-          AuthBasicProvider wsgi
-          WSGIAuthUserScript "{script}"
-          WSGIScriptTimeout 0
-          Require valid-user
-        </Location>
-        """
-        (server.docroot / "untimed").mkdir()
-        (server.docroot / "untimed" / "index.html").write_text("ok\n")
-        server.start()
         results = []
         threads = [
             threading.Thread(
