@@ -18,6 +18,11 @@ of the rounds is reported. After each run the script waits until Apache is
 idle again, so queued slow requests do not leak into the next case, and
 records the CPU time Apache's processes spent per request served, which is
 steadier than req/s when other work shares the machine.
+
+On a machine with two or more CPUs, every Apache is pinned to CPU 0 and wrk
+(one thread) to CPU 1, so the load generator never takes CPU time from the
+server it measures and req/s is what one core of Apache serves (--no-pin
+lets them share every CPU, which on two cores makes runs vary by +-25%).
 """
 
 import argparse
@@ -268,8 +273,17 @@ def child_rss_kb(server):
     return sizes
 
 
-def run_wrk(url, header, keepalive, seconds, connections, threads):
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+def pin_server(server, cpu):
+    """Bind every thread of a running server to `cpu`; children forked
+    later inherit the parent's binding."""
+    for pid in process_tree(server):
+        subprocess.run(["taskset", "-a", "-c", "-p", str(cpu), str(pid)],
+                       capture_output=True, check=False)
+
+
+def run_wrk(url, header, keepalive, seconds, connections, threads, cpu=None):
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    cmd = pin + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
            "--timeout", "60s", "--latency"]
     if header:
         cmd += ["-H", f"Authorization: {header}"]
@@ -287,7 +301,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=6, help="length of one wrk run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="wrk threads (default 1 when pinned, else 2)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let Apache and wrk share every CPU instead of pinning Apache to "
+                        "CPU 0 and wrk to CPU 1")
     parser.add_argument("--mpm", default="event")
     parser.add_argument("--only", help="run only the cases whose check or configuration "
                                        "contains this text")
@@ -295,11 +313,21 @@ def main():
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
 
+    pinned = not args.no_pin and (os.cpu_count() or 1) >= 2
+    if args.threads is None:
+        args.threads = 1 if pinned else 2
+    wrk_cpu = 1 if pinned else None
     cases = [c for c in CASES if not args.only or args.only in c[0] or args.only in c[1]]
     servers = make_servers(args.mpm)
     try:
         for server in servers.values():
             server.start()
+            if pinned:
+                # Children forked later inherit the parent's binding; those
+                # already forked are bound on the second pass.
+                pin_server(server, 0)
+                time.sleep(1.0)
+                pin_server(server, 0)
         headers = {}
         for check, config, name, path, kind, _ in cases:
             server = servers[name]
@@ -328,7 +356,8 @@ def main():
                 server = servers[name]
                 ticks, logged = cpu_ticks(server), access_lines(server)
                 rate, bad, errors = run_wrk(server.url(path), headers[(name, path)], keepalive,
-                                            args.seconds, args.connections, args.threads)
+                                            args.seconds, args.connections, args.threads,
+                                            wrk_cpu)
                 wait_idle(servers.values())
                 # Apache's own CPU per request, queued requests included:
                 # steadier than req/s when other work shares the machine.
@@ -351,7 +380,9 @@ def main():
 
         print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} "
               f"interleaved rounds, MPM {args.mpm} (2 children x 25 threads), "
-              f"{os.cpu_count()} CPUs, {elapsed:.0f}s of runs; median req/s (min-max)\n")
+              f"{os.cpu_count()} CPUs, "
+              + ("Apache pinned to CPU 0 and wrk to CPU 1, " if pinned else "")
+              + f"{elapsed:.0f}s of runs; median req/s (min-max)\n")
         print("| check | configuration | req/s | range | vs no auth | vs mod_wsgi | CPU µs/req |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         for i, (check, config, *_rest) in enumerate(cases):
