@@ -175,9 +175,11 @@ impl Request {
         (!name.is_null()).then(|| unsafe { c_string(name) })
     }
 
-    pub fn server_name(self) -> String {
-        // SAFETY: ap_get_server_name returns a C string owned by httpd.
-        unsafe { c_string(ffi::ap_get_server_name(self.as_ptr())) }
+    /// The server name for this request (`UseCanonicalName` applied).
+    pub fn server_name(&self) -> &[u8] {
+        // SAFETY: ap_get_server_name returns a C string owned by httpd that
+        // lives at least as long as the request.
+        unsafe { bytes(ffi::ap_get_server_name(self.as_ptr())) }
     }
 
     pub fn server_port(self) -> u16 {
@@ -185,15 +187,16 @@ impl Request {
         unsafe { ffi::ap_get_server_port(self.as_ptr()) }
     }
 
-    pub fn document_root(self) -> String {
-        // SAFETY: ap_document_root returns a C string owned by httpd.
-        unsafe { c_string(ffi::ap_document_root(self.as_ptr())) }
+    pub fn document_root(&self) -> &[u8] {
+        // SAFETY: ap_document_root returns a C string owned by httpd (the
+        // configuration or the request pool).
+        unsafe { bytes(ffi::ap_document_root(self.as_ptr())) }
     }
 
     /// `ServerSignature` text for this request ("" when Off).
-    pub fn signature(self) -> String {
+    pub fn signature(&self) -> &[u8] {
         // SAFETY: ap_psignature allocates its result in r->pool.
-        unsafe { c_string(ffi::ap_psignature(c"".as_ptr(), self.as_ptr())) }
+        unsafe { bytes(ffi::ap_psignature(c"".as_ptr(), self.as_ptr())) }
     }
 
     /// The remote host name when `HostnameLookups` allows one, else `None`.

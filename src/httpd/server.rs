@@ -62,9 +62,16 @@ impl Server {
     }
 
     /// `ServerAdmin` (may be empty).
-    pub fn admin(self) -> String {
-        // SAFETY: server_admin is NULL or a C string in pconf.
-        unsafe { c_string((*self.as_ptr()).server_admin) }
+    pub fn admin(self) -> &'static [u8] {
+        // SAFETY: server_admin is NULL or a C string in pconf, which lives
+        // as long as the configuration this server record belongs to.
+        let admin = unsafe { (*self.as_ptr()).server_admin };
+        if admin.is_null() {
+            b""
+        } else {
+            // SAFETY: NULL-checked, NUL-terminated, in pconf (see above).
+            unsafe { std::ffi::CStr::from_ptr(admin) }.to_bytes()
+        }
     }
 }
 

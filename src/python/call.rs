@@ -36,7 +36,8 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
         ApplicationGroup::Global => String::new(),
         ApplicationGroup::Server => with_port(r.server().hostname(), r.server_port()),
         ApplicationGroup::Host => with_port(
-            r.hostname().unwrap_or_else(|| r.server_name()),
+            r.hostname()
+                .unwrap_or_else(|| String::from_utf8_lossy(r.server_name()).into_owned()),
             r.server_port(),
         ),
         ApplicationGroup::Named(name) => name.clone(),

@@ -3,10 +3,6 @@
 //! headers, never from `subprocess_env` (so `SetEnv` and `.htaccess` cannot
 //! inject keys). Credentials headers are never included.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use authnz_core::environ_keys::header_environ_key;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -14,6 +10,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::ffi;
 use crate::httpd::Request;
+use crate::python::header_keys::HeaderKeys;
 use crate::python::request_objects::CallScope;
 
 /// PEP 3333: environ strings carry bytes as Latin-1 code points.
@@ -57,7 +54,11 @@ fn latin1_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
     Ok(text.cast_into::<PyString>()?)
 }
 
-/// The keys every environ has, in the order they are set per request.
+/// The first this many of [`REQUEST_KEYS`] are set in every call; the
+/// rest only when the request has a value for them.
+const ALWAYS_SET_REQUEST_KEYS: usize = 14;
+
+/// The keys of per-request values, in the order they are set.
 const REQUEST_KEYS: [&str; 15] = [
     "REQUEST_METHOD",
     "REQUEST_URI",
@@ -77,9 +78,12 @@ const REQUEST_KEYS: [&str; 15] = [
 ];
 
 /// What every environ of this process shares, made on first use: the
-/// interned keys, and a template dict of the items that never change in a
-/// child (server software, versions), which each call copies (a C-level
-/// copy of the hash table) instead of rebuilding.
+/// interned keys, and a template dict which each call copies (a C-level
+/// copy of the hash table) instead of rebuilding. The template holds the
+/// items that never change in a child (server software, versions) and,
+/// with `None` as a placeholder, every key each call always sets, so the
+/// copy is already sized for them and setting one replaces a value
+/// instead of growing the table.
 struct Shared {
     keys: Vec<Py<PyString>>,
     https: Py<PyString>,
@@ -90,14 +94,9 @@ struct Shared {
     is_https: Py<PyString>,
     var_lookup: Py<PyString>,
     template: Py<PyDict>,
-    /// `HTTP_*` keys of the header names seen so far (exact spelling), at
-    /// most [`HEADER_KEYS_MAX`], so the usual headers cost a lookup.
-    header_keys: Mutex<HashMap<Vec<u8>, Py<PyString>>>,
+    /// `HTTP_*` keys of the header names seen so far.
+    header_keys: HeaderKeys,
 }
-
-/// Header names whose keys are remembered per process (clients choose
-/// names freely; the rest are computed per request).
-const HEADER_KEYS_MAX: usize = 256;
 
 static SHARED: PyOnceLock<Shared> = PyOnceLock::new();
 
@@ -109,7 +108,7 @@ fn shared(py: Python<'_>) -> PyResult<&Shared> {
         template.set_item("mod_wsgi.process_group", "")?;
         template.set_item("authnz_wsgi.version", env!("CARGO_PKG_VERSION"))?;
         let key = |k: &str| PyString::intern(py, k).unbind();
-        Ok(Shared {
+        let shared = Shared {
             keys: REQUEST_KEYS.iter().map(|k| key(k)).collect(),
             https: key("HTTPS"),
             content_type: key("CONTENT_TYPE"),
@@ -118,29 +117,20 @@ fn shared(py: Python<'_>) -> PyResult<&Shared> {
             application_group: key("mod_wsgi.application_group"),
             is_https: key("mod_ssl.is_https"),
             var_lookup: key("mod_ssl.var_lookup"),
-            template: template.unbind(),
-            header_keys: Mutex::new(HashMap::new()),
-        })
+            template: template.clone().unbind(),
+            header_keys: HeaderKeys::new(),
+        };
+        let always_set = shared.keys[..ALWAYS_SET_REQUEST_KEYS].iter().chain([
+            &shared.errors,
+            &shared.application_group,
+            &shared.is_https,
+            &shared.var_lookup,
+        ]);
+        for placeholder in always_set {
+            template.set_item(placeholder.bind(py), py.None())?;
+        }
+        Ok(shared)
     })
-}
-
-impl Shared {
-    /// The environ key of header `name`, or `None` when it is not exposed.
-    fn header_key<'py>(&self, py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>> {
-        // The lock is never held while calling into Python, so a thread
-        // switch inside CPython cannot deadlock on it.
-        let lock = || self.header_keys.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(key) = lock().get(name).map(|k| k.clone_ref(py)) {
-            return Some(key.into_bound(py));
-        }
-        let text = header_environ_key(std::str::from_utf8(name).ok()?)?;
-        let key = PyString::new(py, &text);
-        let mut known = lock();
-        if known.len() < HEADER_KEYS_MAX {
-            known.insert(name.to_vec(), key.clone().unbind());
-        }
-        Some(key)
-    }
 }
 
 /// Build the environ dict for one call.
@@ -171,12 +161,12 @@ pub fn build_environ<'py>(
     set(path_info)?;
     set(r.args())?;
     set(r.protocol())?;
-    set(r.server_name().as_bytes())?;
+    set(r.server_name())?;
     set(r.server_port().to_string().as_bytes())?;
     set(r.local_ip())?;
-    set(r.server().admin().as_bytes())?;
-    set(r.signature().as_bytes())?;
-    set(r.document_root().as_bytes())?;
+    set(r.server().admin())?;
+    set(r.signature())?;
+    set(r.document_root())?;
     set(r.useragent_ip())?;
     set(r.client_port().to_string().as_bytes())?;
     if let Some(host) = r.remote_host_name() {
@@ -200,7 +190,7 @@ pub fn build_environ<'py>(
         {
             joined.extend_from_slice(b", ");
             joined.extend_from_slice(value);
-        } else if let Some(key) = shared.header_key(py, name) {
+        } else if let Some(key) = shared.header_keys.key(py, name) {
             headers.push((name, key, value.to_vec()));
         }
     }

@@ -6,6 +6,7 @@ pub mod call;
 pub mod call_limit;
 pub mod environ;
 pub mod errors;
+pub mod header_keys;
 pub mod request_objects;
 pub mod runtime;
 pub mod scripts;

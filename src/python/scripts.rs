@@ -12,9 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use md5::{Digest, Md5};
 use once_cell::sync::Lazy;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::PyModule;
+use pyo3::types::{PyModule, PyString};
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
@@ -47,7 +48,15 @@ struct ScriptState {
     failed: bool,
 }
 
-type Registry = Mutex<HashMap<ScriptKey, Arc<Mutex<ScriptState>>>>;
+/// One script in one application group: its identity and its load state.
+struct ScriptEntry {
+    key: ScriptKey,
+    state: Mutex<ScriptState>,
+}
+
+/// Entries by script path, then application group: a lookup borrows the
+/// request's strings and allocates nothing.
+type Registry = Mutex<HashMap<String, HashMap<String, Arc<ScriptEntry>>>>;
 static SCRIPTS: Lazy<Registry> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// A script function could not be obtained; the reason is already logged.
@@ -64,11 +73,28 @@ fn module_name(key: &ScriptKey) -> String {
     format!("_authnz_wsgi_{hex}")
 }
 
-fn state_for(py: Python<'_>, key: &ScriptKey) -> Arc<Mutex<ScriptState>> {
+fn entry_for(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptEntry> {
     let mut scripts = SCRIPTS
         .lock_py_attached(py)
         .unwrap_or_else(|e| e.into_inner());
-    scripts.entry(key.clone()).or_default().clone()
+    if let Some(entry) = scripts
+        .get(path)
+        .and_then(|groups| groups.get(application_group))
+    {
+        return entry.clone();
+    }
+    let entry = Arc::new(ScriptEntry {
+        key: ScriptKey {
+            application_group: application_group.to_owned(),
+            path: path.to_owned(),
+        },
+        state: Mutex::new(ScriptState::default()),
+    });
+    scripts
+        .entry(path.to_owned())
+        .or_default()
+        .insert(application_group.to_owned(), entry.clone());
+    entry
 }
 
 /// The callable `function` of the script `spec` in `application_group`.
@@ -80,20 +106,18 @@ pub fn function<'py>(
     function: &'static str,
     reloading: bool,
 ) -> Result<Bound<'py, PyAny>, ScriptUnavailable> {
-    let key = ScriptKey {
-        application_group: application_group.to_owned(),
-        path: spec.path.clone(),
-    };
-    let state = state_for(py, &key);
-    let mut state = state
+    let entry = entry_for(py, &spec.path, application_group);
+    let key = &entry.key;
+    let mut state = entry
+        .state
         .lock_py_attached(py)
         .unwrap_or_else(|e| e.into_inner());
-    refresh(py, r, &key, &mut state, reloading)?;
+    refresh(py, r, key, &mut state, reloading)?;
     let Some(loaded) = state.loaded.as_mut() else {
         return Err(ScriptUnavailable);
     };
     let module = loaded.module.bind(py);
-    match module.getattr(function) {
+    match module.getattr(function_name(py, function)) {
         Ok(callable) if callable.is_callable() => Ok(callable),
         found => {
             if loaded.reported_missing.insert(function) {
@@ -120,6 +144,18 @@ pub fn function<'py>(
             }
             Err(ScriptUnavailable)
         }
+    }
+}
+
+/// The attribute name of a script function, interned once per process for
+/// the four functions the module calls.
+fn function_name<'py>(py: Python<'py>, function: &'static str) -> Bound<'py, PyString> {
+    match function {
+        "check_password" => intern!(py, "check_password").clone(),
+        "get_realm_hash" => intern!(py, "get_realm_hash").clone(),
+        "groups_for_user" => intern!(py, "groups_for_user").clone(),
+        "allow_access" => intern!(py, "allow_access").clone(),
+        other => PyString::new(py, other),
     }
 }
 
