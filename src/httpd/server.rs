@@ -56,22 +56,32 @@ impl Server {
     }
 
     /// `ServerName` (may be empty).
-    pub fn hostname(self) -> String {
-        // SAFETY: server_hostname is NULL or a C string in pconf.
-        unsafe { c_string((*self.as_ptr()).server_hostname) }
+    pub fn hostname(self) -> &'static [u8] {
+        // SAFETY: server_hostname is NULL or a C string in pconf, which
+        // lives as long as the configuration this server record belongs to.
+        unsafe { pconf_bytes((*self.as_ptr()).server_hostname) }
     }
 
     /// `ServerAdmin` (may be empty).
     pub fn admin(self) -> &'static [u8] {
-        // SAFETY: server_admin is NULL or a C string in pconf, which lives
-        // as long as the configuration this server record belongs to.
-        let admin = unsafe { (*self.as_ptr()).server_admin };
-        if admin.is_null() {
-            b""
-        } else {
-            // SAFETY: NULL-checked, NUL-terminated, in pconf (see above).
-            unsafe { std::ffi::CStr::from_ptr(admin) }.to_bytes()
-        }
+        // SAFETY: as `hostname`.
+        unsafe { pconf_bytes((*self.as_ptr()).server_admin) }
+    }
+}
+
+/// The bytes of a configuration string (`""` for NULL). The server
+/// records and their strings live in pconf, for as long as the process
+/// serves with that configuration; callers use them within a request or a
+/// configuration pass, never across a restart.
+///
+/// # Safety
+/// `ptr` must be NULL or a NUL-terminated string in pconf.
+unsafe fn pconf_bytes(ptr: *const std::ffi::c_char) -> &'static [u8] {
+    if ptr.is_null() {
+        b""
+    } else {
+        // SAFETY: per the contract above.
+        unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes()
     }
 }
 
@@ -91,12 +101,12 @@ pub unsafe fn c_string(ptr: *const std::ffi::c_char) -> String {
 impl Server {
     /// Where this virtual host is defined (`defn_name`, `defn_line_number`):
     /// tells apart virtual hosts that share a name.
-    pub fn definition(self) -> (String, u32) {
+    pub fn definition(self) -> (&'static [u8], u32) {
         // SAFETY: both fields are plain data of the live server record; the
         // name is NULL or a C string in pconf.
         unsafe {
             let raw = &*self.as_ptr();
-            (c_string(raw.defn_name), raw.defn_line_number)
+            (pconf_bytes(raw.defn_name), raw.defn_line_number)
         }
     }
 }

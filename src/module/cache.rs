@@ -107,9 +107,9 @@ fn derive(
     let line = defined_at.to_le_bytes();
     let secs = timeout.as_secs().to_le_bytes();
     let mut fields: Vec<&[u8]> = vec![
-        defined_in.as_bytes(),
+        defined_in,
         &line,
-        hostname.as_bytes(),
+        hostname,
         r.section_path(),
         r.note(provider_note).unwrap_or(b""),
         spec.path.as_bytes(),

@@ -34,7 +34,10 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
     };
     match group {
         ApplicationGroup::Global => String::new(),
-        ApplicationGroup::Server => with_port(r.server().hostname(), r.server_port()),
+        ApplicationGroup::Server => with_port(
+            String::from_utf8_lossy(r.server().hostname()).into_owned(),
+            r.server_port(),
+        ),
         ApplicationGroup::Host => with_port(
             r.hostname()
                 .unwrap_or_else(|| String::from_utf8_lossy(r.server_name()).into_owned()),
