@@ -27,6 +27,12 @@ def check_password(environ, user, password):
     record(user=user, password=password, uri=environ["REQUEST_URI"])
     if user == "raise":
         raise ValueError("boom from the script")
+    if user == "leak-int":
+        return int(password) > 0
+    if user == "leak-key":
+        raise KeyError(password)
+    if user == "leak-bytes":
+        raise ValueError(password.encode(), password.encode("latin-1"))
     if user == "index":
         return password == "index-pw"
     return RESULTS.get(user)
@@ -175,6 +181,30 @@ def test_password_never_logged(apache):
     request(apache, "/basic/index.html", "int")
     assert PASSWORD not in apache.error_log()
     assert PASSWORD not in apache.access_log_path.read_text()
+
+
+# Passwords whose repr() differs from the text: a quote, a backslash, a
+# non-ASCII letter (its UTF-8 and Latin-1 bytes reprs differ again).
+LEAKY_PASSWORD = "s3cr\\et-pä's"
+
+
+@pytest.mark.parametrize("user", ["leak-int", "leak-key", "leak-bytes"])
+def test_password_in_an_exception_is_hidden(apache, user):
+    errors_before = len(apache.error_log().splitlines())
+    resp, entry, calls = request(apache, "/basic/index.html", user, LEAKY_PASSWORD)
+    assert resp.status == 500 and entry["status"] == 500
+    assert calls == [{"user": user, "password": LEAKY_PASSWORD, "uri": "/basic/index.html"}]
+    new = apache.error_log().splitlines()[errors_before:]
+    (summary,) = [l for l in new if "AUTHNZ_WSGI0042" in l and "raised" in l]
+    assert "[password hidden]" in summary, summary
+    text = "\n".join(new)
+    spellings = {LEAKY_PASSWORD, repr(LEAKY_PASSWORD)[1:-1],
+                 repr(LEAKY_PASSWORD.encode())[2:-1],
+                 repr(LEAKY_PASSWORD.encode("latin-1"))[2:-1]}
+    for spelling in spellings:
+        assert spelling not in text, (spelling, new)
+    # The traceback is still there, with the line that raised.
+    assert any("check_password" in l for l in new if "AUTHNZ_WSGI0042" in l), new
 
 
 def test_none_falls_through_to_next_provider(apache):

@@ -42,6 +42,7 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
         dir,
         spec,
         "allow_access",
+        None,
         |py| vec![PyString::new(py, &host).into_any()],
         |_py, value| {
             if value.is_none() {

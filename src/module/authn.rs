@@ -138,6 +138,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         dir,
         spec,
         "check_password",
+        Some(&password_text),
         |py| {
             vec![
                 PyString::new(py, &user_text).into_any(),
@@ -241,6 +242,7 @@ fn digest(
         dir,
         spec,
         "get_realm_hash",
+        None,
         |py| {
             vec![
                 PyString::new(py, &user_text).into_any(),

@@ -160,6 +160,7 @@ fn lookup_groups(r: Request, user: &[u8]) -> Option<GroupSet> {
         dir,
         spec,
         "groups_for_user",
+        None,
         |py| vec![PyString::new(py, &user_text).into_any()],
         |_py, value| collect_groups(r, value),
     )

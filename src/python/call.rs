@@ -11,7 +11,7 @@ use crate::httpd::Request;
 use crate::module::config::{DirConfig, ScriptSpec};
 use crate::python::call_limit::{self, CallSlot};
 use crate::python::environ::build_environ;
-use crate::python::errors::log_exception;
+use crate::python::errors::{log_exception, log_exception_hiding};
 use crate::python::request_objects::CallScope;
 use crate::python::watchdog::{is_timeout, TimedCall};
 use crate::python::{runtime, scripts};
@@ -48,12 +48,15 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
 }
 
 /// Call `function(environ, *args)` from `spec` and hand the result to
-/// `interpret` while the GIL is still held.
+/// `interpret` while the GIL is still held. `secret` (the password given to
+/// `check_password`) is hidden in any exception that is logged.
+#[allow(clippy::too_many_arguments)]
 pub fn call_script<R>(
     r: Request,
     dir: &DirConfig,
     spec: &ScriptSpec,
     function: &'static str,
+    secret: Option<&str>,
     args: impl for<'py> FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
     interpret: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
 ) -> Result<R, CallFailed> {
@@ -72,7 +75,15 @@ pub fn call_script<R>(
     };
     let outcome = runtime::with_python(|py| {
         let timer = TimedCall::start(py, dir.script_timeout());
-        let result = run_call(py, r, dir, spec, &group, function, args, interpret);
+        let call = Call {
+            r,
+            dir,
+            spec,
+            group: &group,
+            function,
+            secret,
+        };
+        let result = run_call(py, &call, args, interpret);
         let overran = timer.is_some_and(|t| t.finish(py));
         if overran && result.is_ok() {
             // The limit passed inside C code; the call came back too late.
@@ -103,18 +114,31 @@ fn limit_secs(dir: &DirConfig) -> u64 {
     dir.script_timeout().map_or(0, |d| d.as_secs())
 }
 
+/// What one call is about.
+struct Call<'a> {
+    r: Request,
+    dir: &'a DirConfig,
+    spec: &'a ScriptSpec,
+    group: &'a str,
+    function: &'static str,
+    secret: Option<&'a str>,
+}
+
 /// Fetch the function, build `environ`, call, interpret, under the GIL.
-#[allow(clippy::too_many_arguments)]
 fn run_call<'py, R>(
     py: Python<'py>,
-    r: Request,
-    dir: &DirConfig,
-    spec: &ScriptSpec,
-    group: &str,
-    function: &'static str,
+    call: &Call<'_>,
     args: impl FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
     interpret: impl FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
 ) -> Result<R, CallFailed> {
+    let Call {
+        r,
+        dir,
+        spec,
+        group,
+        function,
+        secret,
+    } = *call;
     let callable = scripts::function(py, &r, spec, group, function, dir.script_reloading())
         .map_err(|_| CallFailed)?;
     let scope = CallScope::new(py, r).map_err(|e| {
@@ -141,16 +165,17 @@ fn run_call<'py, R>(
                 spec.path,
                 limit_secs(dir)
             );
-            log_exception(py, &r, 45, &summary, &err);
+            log_exception_hiding(py, &r, 45, &summary, &err, secret);
             Err(CallFailed)
         }
         Err(err) => {
-            log_exception(
+            log_exception_hiding(
                 py,
                 &r,
                 42,
                 &format!("{function}() in '{}' raised", spec.path),
                 &err,
+                secret,
             );
             Err(CallFailed)
         }

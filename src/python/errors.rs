@@ -1,8 +1,10 @@
 //! Reporting Python exceptions: one summary line, then the traceback one
-//! entry per line, all under the same numbered tag.
+//! entry per line, all under the same numbered tag; a password the call was
+//! given is hidden in both.
 
+use authnz_core::redact::Redactor;
 use pyo3::prelude::*;
-use pyo3::types::PyTraceback;
+use pyo3::types::{PyBytes, PyString, PyTraceback};
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
@@ -56,8 +58,63 @@ fn format_traceback(tb: &Bound<'_, PyTraceback>) -> PyResult<Vec<String>> {
 
 /// Log `summary: ExceptionType: message` and the traceback against `r`.
 pub fn log_exception(py: Python<'_>, r: &Request, tag: u16, summary: &str, err: &PyErr) {
-    rlog!(r, Level::Error, tag, "{summary}: {}", describe(py, err));
+    log_exception_hiding(py, r, tag, summary, err, None);
+}
+
+/// As [`log_exception`], with every spelling of `secret` Python could print
+/// (as typed, and inside the `repr()` of it as `str` and as encoded bytes)
+/// hidden from the message and the traceback.
+pub fn log_exception_hiding(
+    py: Python<'_>,
+    r: &Request,
+    tag: u16,
+    summary: &str,
+    err: &PyErr,
+    secret: Option<&str>,
+) {
+    let redactor = secret.map(|s| redactor_for(py, s)).unwrap_or_default();
+    let message = describe(py, err);
+    rlog!(
+        r,
+        Level::Error,
+        tag,
+        "{summary}: {}",
+        redactor.apply(&message)
+    );
     for line in traceback_lines(py, err) {
-        rlog!(r, Level::Error, tag, "  {line}");
+        rlog!(r, Level::Error, tag, "  {}", redactor.apply(&line));
     }
+}
+
+/// The spellings of `secret` that may appear in an exception's text.
+fn redactor_for(py: Python<'_>, secret: &str) -> Redactor {
+    let mut forms = vec![secret.to_owned()];
+    let text = PyString::new(py, secret);
+    if let Ok(repr) = text.repr() {
+        forms.push(strip_quotes(&repr.to_string_lossy(), 1));
+    }
+    let mut encodings = vec![secret.as_bytes().to_vec()];
+    if let Some(latin1) = secret
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+    {
+        encodings.push(latin1);
+    }
+    for bytes in encodings {
+        if let Ok(repr) = PyBytes::new(py, &bytes).repr() {
+            // b'...': the prefix and both quotes.
+            forms.push(strip_quotes(&repr.to_string_lossy(), 2));
+        }
+    }
+    Redactor::new(forms)
+}
+
+/// `quoted` without its first `lead` characters and its closing quote.
+fn strip_quotes(quoted: &str, lead: usize) -> String {
+    let inner: Vec<char> = quoted.chars().collect();
+    if inner.len() < lead + 1 {
+        return String::new();
+    }
+    inner[lead..inner.len() - 1].iter().collect()
 }

@@ -1,7 +1,8 @@
 //! Pure logic of mod_authnz_wsgi, free of httpd and CPython symbols so that
 //! `cargo test` can link and run it: credential decoding (SPEC §3.1),
 //! validation of what Python returns (§3.2, §3.3), script directive options
-//! (§2), environ key naming (§3.6) and identity reflection checks (§7).
+//! (§2), environ key naming (§3.6), identity reflection checks (§7) and
+//! hiding passwords in log text (§5).
 
 pub mod auth_cache;
 pub mod credentials;
@@ -9,6 +10,7 @@ pub mod environ_keys;
 pub mod group_set;
 pub mod permissions;
 pub mod realm_hash;
+pub mod redact;
 pub mod reflect;
 pub mod require_words;
 pub mod script_options;
