@@ -125,6 +125,12 @@ def locations(s):
     }
 
 
+HTACCESS_GATES = {
+    "gate-any": "<RequireAny>\n  Require all granted\n  Require wsgi-host\n</RequireAny>\n",
+    "gate-alone": "Require wsgi-host\n",
+}
+
+
 @pytest.fixture(scope="module")
 def apache():
     server = Apache(
@@ -175,6 +181,17 @@ Listen 127.0.0.1:{server.untrusted_port}
         blocks.append(f"<Location {path}>\n  {body}\n</Location>")
         (server.docroot / path.strip("/")).mkdir()
         (server.docroot / path.strip("/") / "index.html").write_text(f"{path} page\n")
+    # WSGIAccessScript set by the server configuration for a directory whose
+    # .htaccess (AuthConfig) adds Require lines of its own.
+    for name, htaccess in HTACCESS_GATES.items():
+        gate = server.docroot / name
+        gate.mkdir()
+        (gate / "index.html").write_text(f"{name} page\n")
+        (gate / ".htaccess").write_text(htaccess)
+        blocks.append(f"""<Directory "{gate}">
+  WSGIAccessScript "{scripts["verdict"]}"
+  AllowOverride AuthConfig
+</Directory>""")
     server.site_conf = "\n".join(blocks)
     server.start()
     scripts["gone"].unlink()
@@ -390,6 +407,31 @@ def test_require_wsgi_host_without_access_script_is_500(apache):
     lines = out.tagged("AUTHNZ_WSGI0060")
     assert len(lines) == 1
     assert "Require wsgi-host is used here but no WSGIAccessScript applies" in lines[0]
+
+
+@pytest.mark.parametrize("gate", ["gate-any", "gate-alone"])
+def test_htaccess_require_wsgi_host_keeps_the_access_gate(apache, gate):
+    # The server configuration's WSGIAccessScript refuses with False; an
+    # .htaccess author's `Require wsgi-host` (next to `Require all granted`)
+    # must not turn that gate into a vote that another line can outvote.
+    out = call(apache, f"/{gate}/index.html", "false")
+    assert out.status == 403 and out.entry["status"] == 403
+    assert len(out.calls) == 1 and out.calls[0]["uri"] == f"/{gate}/index.html"
+    assert len(out.tagged("AUTHNZ_WSGI0062")) == 1
+
+
+@pytest.mark.parametrize("verdict,gate,status", [
+    ("true", "gate-any", 200),
+    ("true", "gate-alone", 200),
+    ("none", "gate-any", 200),    # Require all granted decides
+    ("none", "gate-alone", 403),  # neutral: nothing grants
+])
+def test_htaccess_require_wsgi_host_shares_the_gates_call(apache, verdict, gate, status):
+    out = call(apache, f"/{gate}/index.html", verdict)
+    assert out.status == status and out.entry["status"] == status
+    # The access phase asked; Require wsgi-host reuses that answer.
+    assert len(out.calls) == 1, out.calls
+    assert out.module_errors == []
 
 
 def test_require_wsgi_host_takes_no_arguments():

@@ -14,19 +14,32 @@ use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::DirConfig;
+use crate::module::request_state::RequestState;
 use crate::python::call::{call_script, CallFailed};
 use crate::python::environ::latin1;
 use crate::python::errors::type_name;
 use crate::rlog;
 
 /// What `allow_access` answered.
-enum Verdict {
+#[derive(Clone, Copy)]
+pub enum Verdict {
     Allow,
     Deny,
     Neutral,
 }
 
+/// `allow_access`'s answer for this request: the access phase and
+/// `Require wsgi-host` share one call.
 fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
+    if let Some(known) = r.state::<RequestState>().host_verdict {
+        return known;
+    }
+    let verdict = ask_python(r, dir, what);
+    r.state::<RequestState>().host_verdict = Some(verdict);
+    verdict
+}
+
+fn ask_python(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
     let Some(spec) = dir.access_script.as_deref() else {
         rlog!(
             &r,
@@ -68,7 +81,8 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
 
 /// `WSGIAccessScript`: True or None leave the decision to `Require`; False
 /// and every error answer 403. Where the section itself says
-/// `Require wsgi-host`, the provider asks instead (once, composably).
+/// `Require wsgi-host` in the server configuration, the provider asks
+/// instead (once, composably); one in `.htaccess` leaves this gate in place.
 fn check_access(r: Request) -> c_int {
     let Some(dir) = r.dir_config::<DirConfig>() else {
         return ffi::HOOK_DECLINED;
@@ -150,9 +164,16 @@ unsafe extern "C" fn parse_host_line(
                 .as_ptr();
             }
             // SAFETY: httpd passes the live directive context.
-            let dir =
-                unsafe { Cmd::from_raw(cmd) }.and_then(|c| c.section_config_mut::<DirConfig>());
-            match dir {
+            let Some(cmd) = (unsafe { Cmd::from_raw(cmd) }) else {
+                return c"Require wsgi-host: no directive context".as_ptr();
+            };
+            // A `Require wsgi-host` in `.htaccess` must not switch off the
+            // access-phase gate the server configuration set: there both run,
+            // sharing one call.
+            if cmd.in_htaccess() {
+                return std::ptr::null();
+            }
+            match cmd.section_config_mut::<DirConfig>() {
                 Some(dir) => {
                     dir.host_access_by_require = true;
                     std::ptr::null()

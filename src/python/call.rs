@@ -18,7 +18,7 @@ use crate::python::{runtime, scripts};
 use crate::rlog;
 
 /// The Python call could not produce a result; the reason is already logged.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct CallFailed;
 
 /// `%{SERVER}` / `%{HOST}` expansion as mod_wsgi does it: the virtual
