@@ -90,6 +90,9 @@ class Backend(http.server.BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("X-Remote-User", query.get("user", "alice"))
         self.send_header("X-Auth-Type", query.get("type", "Bearer"))
+        for name, key in (("X-App-User", "app_user"), ("X-App-Auth", "app_type")):
+            if key in query:
+                self.send_header(name, query[key])
         if code not in (204, 304):
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
@@ -409,6 +412,17 @@ def test_renamed_headers(apache):
     # identity headers here, the others pass.
     assert b"x-remote-user: heidi" in head_of(raw)
     assert logged(apache, "/renamed/status/200?user=heidi")["user"] == "-"
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_configured_header_names_are_stripped_and_reflected(apache, status):
+    uri = f"/renamed/status/{status}?app_user=ivan&app_type=Token"
+    raw = raw_http1(apache, uri)
+    head = head_of(raw)
+    assert head.startswith(b"http/1.1 %d" % status), head
+    assert b"x-app-user" not in head and b"x-app-auth" not in head, head
+    entry = logged(apache, uri, status)
+    assert entry["user"] == "ivan" and entry["auth_type"] == "Token", entry
 
 
 SPOOF_HEADERS = [
