@@ -1,5 +1,6 @@
 """Caching (SPEC §5, §8) against a real Apache: the in-process cache of
-`WSGIAuthCacheTimeout` (Basic grants, renamed users, group sets) and
+`WSGIAuthCacheTimeout` (Basic grants, renamed users, group sets, Digest realm
+hashes) and
 mod_authn_socache (`AuthBasicProvider socache wsgi`, `AuthDigestProvider
 socache wsgi`, `AuthnCacheProvideFor wsgi`) with shmcb.
 
@@ -26,6 +27,7 @@ SOCACHE_TIMEOUT = 30      # AuthnCacheTimeout of the counting socache locations
 REALM_A = "realm A"
 REALM_B = "realm B"
 DIGEST_REALM = "digest realm"
+DIGEST_REALM_B = "digest realm B"
 
 USERS_SCRIPT = """
 import hashlib, json, os
@@ -84,6 +86,19 @@ def basic_location(path, script, realm=REALM_A, provider="wsgi", extra=""):
     """
 
 
+def digest_location(path, script, realm, extra):
+    return f"""
+    <Location {path}>
+      AuthType Digest
+      AuthName "{realm}"
+      AuthDigestProvider wsgi
+      WSGIAuthUserScript "{script}"
+      {extra}
+      Require valid-user
+    </Location>
+    """
+
+
 @pytest.fixture(scope="module")
 def apache():
     server = Apache(
@@ -135,6 +150,8 @@ def apache():
                        extra=sc + "\n      AuthnCacheContext shared-context"),
         # socache loaded and used elsewhere, but not for this location.
         basic_location("/sc-not-for-us", users, provider="socache wsgi"),
+        digest_location("/mem-digest", users, DIGEST_REALM, mem),
+        digest_location("/mem-digest-b", users, DIGEST_REALM_B, mem),
         f"""
     <Location /sc-digest>
       AuthType Digest
@@ -148,7 +165,7 @@ def apache():
     ])
     for d in ["nocache", "mem-a", "mem-b", "mem-realm", "mem-expire", "mem-alias", "mem-groups",
               "sc-basic", "sc-other", "sc-expire", "sc-shared-1", "sc-shared-2", "sc-not-for-us",
-              "sc-digest"]:
+              "sc-digest", "mem-digest", "mem-digest-b"]:
         (server.docroot / d).mkdir()
         (server.docroot / d / "index.html").write_text(f"{d} page\n")
     server.start()
@@ -175,9 +192,9 @@ def get(server, location, user, password):
     return server.get_basic(f"/{location}/index.html", user, password).status
 
 
-def digest_get(server, user, password, path="/sc-digest/index.html"):
+def digest_get(server, user, password, path="/sc-digest/index.html", realm=DIGEST_REALM):
     return server.open_with_handler(path, urllib.request.HTTPDigestAuthHandler, user, password,
-                                    DIGEST_REALM).status
+                                    realm).status
 
 
 # ---- the in-process cache (WSGIAuthCacheTimeout) --------------------------------------------
@@ -276,6 +293,33 @@ def test_entries_never_cross_provider_aliases(apache):
     assert len(calls(apache, "flaky")) == 3
     assert get(apache, "mem-alias", "flaky", "pw-flaky") == 200
     assert len(calls(apache, "flaky")) == 3
+
+
+def test_repeated_digest_logins_call_python_once(apache):
+    add_user(apache, "dina", "pw-dina")
+    for _ in range(6):
+        assert digest_get(apache, "dina", "pw-dina", "/mem-digest/index.html") == 200
+    assert len(calls(apache, "dina", "digest")) == 1
+    assert [l for l in apache.error_lines("AUTHNZ_WSGI0077") if "'dina'" in l]
+    # mod_auth_digest still checks every response against the cached hash.
+    assert digest_get(apache, "dina", "wrong", "/mem-digest/index.html") == 401
+    assert len(calls(apache, "dina", "digest")) == 1
+    # Another realm is another entry (and another hash).
+    assert digest_get(apache, "dina", "pw-dina", "/mem-digest-b/index.html",
+                      DIGEST_REALM_B) == 200
+    seen = calls(apache, "dina", "digest")
+    assert [c["realm"] for c in seen] == [DIGEST_REALM, DIGEST_REALM_B]
+
+
+def test_unknown_digest_users_are_never_cached(apache):
+    # urllib's handler retries a refused Digest login a few times: every
+    # retry reaches Python, the first request as much as the third.
+    assert digest_get(apache, "ghost-digest", "pw", "/mem-digest/index.html") == 401
+    per_request = len(calls(apache, "ghost-digest", "digest"))
+    assert per_request >= 1
+    for _ in range(2):
+        assert digest_get(apache, "ghost-digest", "pw", "/mem-digest/index.html") == 401
+    assert len(calls(apache, "ghost-digest", "digest")) == 3 * per_request
 
 
 def test_a_changed_password_takes_effect_when_the_entry_expires(apache):

@@ -235,7 +235,22 @@ fn digest(
         Ok(found) => found,
         Err(status) => return status,
     };
+    let cache_timeout = dir.auth_cache_timeout();
+    let cache_key =
+        cache_timeout.and_then(|timeout| cache::digest_key(r, spec, timeout, user, realm));
     let user_text = decode_credential(user);
+    if let Some(Cached::RealmHash(hash)) = cache_key.as_ref().and_then(cache::lookup) {
+        rlog!(
+            &r,
+            Level::Debug,
+            77,
+            "realm hash of '{user_text}' answered from the in-process cache (WSGIAuthCacheTimeout)"
+        );
+        // SAFETY: as below: httpd's out-parameter, a copy in the request pool.
+        unsafe { *rethash = r.pool().strdup(&hash) };
+        return ffi::authn_status_AUTH_USER_FOUND;
+    }
+    let validated_at = Instant::now();
     let realm_text = decode_credential(realm);
     let outcome = call_script(
         r,
@@ -257,6 +272,9 @@ fn digest(
             // SAFETY: rethash is the out-parameter httpd passed (non-NULL,
             // checked by the caller); the copy lives in the request pool.
             unsafe { *rethash = copy };
+            if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
+                cache::store(key, Cached::RealmHash(hash.into()), validated_at, timeout);
+            }
             socache::store_digest(r, user_c, realm_c, copy);
             ffi::authn_status_AUTH_USER_FOUND
         }

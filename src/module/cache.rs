@@ -1,10 +1,11 @@
 //! `WSGIAuthCacheTimeout` (SPEC §8): an in-process cache, per child, of
-//! granted Basic results (including a renamed user) and of the group sets
-//! `groups_for_user` returned.
+//! granted Basic results (including a renamed user), of the group sets
+//! `groups_for_user` returned and of the realm hashes `get_realm_hash`
+//! found (Digest).
 //!
 //! Keys are HMAC-SHA256 digests under a secret drawn from `getrandom` on
 //! first use in the child (see `authnz_core::auth_cache`), over the config
-//! context, the user and, for Basic, the password. The context is the
+//! context, the user and, for Basic, the password (for Digest, the realm). The context is the
 //! virtual host (definition file and line, name), the most specific
 //! configuration section merged into the request, the provider name httpd
 //! noted for this call (an `AuthnProviderAlias`/`AuthzProviderAlias` name),
@@ -38,6 +39,8 @@ pub enum Cached {
     Granted(Option<Arc<str>>),
     /// `groups_for_user` returned this set.
     Groups(Arc<GroupSet>),
+    /// `get_realm_hash` returned this (validated) hash.
+    RealmHash(Arc<[u8]>),
 }
 
 struct ProcessCache {
@@ -136,6 +139,24 @@ pub fn basic_key(
         AUTHN_PROVIDER_NOTE,
         KeyKind::BasicGrant,
         &[user, password],
+    )
+}
+
+/// The key of a user's realm hash (Digest) in this request's context.
+pub fn digest_key(
+    r: Request,
+    spec: &ScriptSpec,
+    timeout: Duration,
+    user: &[u8],
+    realm: &[u8],
+) -> Option<CacheKey> {
+    derive(
+        r,
+        spec,
+        timeout,
+        AUTHN_PROVIDER_NOTE,
+        KeyKind::RealmHash,
+        &[user, realm],
     )
 }
 

@@ -39,6 +39,8 @@ pub enum KeyKind {
     BasicGrant,
     /// `groups_for_user` succeeded: fields are context, user.
     Groups,
+    /// `get_realm_hash` found the user: fields are context, user, realm.
+    RealmHash,
 }
 
 impl KeyKind {
@@ -46,6 +48,7 @@ impl KeyKind {
         match self {
             KeyKind::BasicGrant => 1,
             KeyKind::Groups => 2,
+            KeyKind::RealmHash => 3,
         }
     }
 }
