@@ -128,6 +128,24 @@ def test_python_home_that_is_not_a_directory(server):
     assert f"WSGIPythonHome: '{missing}' is not a directory" in message
 
 
+@pytest.mark.parametrize("directive", ["WSGIPythonHome {dir}", "WSGIPythonPath {dir}",
+                                       "WSGIMaxConcurrentCalls 4"])
+def test_per_process_directives_are_refused_in_a_virtual_host(server, directive):
+    # One interpreter per child: a virtual host's value could not take effect.
+    line = directive.format(dir=server.dir)
+    server.site_conf = f"<VirtualHost 127.0.0.1:{server.port}>\n  {line}\n</VirtualHost>\n"
+    code, output = server.configtest()
+    assert code != 0, output
+    lines = server.conf_path.read_text().splitlines()
+    expected_line = next(i for i, l in enumerate(lines, 1) if l.strip() == line)
+    assert f"Syntax error on line {expected_line} of {server.conf_path}:" in output, output
+    assert "cannot occur within <VirtualHost> section" in output, output
+    # The same line at server level is accepted.
+    server.site_conf = line + "\n"
+    code, output = server.configtest()
+    assert code == 0, output
+
+
 def test_script_directive_at_server_level_is_refused(server):
     # Directory context only: httpd itself says where it may be used.
     message = syntax_error(server, f'WSGIAuthUserScript "{server.good}"', server_level=True)

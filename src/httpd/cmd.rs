@@ -1,5 +1,6 @@
 //! `cmd_parms` wrapper for directive handlers: pools, the server being
-//! configured, `.htaccess` detection and ServerRoot-relative paths.
+//! configured, context checks, `.htaccess` detection and ServerRoot-relative
+//! paths.
 
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
@@ -76,6 +77,21 @@ impl Cmd {
                 .map(|c| CStr::from_ptr(c.name).to_string_lossy().into_owned())
                 .unwrap_or_default()
         }
+    }
+
+    /// httpd's own context check (`ap_check_cmd_context`): an error naming
+    /// the directive and the section it may not appear in, for the
+    /// `NOT_IN_*` bits of `forbidden` (e.g. `ffi::GLOBAL_ONLY`).
+    pub fn check_context(self, forbidden: u32) -> Result<(), String> {
+        // SAFETY: cmd is live; the result is NULL or a C string in cmd->pool.
+        let err = unsafe { ffi::ap_check_cmd_context(self.as_ptr(), forbidden as _) };
+        if err.is_null() {
+            return Ok(());
+        }
+        // SAFETY: NULL-checked C string in cmd->pool.
+        Err(unsafe { CStr::from_ptr(err) }
+            .to_string_lossy()
+            .into_owned())
     }
 
     /// Whether the directive comes from an `.htaccess` file (httpd reads

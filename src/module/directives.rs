@@ -207,6 +207,8 @@ const MAX_CALL_WAIT: Duration = Duration::from_secs(60);
 fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     let usage =
         "a positive number of calls and optionally a wait (seconds, or milliseconds with ms)";
+    // One interpreter per child: a virtual host's value would be ignored.
+    cmd.check_context(ffi::GLOBAL_ONLY)?;
     expect_count(cmd, args, 1, 2, usage)?;
     let calls = parse_number(cmd, &args[..1], usage)?;
     if calls == 0 {
@@ -215,7 +217,8 @@ fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Resu
     let wait = match args.get(1) {
         Some(text) => Some(parse_wait_time(text, MAX_CALL_WAIT).ok_or_else(|| {
             format!(
-                "WSGIMaxConcurrentCalls: the wait must be whole seconds or milliseconds                  (e.g. 2 or 500ms), at most {}s, not '{text}'",
+                "WSGIMaxConcurrentCalls: the wait must be whole seconds or milliseconds \
+                 (e.g. 2 or 500ms), at most {}s, not '{text}'",
                 MAX_CALL_WAIT.as_secs()
             )
         })?),
@@ -228,6 +231,7 @@ fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Resu
 }
 
 fn python_home(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    cmd.check_context(ffi::GLOBAL_ONLY)?;
     expect_count(cmd, args, 1, 1, "one directory")?;
     let home = cmd
         .server_root_relative(&args[0])
@@ -240,6 +244,7 @@ fn python_home(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), St
 }
 
 fn python_path(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    cmd.check_context(ffi::GLOBAL_ONLY)?;
     expect_count(cmd, args, 1, 1, "one argument: dir[:dir...]")?;
     let mut dirs = Vec::new();
     for part in args[0].split(':').filter(|p| !p.is_empty()) {
