@@ -126,5 +126,12 @@ fn record_python_version() {
             panic!("running {python} failed: {e}; set PYO3_PYTHON=/usr/bin/python3")
         });
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || version.is_empty() {
+        panic!(
+            "{python} could not report its version ({}): set PYO3_PYTHON to the interpreter \
+             whose libpython Apache will load, e.g. PYO3_PYTHON=/usr/bin/python3",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
     println!("cargo:rustc-env=AUTHNZ_WSGI_BUILT_PYTHON={version}");
 }

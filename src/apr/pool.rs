@@ -12,10 +12,13 @@ use crate::ffi;
 pub struct Pool(NonNull<ffi::apr_pool_t>);
 
 unsafe extern "C" fn drop_value<T>(data: *mut c_void) -> ffi::apr_status_t {
-    // SAFETY: `data` is the pointer `alloc` registered for exactly this `T`;
-    // APR runs each cleanup once, when the pool is cleared or destroyed.
-    unsafe { std::ptr::drop_in_place(data.cast::<T>()) };
-    0
+    // A panicking destructor must not unwind into APR.
+    crate::httpd::guard::guard("pool cleanup", 0, || {
+        // SAFETY: `data` is the pointer `alloc` registered for exactly this
+        // `T`; APR runs each cleanup once, when the pool is cleared or destroyed.
+        unsafe { std::ptr::drop_in_place(data.cast::<T>()) };
+        0
+    })
 }
 
 impl Pool {

@@ -23,6 +23,9 @@ use pyo3::ffi as pyffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use crate::httpd::log::Level;
+use crate::slog;
+
 /// How often the watchdog looks at the running calls.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -87,8 +90,22 @@ fn fire_expired() {
             // object; the id is a thread that is inside a registered call
             // (entries are removed, under the GIL, before the call's thread
             // runs any other Python code).
-            unsafe {
-                pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, kind.as_ptr());
+            let modified =
+                unsafe { pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, kind.as_ptr()) };
+            if modified > 1 {
+                // CPython's contract: more than one thread state was hit; undo.
+                // SAFETY: as above; a NULL exception withdraws what was set.
+                unsafe {
+                    pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut())
+                };
+                slog!(
+                    None,
+                    Level::Error,
+                    46,
+                    "WSGIScriptTimeout: Python thread id {} matched {modified} threads; the \
+                     timeout was withdrawn",
+                    call.thread_id
+                );
             }
         }
     });
@@ -132,9 +149,11 @@ impl TimedCall {
         if call.fired {
             // SAFETY: the GIL is held (the `_py` token); a NULL exception
             // clears a pending asynchronous exception of that thread.
-            unsafe {
-                pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut());
-            }
+            // Returns how many thread states had one pending: 0 (already
+            // raised) and 1 are both the expected outcome.
+            let _withdrawn = unsafe {
+                pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut())
+            };
         }
         call.fired
     }
