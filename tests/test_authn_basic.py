@@ -50,8 +50,21 @@ PASSWORD = "s3cret-pass"
 def apache():
     server = Apache(
         name="basic",
-        modules=["authn_file"],
+        modules=["authn_file", "cgi"],
         site_conf="""
+        <Directory "@DIR@/cgi">
+          Options +ExecCGI
+          SetHandler cgi-script
+          Require all granted
+        </Directory>
+        Alias /whoami "@DIR@/cgi"
+        <Location /whoami>
+          AuthType Basic
+          AuthName "whoami"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "@SCRIPTS@/results.py"
+          Require valid-user
+        </Location>
         <Location /basic>
           AuthType Basic
           AuthName "basic"
@@ -93,6 +106,12 @@ def apache():
         "@DIR@", str(server.dir)
     )
     server.write_script("results.py", SCRIPT)
+    cgi = server.dir / "cgi"
+    cgi.mkdir()
+    (cgi / "env.cgi").write_text(
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+        "printf 'REMOTE_USER=%s AUTH_TYPE=%s\\n' \"$REMOTE_USER\" \"$AUTH_TYPE\"\n")
+    (cgi / "env.cgi").chmod(0o755)
     server.write_script("nofunc.py", NO_FUNCTION_SCRIPT)
     for d in ("basic", "chain", "nofunc", "noscript"):
         (server.docroot / d).mkdir()
@@ -140,6 +159,15 @@ def test_result_rows(apache, user, status, logged_user):
     # None and False are ordinary answers: the module logs nothing for them.
     new_errors = [l for l in apache.error_lines("AUTHNZ_WSGI")[errors_before:] if ":error]" in l]
     assert new_errors == []
+
+
+@pytest.mark.parametrize("user,seen", [("true", "true"), ("renamed", "alice-renamed")])
+def test_the_application_sees_the_user_check_password_chose(apache, user, seen):
+    # A CGI behind the location: REMOTE_USER is r->user after authentication.
+    resp, entry, calls = request(apache, "/whoami/env.cgi", user)
+    assert resp.status == 200 and entry["status"] == 200 and entry["user"] == seen
+    assert resp.body == f"REMOTE_USER={seen} AUTH_TYPE=Basic\n".encode()
+    assert calls == [{"user": user, "password": PASSWORD, "uri": "/whoami/env.cgi"}]
 
 
 @pytest.mark.parametrize(
