@@ -15,12 +15,17 @@ struct Limit {
     cap: usize,
     wait: Duration,
     in_flight: usize,
+    /// Calls blocked in `acquire`: a release wakes one only when there is
+    /// one (a condition-variable notification is a system call even when
+    /// nobody waits, and releases happen on every call).
+    waiting: usize,
 }
 
 static LIMIT: Mutex<Limit> = Mutex::new(Limit {
     cap: usize::MAX,
     wait: DEFAULT_WAIT,
     in_flight: 0,
+    waiting: 0,
 });
 static SLOT_FREED: Condvar = Condvar::new();
 
@@ -54,16 +59,19 @@ impl CallSlot {
     /// called without the GIL held, so the running calls can finish.
     pub fn acquire() -> Option<CallSlot> {
         let mut limit = lock();
-        let deadline = Instant::now() + limit.wait;
+        let mut deadline = None;
         while limit.in_flight >= limit.cap {
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + limit.wait);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
             }
+            limit.waiting += 1;
             limit = SLOT_FREED
                 .wait_timeout(limit, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            limit.waiting -= 1;
         }
         limit.in_flight += 1;
         Some(CallSlot(()))
@@ -72,7 +80,12 @@ impl CallSlot {
 
 impl Drop for CallSlot {
     fn drop(&mut self) {
-        lock().in_flight -= 1;
-        SLOT_FREED.notify_one();
+        let mut limit = lock();
+        limit.in_flight -= 1;
+        let someone_waits = limit.waiting > 0;
+        drop(limit);
+        if someone_waits {
+            SLOT_FREED.notify_one();
+        }
     }
 }
