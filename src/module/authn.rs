@@ -118,19 +118,21 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let cache_timeout = dir.auth_cache_timeout();
     let cache_key =
         cache_timeout.and_then(|timeout| cache::basic_key(r, spec, timeout, user, password));
-    let user_text = decode_credential(user);
     if let Some(Cached::Granted(renamed)) = cache_key.as_ref().and_then(cache::lookup) {
+        // The user is decoded only for a log line that is written or a rename.
         rlog!(
             &r,
             Level::Debug,
             70,
-            "login of '{user_text}' granted from the in-process cache (WSGIAuthCacheTimeout)"
+            "login of '{}' granted from the in-process cache (WSGIAuthCacheTimeout)",
+            decode_credential(user)
         );
         if let Some(name) = renamed {
-            apply_rename(r, &user_text, &name);
+            apply_rename(r, &decode_credential(user), &name);
         }
         return ffi::authn_status_AUTH_GRANTED;
     }
+    let user_text = decode_credential(user);
     let validated_at = Instant::now();
     let password_text = decode_credential(password);
     let outcome = call_script(
