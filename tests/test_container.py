@@ -18,6 +18,7 @@ import base64
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -319,3 +320,28 @@ def test_graceful_restart_under_load_loses_no_request(server):
     assert errors.count("resuming normal operations") == 2  # both restarts done
     assert "exit signal" not in errors  # no child crashed
     assert ":error]" not in errors
+
+
+@pytest.mark.parametrize("ci,outcome", [("true", "failed"), (None, "skipped")])
+def test_without_an_engine_ci_fails_instead_of_skipping(ci, outcome):
+    """The rule .ci/run relies on: with no Docker engine, the container tests
+    fail where CI is set and skip elsewhere. Checked by running one of them
+    against an engine address where nothing listens."""
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
+    if ci:
+        env["CI"] = ci
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA",
+         f"{__file__}::test_module_enabled_the_debian_way"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    output = run.stdout + run.stderr
+    assert "no Docker engine answers" in output, output
+    if outcome == "failed":
+        assert run.returncode != 0, output
+        assert "CI must run the container tests" in output, output
+        assert " skipped" not in output, output
+    else:
+        assert run.returncode == 0, output
+        assert "2 skipped" in output, output
