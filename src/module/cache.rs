@@ -5,14 +5,15 @@
 //!
 //! Keys are HMAC-SHA256 digests under a secret drawn from `getrandom` on
 //! first use in the child (see `authnz_core::auth_cache`), over the config
-//! context, the user and, for Basic, the password (for Digest, the realm). The context is the
-//! virtual host (definition file and line, name), the most specific
-//! configuration section merged into the request, the provider name httpd
-//! noted for this call (an `AuthnProviderAlias`/`AuthzProviderAlias` name),
-//! the script path, the application group, `AuthName` and the timeout:
-//! entries never cross locations, realms or provider aliases. Only granted
-//! results and successful group lookups are stored; denials, unknown users
-//! and errors always reach Python. The mutex is held only to look up or
+//! context, the user and, for Basic, the password (for Digest, the realm).
+//! The context is the virtual host (definition file and line, name), the
+//! most specific configuration section merged into the request, the
+//! provider name httpd noted for this call (an `AuthnProviderAlias` /
+//! `AuthzProviderAlias` name), the script path, the application group,
+//! `AuthName` and the timeout: entries never cross locations, realms or
+//! provider aliases. Only granted results, found realm hashes and
+//! successful group lookups are stored; denials, unknown users and errors
+//! always reach Python. The mutex is held only to look up or
 //! store an entry, never across a Python call.
 
 use std::ffi::CStr;

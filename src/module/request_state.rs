@@ -2,7 +2,8 @@
 //! request's module config slot): the result of `groups_for_user`, so it is
 //! called at most once however many `Require wsgi-group` lines apply, the
 //! answer of `allow_access` (shared by the access phase and
-//! `Require wsgi-host`), and the identity the reflection filter took from the response headers.
+//! `Require wsgi-host`), and the identity the reflection filter took from
+//! the response headers.
 
 use authnz_core::group_set::GroupSet;
 
