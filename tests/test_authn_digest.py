@@ -113,9 +113,12 @@ def test_unknown_user_is_401(apache):
 )
 def test_unusable_hash_is_500_with_log_line(apache, user, described):
     before = len(apache.error_lines("AUTHNZ_WSGI0013"))
+    calls_before = len(apache.records())
     resp = digest_get(apache, user)
     assert resp.status == 500
     assert apache.last_access(500)["user"] == user
+    assert apache.records()[calls_before:] == [
+        {"user": user, "realm": REALM, "uri": "/digest/index.html"}]
     lines = apache.error_lines("AUTHNZ_WSGI0013")[before:]
     assert len(lines) == 1 and described in lines[0], lines
     # The hash is a password equivalent: it never reaches the log.
@@ -125,10 +128,18 @@ def test_unusable_hash_is_500_with_log_line(apache, user, described):
 
 def test_exception_is_500_with_traceback(apache):
     before = len(apache.error_lines("AUTHNZ_WSGI0042"))
+    calls_before = len(apache.records())
     resp = digest_get(apache, "raise")
     assert resp.status == 500
+    assert apache.last_access(500)["user"] == "raise"
+    assert apache.records()[calls_before:] == [
+        {"user": "raise", "realm": REALM, "uri": "/digest/index.html"}]
     lines = apache.error_lines("AUTHNZ_WSGI0042")[before:]
-    assert "get_realm_hash() in" in lines[0] and "RuntimeError: digest backend down" in lines[0]
+    # One summary line, then the traceback down to the line that raised.
+    summaries = [l for l in lines if "get_realm_hash() in" in l]
+    assert len(summaries) == 1 and "RuntimeError: digest backend down" in summaries[0], lines
+    assert any("Traceback" in l for l in lines), lines
+    assert any('raise RuntimeError("digest backend down")' in l for l in lines), lines
 
 
 def test_curl_digest(apache):

@@ -375,6 +375,9 @@ def test_require_wsgi_host_false_is_overridden_by_matching_ip_in_require_any(apa
 def test_require_wsgi_host_exception_is_500(apache):
     out = call(apache, "/host-alone/index.html", "raise")
     assert out.status == 500 and out.entry["status"] == 500
+    assert len(out.calls) == 1 and out.calls[0]["verdict"] == "raise"
+    (summary,) = [l for l in out.tagged("AUTHNZ_WSGI0042") if "allow_access() in" in l]
+    assert "LookupError: allow_access failed" in summary
 
 
 def test_require_wsgi_host_calls_allow_access_once(apache):
