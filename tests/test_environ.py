@@ -181,3 +181,61 @@ def test_application_groups_are_separate_module_instances(apache):
     assert rec["environ"]["mod_wsgi.application_group"] == f"127.0.0.1:{apache.port}"
     loads = apache.error_lines("AUTHNZ_WSGI0024")
     assert any("application group 'group-a'" in l for l in loads)
+
+
+def test_values_are_the_requests_own_when_one_thread_serves_them_all():
+    """A worker thread reuses the `str` of a value equal to the previous
+    call's: every call must still see exactly its own request's values,
+    whether they repeat, change, grow past the reuse limit or disappear."""
+    from harness import basic_header
+
+    server = Apache(name="environ-one-thread", mpm="prefork",
+                    server_conf="StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
+                                "MinSpareServers 1\nMaxSpareServers 1\n")
+    try:
+        script = server.write_script("env.py", SCRIPT)
+        server.site_conf = f"""
+        <Location /env>
+          AuthType Basic
+          AuthName "env"
+          AuthBasicProvider wsgi
+          WSGIAuthUserScript "{script}"
+          Require valid-user
+        </Location>
+        """
+        (server.docroot / "env").mkdir()
+        (server.docroot / "env" / "index.html").write_text("ok\n")
+        server.start()
+        sent = [
+            ("GET", "/env/index.html?q=1", [("X-Value", "same")]),
+            ("GET", "/env/index.html?q=1", [("X-Value", "same")]),
+            ("HEAD", "/env/index.html?q=2", [("X-Value", "changed")]),
+            ("GET", "/env/index.html", [("X-Value", "x" * 300)]),
+            ("GET", "/env/index.html", [("X-Value", "x" * 300)]),
+            ("GET", "/env/index.html?q=1", []),
+            ("GET", "/env/index.html?q=1", [("X-Value", "caf\xe9".encode("latin-1"))]),
+        ]
+        for method, path, headers in sent:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            conn.putheader("Authorization", basic_header("envuser", "pw"))
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders()
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            assert resp.status == 200
+        records = server.records()
+        assert len(records) == len(sent)
+        for (method, path, headers), rec in zip(sent, records):
+            env = rec["environ"]
+            assert env["REQUEST_METHOD"] == method
+            assert env["REQUEST_URI"] == path
+            assert env["QUERY_STRING"] == path.partition("?")[2]
+            value = dict(headers).get("X-Value")
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            assert env.get("HTTP_X_VALUE") == value, (path, headers, env.get("HTTP_X_VALUE"))
+    finally:
+        server.cleanup()

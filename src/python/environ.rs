@@ -1,7 +1,8 @@
 //! The `environ` dict passed to every script function (SPEC §3.6): a new
 //! dict per call, built only from server-computed values and request
 //! headers, never from `subprocess_env` (so `SetEnv` and `.htaccess` cannot
-//! inject keys). Credentials headers are never included.
+//! inject keys). Credentials headers are never included. Values equal to
+//! the previous call's on the same thread reuse its strings (`value_reuse`).
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -12,6 +13,7 @@ use crate::ffi;
 use crate::httpd::Request;
 use crate::python::header_keys::HeaderKeys;
 use crate::python::request_objects::CallScope;
+use crate::python::value_reuse::reuse_or_make;
 
 /// PEP 3333: environ strings carry bytes as Latin-1 code points.
 pub fn latin1(bytes: &[u8]) -> String {
@@ -33,6 +35,16 @@ fn server_version_tuple(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
 fn server_banner() -> String {
     // SAFETY: ap_get_server_banner returns a static C string.
     unsafe { crate::httpd::server::c_string(ffi::ap_get_server_banner()) }
+}
+
+/// The Latin-1 `str` of `bytes` for environ key `key`, reusing the one this
+/// thread made for the same key and bytes in an earlier call.
+fn value_str<'py>(
+    py: Python<'py>,
+    key: &Bound<'py, PyString>,
+    bytes: &[u8],
+) -> PyResult<Bound<'py, PyString>> {
+    reuse_or_make(py, key, bytes, || latin1_str(py, bytes))
 }
 
 /// A Python `str` holding `bytes` as Latin-1 code points, made in one C
@@ -149,7 +161,7 @@ pub fn build_environ<'py>(
                 "more environ values than REQUEST_KEYS",
             ));
         };
-        env.set_item(key, latin1_str(py, value)?)
+        env.set_item(key, value_str(py, key, value)?)
     };
 
     let uri = r.uri();
@@ -181,9 +193,11 @@ pub fn build_environ<'py>(
     let mut headers: Vec<(&[u8], Bound<'py, PyString>, Vec<u8>)> = Vec::new();
     for (name, value) in r.headers_in().entries() {
         if name.eq_ignore_ascii_case(b"content-type") {
-            env.set_item(shared.content_type.bind(py), latin1_str(py, value)?)?;
+            let key = shared.content_type.bind(py);
+            env.set_item(key, value_str(py, key, value)?)?;
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            env.set_item(shared.content_length.bind(py), latin1_str(py, value)?)?;
+            let key = shared.content_length.bind(py);
+            env.set_item(key, value_str(py, key, value)?)?;
         } else if let Some((_, _, joined)) = headers
             .iter_mut()
             .find(|(seen, _, _)| seen.eq_ignore_ascii_case(name))
@@ -195,7 +209,7 @@ pub fn build_environ<'py>(
         }
     }
     for (_, key, value) in headers {
-        env.set_item(key, latin1_str(py, &value)?)?;
+        env.set_item(&key, value_str(py, &key, &value)?)?;
     }
     env.set_item(shared.errors.bind(py), scope.errors(py))?;
     env.set_item(shared.application_group.bind(py), application_group)?;

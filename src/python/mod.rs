@@ -10,4 +10,5 @@ pub mod header_keys;
 pub mod request_objects;
 pub mod runtime;
 pub mod scripts;
+pub mod value_reuse;
 pub mod watchdog;
