@@ -40,34 +40,29 @@ def check_password(environ, user, password):
 """
 
 
+def protected(path, realm, script_args, extra=""):
+    """A Basic location whose check_password is the recording script."""
+    return f"""
+    <Location {path}>
+      {extra}
+      AuthType Basic
+      AuthName "{realm}"
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript {script_args}
+      Require valid-user
+    </Location>
+    """
+
+
 @pytest.fixture(scope="module")
 def apache():
     server = Apache(name="environ", server_conf="StartServers 1\nServerLimit 1\n")
     script = server.write_script("env.py", SCRIPT)
-    server.site_conf = f"""
-    <Location /env>
-      SetEnv INJECTED_BY_SETENV yes
-      AuthType Basic
-      AuthName "env"
-      AuthBasicProvider wsgi
-      WSGIAuthUserScript "{script}"
-      Require valid-user
-    </Location>
-    <Location /group-a>
-      AuthType Basic
-      AuthName "a"
-      AuthBasicProvider wsgi
-      WSGIAuthUserScript "{script}" application-group=group-a
-      Require valid-user
-    </Location>
-    <Location /server-group>
-      AuthType Basic
-      AuthName "s"
-      AuthBasicProvider wsgi
-      WSGIAuthUserScript "{script}" application-group=%{{SERVER}}
-      Require valid-user
-    </Location>
-    """
+    server.site_conf = "".join([
+        protected("/env", "env", f'"{script}"', "SetEnv INJECTED_BY_SETENV yes"),
+        protected("/group-a", "a", f'"{script}" application-group=group-a'),
+        protected("/server-group", "s", f'"{script}" application-group=%{{SERVER}}'),
+    ])
     for d in ("env", "group-a", "server-group"):
         (server.docroot / d).mkdir()
         (server.docroot / d / "index.html").write_text("ok\n")
@@ -76,10 +71,10 @@ def apache():
     server.cleanup()
 
 
-def raw_get(apache, path, headers):
+def raw_get(apache, path, headers, method="GET"):
     """http.client lets us send exactly the header names we want."""
     conn = http.client.HTTPConnection("127.0.0.1", apache.port, timeout=30)
-    conn.putrequest("GET", path, skip_accept_encoding=True)
+    conn.putrequest(method, path, skip_accept_encoding=True)
     for name, value in headers:
         conn.putheader(name, value)
     conn.endheaders()
@@ -194,15 +189,7 @@ def test_values_are_the_requests_own_when_one_thread_serves_them_all():
                                 "MinSpareServers 1\nMaxSpareServers 1\n")
     try:
         script = server.write_script("env.py", SCRIPT)
-        server.site_conf = f"""
-        <Location /env>
-          AuthType Basic
-          AuthName "env"
-          AuthBasicProvider wsgi
-          WSGIAuthUserScript "{script}"
-          Require valid-user
-        </Location>
-        """
+        server.site_conf = protected("/env", "env", f'"{script}"')
         (server.docroot / "env").mkdir()
         (server.docroot / "env" / "index.html").write_text("ok\n")
         server.start()
@@ -215,17 +202,9 @@ def test_values_are_the_requests_own_when_one_thread_serves_them_all():
             ("GET", "/env/index.html?q=1", []),
             ("GET", "/env/index.html?q=1", [("X-Value", "caf\xe9".encode("latin-1"))]),
         ]
+        auth = ("Authorization", basic_header("envuser", "pw"))
         for method, path, headers in sent:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-            conn.putrequest(method, path, skip_accept_encoding=True)
-            conn.putheader("Authorization", basic_header("envuser", "pw"))
-            for name, value in headers:
-                conn.putheader(name, value)
-            conn.endheaders()
-            resp = conn.getresponse()
-            resp.read()
-            conn.close()
-            assert resp.status == 200
+            assert raw_get(server, path, [auth, *headers], method) == 200
         records = server.records()
         assert len(records) == len(sent)
         for (method, path, headers), rec in zip(sent, records):
