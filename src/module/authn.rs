@@ -240,19 +240,21 @@ fn digest(
     let cache_timeout = dir.auth_cache_timeout();
     let cache_key =
         cache_timeout.and_then(|timeout| cache::digest_key(r, spec, timeout, user, realm));
-    let user_text = decode_credential(user);
     if let Some(Cached::RealmHash(hash)) = cache_key.as_ref().and_then(cache::lookup) {
+        // As for Basic: the user is decoded only for a log line that is written.
         rlog!(
             &r,
             Level::Debug,
             77,
-            "realm hash of '{user_text}' answered from the in-process cache (WSGIAuthCacheTimeout)"
+            "realm hash of '{}' answered from the in-process cache (WSGIAuthCacheTimeout)",
+            decode_credential(user)
         );
         // SAFETY: as below: httpd's out-parameter, a copy in the request pool.
         unsafe { *rethash = r.pool().strdup(&hash) };
         return ffi::authn_status_AUTH_USER_FOUND;
     }
     let validated_at = Instant::now();
+    let user_text = decode_credential(user);
     let realm_text = decode_credential(realm);
     let outcome = call_script(
         r,

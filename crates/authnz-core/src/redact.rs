@@ -25,11 +25,6 @@ impl Redactor {
         Redactor { forms }
     }
 
-    /// True when there is nothing to hide.
-    pub fn is_empty(&self) -> bool {
-        self.forms.is_empty()
-    }
-
     /// `text` with every spelling replaced by [`HIDDEN`].
     pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
@@ -74,7 +69,6 @@ mod tests {
     #[test]
     fn empty_forms_hide_nothing() {
         let r = Redactor::new([String::new()]);
-        assert!(r.is_empty());
-        assert_eq!(r.apply("text"), "text");
+        assert!(matches!(r.apply("text"), Cow::Borrowed("text")));
     }
 }
