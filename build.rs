@@ -35,9 +35,9 @@ fn main() {
     let bindings = bindgen::Builder::default()
         .header("src/ffi/wrapper.h")
         .clang_args(&clang_args)
-        .allowlist_function("ap_.*|apr_.*")
-        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|core_dir_config|authn_.*|authz_.*|ap_.*|apr_.*")
-        .allowlist_var("ap_unixd_config|ap_conftree|HOSTNAME_LOOKUP_.*|AP_.*|APR_.*|APLOG_.*|MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|OR_.*|ACCESS_CONF|RSRC_CONF|NOT_IN_.*|GLOBAL_ONLY|AUTHN_.*|AUTHZ_.*|REMOTE_.*|M_.*")
+        .allowlist_function("ap_.*|apr_.*|crypt_rn")
+        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|core_dir_config|authn_.*|authz_.*|ap_.*|apr_.*|crypt_data")
+        .allowlist_var("ap_unixd_config|ap_conftree|HOSTNAME_LOOKUP_.*|AP_.*|APR_.*|APLOG_.*|MODULE_MAGIC_.*|OK|DECLINED|DONE|HTTP_.*|OR_.*|ACCESS_CONF|RSRC_CONF|NOT_IN_.*|GLOBAL_ONLY|AUTHN_.*|AUTHZ_.*|REMOTE_.*|M_.*|CRYPT_MAX_PASSPHRASE_SIZE|CRYPT_OUTPUT_SIZE")
         .default_enum_style(bindgen::EnumVariation::Consts)
         .derive_default(false)
         .layout_tests(false)
@@ -54,6 +54,10 @@ fn main() {
     bindings
         .write_to_file(out.join("httpd_bindings.rs"))
         .expect("writing the generated bindings to OUT_DIR");
+
+    // crypt_rn (libxcrypt) makes the `$sha1$` entries handed to
+    // mod_authn_socache; APR's apr_password_validate already uses libcrypt.
+    println!("cargo:rustc-link-lib=crypt");
 
     record_python_version();
 }

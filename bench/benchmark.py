@@ -5,7 +5,8 @@ Three Apache instances with identical MPM and thread settings:
   plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest), and
            mod_authn_anon admitting anyone: Basic auth whose provider does no
            work, the floor any provider can reach in Apache
-  ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb)
+  ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb,
+           with sha1-crypt entries, and with bcrypt entries for the trivial check)
   mod_wsgi Debian's mod_wsgi with WSGIAuthUserScript and the same scripts
 (mod_wsgi and mod_authnz_wsgi cannot share a process.)
 
@@ -132,6 +133,8 @@ def make_servers(mpm):
                  f'WSGIAuthUserScript "{trivial}"\n {mem}'),
         location("/basic-sc", "Basic", "AuthBasicProvider socache wsgi",
                  f'WSGIAuthUserScript "{trivial}"\n {sc}'),
+        location("/basic-sc-bcrypt", "Basic", "AuthBasicProvider socache wsgi",
+                 f'WSGIAuthUserScript "{trivial}"\n {sc}\n WSGISocacheHash bcrypt'),
         location("/digest", "Digest", "AuthDigestProvider wsgi", f'WSGIAuthUserScript "{trivial}"'),
         location("/digest-sc", "Digest", "AuthDigestProvider socache wsgi",
                  f'WSGIAuthUserScript "{trivial}"\n {sc}'),
@@ -155,6 +158,7 @@ def make_servers(mpm):
     servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi}
     for server in servers.values():
         for d in ("open", "anon", "file", "file-digest", "basic", "basic-mem", "basic-sc",
+                  "basic-sc-bcrypt",
                   "digest", "digest-sc",
                   "slow", "slow-mem", "slow-sc"):
             (server.docroot / d).mkdir(exist_ok=True)
@@ -195,6 +199,8 @@ CASES = [
     ("trivial", "ours, uncached", "ours", "/basic/index.html", "basic", True),
     ("trivial", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic", True),
     ("trivial", "ours, socache (shmcb)", "ours", "/basic-sc/index.html", "basic", True),
+    ("trivial", "ours, socache, WSGISocacheHash bcrypt", "ours", "/basic-sc-bcrypt/index.html",
+     "basic", True),
     ("digest", "mod_authn_file (htdigest)", "plain", "/file-digest/index.html", "digest", True),
     ("digest", "mod_wsgi", "mod_wsgi", "/digest/index.html", "digest", True),
     ("digest", "ours, uncached", "ours", "/digest/index.html", "digest", True),

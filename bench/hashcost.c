@@ -40,6 +40,9 @@ int main(void)
     char out[256];
     struct crypt_data data;
     const char *settings[][2] = {
+        {"sha1-crypt rounds=1", "$sha1$1$abcdefghijklmnop$"},
+        {"sha1-crypt rounds=2", "$sha1$2$abcdefghijklmnop$"},
+        {"sha1-crypt rounds=8", "$sha1$8$abcdefghijklmnop$"},
         {"sha256-crypt rounds=1000", "$5$rounds=1000$abcdefghijklmnop$"},
         {"sha256-crypt rounds=5000", "$5$abcdefghijklmnop$"},
         {"sha512-crypt rounds=1000", "$6$rounds=1000$abcdefghijklmnop$"},

@@ -84,8 +84,10 @@ class Apache:
     """One apache2 instance with its own ServerRoot, logs and port."""
 
     def __init__(self, mpm="event", modules=(), server_conf="", site_conf="", name="httpd",
-                 load_authnz_wsgi=True):
+                 load_authnz_wsgi=True, environment=None):
         self.mpm = mpm
+        # Extra environment variables for apache2 (e.g. LD_PRELOAD).
+        self.environment = dict(environment or {})
         self.load_authnz_wsgi = load_authnz_wsgi
         self.modules = list(BASE_MODULES) + [m for m in modules if m not in BASE_MODULES]
         self.server_conf = server_conf
@@ -182,6 +184,7 @@ class Apache:
             stdout=open(self.stderr_path, "ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **self.environment},
         )
         deadline = time.time() + timeout
         while time.time() < deadline:

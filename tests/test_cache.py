@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -142,6 +143,8 @@ def apache():
     """,
         basic_location("/sc-basic", users, provider="socache wsgi", extra=sc),
         basic_location("/sc-other", users, provider="socache wsgi", extra=sc),
+        basic_location("/sc-bcrypt", users, provider="socache wsgi",
+                       extra=sc + "\n      WSGISocacheHash bcrypt"),
         basic_location("/sc-expire", users, provider="socache wsgi",
                        extra=f"AuthnCacheProvideFor wsgi\n      AuthnCacheTimeout {EXPIRE_TIMEOUT}"),
         basic_location("/sc-shared-1", users, provider="socache wsgi",
@@ -164,7 +167,7 @@ def apache():
     """,
     ])
     for d in ["nocache", "mem-a", "mem-b", "mem-realm", "mem-expire", "mem-alias", "mem-groups",
-              "sc-basic", "sc-other", "sc-expire", "sc-shared-1", "sc-shared-2", "sc-not-for-us",
+              "sc-basic", "sc-other", "sc-bcrypt", "sc-expire", "sc-shared-1", "sc-shared-2", "sc-not-for-us",
               "sc-digest", "mem-digest", "mem-digest-b"]:
         (server.docroot / d).mkdir()
         (server.docroot / d / "index.html").write_text(f"{d} page\n")
@@ -417,13 +420,56 @@ def test_socache_does_not_store_renamed_users(apache):
     assert [e["user"] for e in entries] == ["canonical"] * 3
 
 
+def hashed_as(server, user):
+    """The schemes our debug lines say `user`'s logins were handed over as."""
+    return [l.rsplit(" as a salted ", 1)[1].split()[0]
+            for l in server.error_lines("AUTHNZ_WSGI0073") if f"'{user}'" in l]
+
+
+def test_socache_entries_are_sha1_crypt_by_default_and_bcrypt_on_request(apache):
+    add_user(apache, "hal", "pw-hal")
+    for location in ("sc-basic", "sc-bcrypt"):
+        for _ in range(4):
+            assert get(apache, location, "hal", "pw-hal") == 200
+        assert get(apache, location, "hal", "pw-halx") == 401
+    # One Python call per location; the wrong password was refused by
+    # mod_authn_socache's apr_password_validate, not by Python.
+    assert len(calls(apache, "hal")) == 2
+    assert hashed_as(apache, "hal") == ["sha1-crypt", "bcrypt"]
+    assert not apache.error_lines("AUTHNZ_WSGI0078")
+
+
 def test_socache_does_not_store_passwords_bcrypt_would_truncate(apache):
     long_pw = "L" * 72 + "tail"
     add_user(apache, "longpw", long_pw)
-    assert get(apache, "sc-basic", "longpw", long_pw) == 200
+    assert get(apache, "sc-bcrypt", "longpw", long_pw) == 200
     # A password equal in its first 72 bytes must not be granted by the cache.
-    assert get(apache, "sc-basic", "longpw", "L" * 72 + "other") == 401
+    assert get(apache, "sc-bcrypt", "longpw", "L" * 72 + "other") == 401
     assert len(calls(apache, "longpw")) == 2
+    assert any("'longpw'" in l and "bcrypt reads only the first 72 bytes" in l
+               for l in apache.error_lines("AUTHNZ_WSGI0074"))
+    assert hashed_as(apache, "longpw") == []
+
+
+def test_sha1_crypt_entries_hold_the_whole_password(apache):
+    long_pw = "M" * 72 + "tail" + "x" * 100
+    add_user(apache, "longsha", long_pw)
+    assert get(apache, "sc-basic", "longsha", long_pw) == 200
+    assert get(apache, "sc-basic", "longsha", long_pw) == 200
+    assert get(apache, "sc-basic", "longsha", "M" * 72 + "other" + "x" * 100) == 401
+    assert len(calls(apache, "longsha")) == 1
+    assert hashed_as(apache, "longsha") == ["sha1-crypt"]
+
+
+def test_socache_does_not_store_passwords_crypt_refuses(apache):
+    huge_pw = "H" * 600      # libxcrypt takes at most 512 bytes
+    add_user(apache, "hugepw", huge_pw)
+    for i in range(2):
+        assert get(apache, "sc-basic", "hugepw", huge_pw) == 200
+        assert len(calls(apache, "hugepw")) == i + 1
+    assert any("'hugepw'" in l and "sha1-crypt reads only the first 512 bytes" in l
+               for l in apache.error_lines("AUTHNZ_WSGI0074"))
+    assert hashed_as(apache, "hugepw") == []
 
 
 def test_socache_keeps_an_old_password_until_authn_cache_timeout(apache):
@@ -540,6 +586,57 @@ def test_bad_timeouts_fail_the_config_test(value, message):
         assert code != 0
         assert "WSGIAuthCacheTimeout" in out and message in out, out
         assert "httpd.conf" in out
+    finally:
+        server.cleanup()
+
+
+@pytest.mark.parametrize("value,message", [
+    ("md5", "must be sha1-crypt or bcrypt, not 'md5'"),
+    ("", "one argument"),
+    ("bcrypt sha1-crypt", "one argument"),
+])
+def test_bad_socache_hash_fails_the_config_test(value, message):
+    server = Apache(name="cache-conf")
+    try:
+        script = server.write_script("users.py", USERS_SCRIPT)
+        server.site_conf = basic_location("/x", script, extra=f"WSGISocacheHash {value}")
+        code, out = server.configtest()
+        assert code != 0
+        assert "WSGISocacheHash" in out and message in out, out
+        assert "httpd.conf" in out
+    finally:
+        server.cleanup()
+
+
+def test_without_sha1_crypt_in_crypt3_entries_fall_back_to_bcrypt(tmp_path):
+    """A libcrypt without `$sha1$` (simulated: crypt_rn preloaded to fail):
+    one warning at start-up, and Basic entries are bcrypt, still answered by
+    mod_authn_socache without Python."""
+    shim = tmp_path / "no_sha1crypt.so"
+    source = tmp_path / "no_sha1crypt.c"
+    source.write_text("char *crypt_rn(const char *p, const char *s, void *d, int n)\n"
+                      "{ (void)p; (void)s; (void)d; (void)n; return 0; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(shim), str(source)], check=True)
+    os.chmod(tmp_path, 0o755)
+    server = Apache(name="cache-fallback", modules=["authn_socache", "socache_shmcb"],
+                    server_conf="AuthnCacheSOCache shmcb\nLogLevel info authnz_wsgi:debug\n",
+                    environment={"LD_PRELOAD": str(shim)})
+    try:
+        script = server.write_script("users.py", "def check_password(e, u, p):\n"
+                                                 "    record('basic', user=u)\n"
+                                                 "    return p == 'pw-' + u\n")
+        server.site_conf = basic_location("/x", script, provider="socache wsgi",
+                                          extra="AuthnCacheProvideFor wsgi")
+        (server.docroot / "x").mkdir()
+        (server.docroot / "x" / "index.html").write_text("x\n")
+        server.start()
+        for _ in range(3):
+            assert server.get_basic("/x/index.html", "fay", "pw-fay").status == 200
+        assert server.get_basic("/x/index.html", "fay", "pw-fax").status == 401
+        assert len(server.records("basic")) == 1
+        assert hashed_as(server, "fay") == ["bcrypt"]
+        warnings = server.error_lines("AUTHNZ_WSGI0078")
+        assert warnings and "cannot validate $sha1$ hashes" in warnings[0]
     finally:
         server.cleanup()
 

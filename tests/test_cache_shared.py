@@ -2,14 +2,16 @@
 mod_authn_socache uses one memcached (`AuthnCacheSOCache memcache:...`).
 A login checked by Python on the first server is answered by the second
 without calling Python, for Basic and Digest. What memcached holds is read
-back raw: a salted bcrypt hash for Basic (never the password), the realm
-hash for Digest."""
+back raw: a salted hash for Basic (never the password) — `$sha1$` by
+default, bcrypt where `WSGISocacheHash bcrypt` says so — and the realm hash
+for Digest."""
 
 import ctypes
 import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -101,6 +103,16 @@ def make_server(name, memcached_port):
       WSGIAuthUserScript "{script}"
       Require valid-user
     </Location>
+    <Location /shared-bcrypt>
+      AuthType Basic
+      AuthName "{REALM}"
+      AuthBasicProvider socache wsgi
+      AuthnCacheProvideFor wsgi
+      AuthnCacheTimeout {TIMEOUT}
+      WSGISocacheHash bcrypt
+      WSGIAuthUserScript "{script}"
+      Require valid-user
+    </Location>
     <Location /shared-digest>
       AuthType Digest
       AuthName "{REALM}"
@@ -111,7 +123,7 @@ def make_server(name, memcached_port):
       Require valid-user
     </Location>
     """
-    for d in ("shared", "shared-digest"):
+    for d in ("shared", "shared-bcrypt", "shared-digest"):
         (server.docroot / d).mkdir()
         (server.docroot / d / "index.html").write_text(f"{d} on {name}\n")
     return server
@@ -195,22 +207,37 @@ def test_second_server_answers_digest_without_python(fleet, memcached):
     assert digest_get(second, "dora", "wrong") == 401
 
 
-def test_memcached_holds_a_salted_hash_not_the_password(fleet, memcached):
-    first, _ = fleet
-    assert first.get_basic("/shared/index.html", "alice", "alice-pw").status == 200
+SHA1_CRYPT = re.compile(rb"\$sha1\$1\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{28}")
+BCRYPT = re.compile(rb"\$2y\$04\$[./0-9A-Za-z]{53}")
+
+
+@pytest.mark.parametrize("location,form", [("shared", SHA1_CRYPT), ("shared-bcrypt", BCRYPT)],
+                         ids=["sha1-crypt", "bcrypt"])
+def test_memcached_holds_a_salted_hash_not_the_password(fleet, memcached, location, form):
+    first, second = fleet
+    key = socache_key(f"127.0.0.1/{location}", "alice")
+    memcached_delete(memcached, key)
+    path = f"/{location}/index.html"
+    before = len(calls(first, "alice"))
+    assert first.get_basic(path, "alice", "alice-pw").status == 200
+    assert len(calls(first, "alice")) == before + 1
     # AuthnCacheContext "directory": ServerName plus the URI's directory.
-    value = memcached_get(memcached, socache_key("127.0.0.1/shared", "alice"))
+    value = memcached_get(memcached, key)
     assert value is not None
-    assert value.startswith(b"$2y$04$") and len(value) == 60, value
+    assert form.fullmatch(value), value
     assert b"alice-pw" not in value
-    assert not value.startswith(b"{SHA}")
     assert apr_password_validate("alice-pw", value)
     assert not apr_password_validate("alice-pwx", value)
+    # The second server answers from exactly this entry.
+    before_second = len(calls(second, "alice"))
+    assert second.get_basic(path, "alice", "alice-pw").status == 200
+    assert second.get_basic(path, "alice", "alice-pwx").status == 401
+    assert len(calls(second, "alice")) == before_second
     # Salted: a second store of the same password is a different string.
-    memcached_delete(memcached, socache_key("127.0.0.1/shared", "alice"))
-    assert first.get_basic("/shared/index.html", "alice", "alice-pw").status == 200
-    again = memcached_get(memcached, socache_key("127.0.0.1/shared", "alice"))
-    assert again is not None and again != value
+    memcached_delete(memcached, key)
+    assert first.get_basic(path, "alice", "alice-pw").status == 200
+    again = memcached_get(memcached, key)
+    assert again is not None and again != value and form.fullmatch(again)
     assert apr_password_validate("alice-pw", again)
 
 

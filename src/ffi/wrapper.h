@@ -1,4 +1,4 @@
-/* The httpd 2.4 and APR headers mod_authnz_wsgi binds to (bindgen input). */
+/* The httpd 2.4, APR and libcrypt headers mod_authnz_wsgi binds to (bindgen input). */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -23,3 +23,4 @@
 #include <apr_md5.h>
 #include <apr_time.h>
 #include <unixd.h>
+#include <crypt.h>

@@ -167,13 +167,13 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     match outcome {
         Ok(BasicOutcome::Granted) => {
             remember(None);
-            socache::store_basic(r, user_c, password_c);
+            socache::store_basic(r, dir.socache_hash, user_c, password_c);
             ffi::authn_status_AUTH_GRANTED
         }
         Ok(BasicOutcome::GrantedAs(name)) => {
             if name == user_text {
                 remember(None);
-                socache::store_basic(r, user_c, password_c);
+                socache::store_basic(r, dir.socache_hash, user_c, password_c);
             } else {
                 remember(Some(&name));
                 rlog!(

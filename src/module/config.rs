@@ -7,6 +7,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::script_options::ApplicationGroup;
 
 use crate::apr::Pool;
@@ -49,6 +50,9 @@ pub struct DirConfig {
     pub reflect_auth_type_header: Option<Arc<str>>,
     /// `WSGIAuthCacheTimeout`, in seconds (0: no in-process cache).
     pub auth_cache_timeout: Option<u64>,
+    /// `WSGISocacheHash`: how Basic logins handed to mod_authn_socache are
+    /// hashed (default `sha1-crypt`).
+    pub socache_hash: Option<BasicEntryHash>,
 }
 
 /// Default `WSGIReflectUserHeader`.
@@ -86,6 +90,7 @@ impl DirConfig {
                 &base.reflect_auth_type_header,
             ),
             auth_cache_timeout: add.auth_cache_timeout.or(base.auth_cache_timeout),
+            socache_hash: add.socache_hash.or(base.socache_hash),
         }
     }
 

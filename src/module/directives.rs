@@ -7,6 +7,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::parse_script_options;
 use authnz_core::wait_time::parse_wait_time;
@@ -200,6 +201,20 @@ fn auth_cache_timeout(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<
     Ok(())
 }
 
+/// `WSGISocacheHash sha1-crypt|bcrypt`.
+fn socache_hash(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    expect_count(cmd, args, 1, 1, "one argument, sha1-crypt or bcrypt")?;
+    let scheme = BasicEntryHash::parse(&args[0]).ok_or_else(|| {
+        format!(
+            "{} must be sha1-crypt or bcrypt, not '{}'",
+            cmd.directive_name(),
+            args[0]
+        )
+    })?;
+    dir.socache_hash = Some(scheme);
+    Ok(())
+}
+
 /// The longest wait `WSGIMaxConcurrentCalls` accepts for a call beyond the cap.
 const MAX_CALL_WAIT: Duration = Duration::from_secs(60);
 
@@ -326,7 +341,7 @@ const fn end() -> ffi::command_rec {
 }
 
 /// The directives, as httpd's `cmds` table.
-pub static COMMANDS: CommandTable<14> = CommandTable([
+pub static COMMANDS: CommandTable<15> = CommandTable([
     entry(
         c"WSGIAuthUserScript",
         auth_user_script,
@@ -362,6 +377,12 @@ pub static COMMANDS: CommandTable<14> = CommandTable([
         auth_cache_timeout,
         ffi::ACCESS_CONF | ffi::RSRC_CONF,
         c"seconds a granted Basic login or a user's groups are reused in this process without calling Python (default 0: off)",
+    ),
+    entry(
+        c"WSGISocacheHash",
+        socache_hash,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"sha1-crypt|bcrypt: the salted hash a granted Basic login is handed to mod_authn_socache as (default sha1-crypt)",
     ),
     entry(
         c"WSGIMaxConcurrentCalls",

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod authn;
 pub mod authz_group;
+pub mod basic_entry;
 pub mod cache;
 pub mod config;
 pub mod directives;

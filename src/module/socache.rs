@@ -12,12 +12,13 @@
 //! never survives one. As httpd's own `mod_authn_file` does, we pass our
 //! provider name, the user, no realm for Basic, and data that
 //! mod_authn_socache later checks itself: for Basic it runs
-//! `ap_password_validate(password, data)`, so we store a salted bcrypt hash
-//! (never the password, never unsalted SHA-1); for Digest it returns the
-//! data as the realm hash, so we store the realm hash with its realm.
+//! `ap_password_validate(password, data)`, so we store a salted hash in the
+//! scheme of `WSGISocacheHash` (`basic_entry`; never the password, never
+//! unsalted SHA-1); for Digest it returns the data as the realm hash, so we
+//! store the realm hash with its realm.
 //!
-//! Hashing costs about a millisecond — ten times a trivial Python check — so
-//! it is only done where mod_authn_socache will keep the result: where the
+//! Hashing costs a few microseconds (`$sha1$`) or a millisecond (bcrypt),
+//! so it is only done where mod_authn_socache will keep the result: where the
 //! request's merged `AuthnCacheProvideFor` lists `wsgi`. That list lives in
 //! mod_authn_socache's private per-directory record; its layout (timeout,
 //! provider array, context) has not changed in httpd 2.4, and it is checked
@@ -35,14 +36,15 @@
 use std::ffi::{c_char, CStr};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
-use authnz_core::socache_policy::{basic_password_storable, directive_enables_wsgi, BCRYPT_COST};
+use authnz_core::basic_entry_hash::BasicEntryHash;
+use authnz_core::socache_policy::directive_enables_wsgi;
 
 use crate::ffi;
 use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
 use crate::httpd::server::c_string;
 use crate::httpd::Request;
-use crate::module::cache::random_bytes;
+use crate::module::basic_entry;
 use crate::{rlog, slog};
 
 /// The provider name mod_authn_socache's `AuthnCacheProvideFor` matches.
@@ -69,11 +71,6 @@ struct SocacheDirConfig {
 /// mod_authn_socache's default `AuthnCacheTimeout` (300 s) in microseconds.
 const SOCACHE_DEFAULT_TIMEOUT_US: ffi::apr_interval_time_t = 300_000_000;
 
-/// Bytes of bcrypt salt (APR requires at least 16).
-const SALT_LEN: usize = 16;
-/// `$2y$04$` + 53 characters + NUL fits; APR requires at least 61.
-const BCRYPT_BUF: usize = 64;
-
 /// The `optional_fn_retrieve` hook: fetch `ap_authn_cache_store` again and
 /// look at the configuration just read.
 ///
@@ -89,6 +86,16 @@ pub unsafe extern "C" fn optional_fn_retrieve() {
         STORE_FN.store(address, Ordering::Release);
         WANTED.store(wanted, Ordering::Release);
         SOCACHE_INDEX.store(index, Ordering::Release);
+        if wanted && !basic_entry::sha1crypt_supported() {
+            slog!(
+                None,
+                Level::Warning,
+                78,
+                "this platform's crypt(3) cannot validate $sha1$ hashes; Basic logins are handed \
+                 to mod_authn_socache as bcrypt hashes instead (about a millisecond per cached \
+                 request)"
+            );
+        }
         if wanted && index < 0 {
             slog!(
                 None,
@@ -215,57 +222,39 @@ fn store_function(r: Request) -> Option<StoreFn> {
 }
 
 /// After `check_password` granted `user` with `password` (and did not
-/// rename the user): store a bcrypt hash of the password.
-pub fn store_basic(r: Request, user: &CStr, password: &CStr) {
+/// rename the user): store a salted hash of the password, in the scheme
+/// `WSGISocacheHash` chose for this request.
+pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, password: &CStr) {
     let Some(store) = store_function(r) else {
         return;
     };
-    if !basic_password_storable(password.to_bytes()) {
+    let scheme = basic_entry::effective_scheme(configured);
+    if !scheme.stores(password.to_bytes()) {
         rlog!(
             &r,
             Level::Debug,
             74,
-            "login of '{}' not handed to mod_authn_socache: bcrypt reads only the first 72 bytes \
+            "login of '{}' not handed to mod_authn_socache: {} reads only the first {} bytes \
              of a password",
-            String::from_utf8_lossy(user.to_bytes())
+            String::from_utf8_lossy(user.to_bytes()),
+            scheme.name(),
+            scheme.max_password_bytes()
         );
         return;
     }
-    let mut salt = [0u8; SALT_LEN];
-    if !random_bytes(&mut salt) {
-        rlog!(
-            &r,
-            Level::Error,
-            76,
-            "login of '{}' not handed to mod_authn_socache: no random salt (getrandom failed)",
-            String::from_utf8_lossy(user.to_bytes())
-        );
-        return;
-    }
-    let mut hash = [0 as c_char; BCRYPT_BUF];
-    // SAFETY: password is NUL-terminated; salt and hash are buffers of the
-    // lengths passed; apr_bcrypt_encode writes a NUL-terminated string of
-    // at most 61 bytes into `hash`.
-    let status = unsafe {
-        ffi::apr_bcrypt_encode(
-            password.as_ptr(),
-            BCRYPT_COST,
-            salt.as_ptr(),
-            SALT_LEN as ffi::apr_size_t,
-            hash.as_mut_ptr(),
-            BCRYPT_BUF as ffi::apr_size_t,
-        )
+    let entry = match basic_entry::make(scheme, password) {
+        Ok(entry) => entry,
+        Err(why) => {
+            rlog!(
+                &r,
+                Level::Error,
+                76,
+                "login of '{}' not handed to mod_authn_socache: {why}",
+                String::from_utf8_lossy(user.to_bytes())
+            );
+            return;
+        }
     };
-    if status != 0 {
-        rlog!(
-            &r,
-            Level::Error,
-            76,
-            "login of '{}' not handed to mod_authn_socache: apr_bcrypt_encode failed ({status})",
-            String::from_utf8_lossy(user.to_bytes())
-        );
-        return;
-    }
     // SAFETY: the request is live; every string is NUL-terminated and
     // outlives the call (mod_authn_socache copies what it keeps); a NULL
     // realm marks a Basic entry.
@@ -275,16 +264,16 @@ pub fn store_basic(r: Request, user: &CStr, password: &CStr) {
             PROVIDER.as_ptr(),
             user.as_ptr(),
             std::ptr::null(),
-            hash.as_ptr(),
+            entry.as_ptr(),
         )
     };
-    hash.iter_mut().for_each(|b| *b = 0);
     rlog!(
         &r,
         Level::Debug,
         73,
-        "granted login of '{}' handed to mod_authn_socache as a salted bcrypt hash",
-        String::from_utf8_lossy(user.to_bytes())
+        "granted login of '{}' handed to mod_authn_socache as a salted {} hash",
+        String::from_utf8_lossy(user.to_bytes()),
+        scheme.name()
     );
 }
 

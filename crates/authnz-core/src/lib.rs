@@ -5,6 +5,7 @@
 //! hiding passwords in log text (§5).
 
 pub mod auth_cache;
+pub mod basic_entry_hash;
 pub mod credentials;
 pub mod environ_keys;
 pub mod group_set;

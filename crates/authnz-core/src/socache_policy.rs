@@ -1,30 +1,11 @@
 //! Decisions about mod_authn_socache (SPEC §5) that need no httpd: whether
-//! the configuration asks it to cache for the `wsgi` provider, and whether
-//! a Basic password can be represented by the salted hash we store.
-//!
-//! mod_authn_socache validates a cached Basic entry with
-//! `apr_password_validate`, so what we store must be a hash that function
-//! understands. We store bcrypt (`$2y$`, cost [`BCRYPT_COST`]); see the
-//! README for the measured cost of each candidate scheme. bcrypt reads only
-//! the first 72 bytes of a password, so a longer password is never stored:
-//! its cache entry would also accept any password sharing those 72 bytes.
+//! the configuration asks it to cache for the `wsgi` provider. The hash a
+//! Basic entry is stored as is `basic_entry_hash`'s concern.
 
 use crate::require_words::require_words;
 
-/// bcrypt's work factor for cache entries (2^4 rounds, the minimum APR
-/// accepts): about a millisecond per validation here.
-pub const BCRYPT_COST: u32 = 4;
-
-/// bcrypt ignores password bytes beyond this many.
-pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
-
 /// The provider name mod_authn_socache's `AuthnCacheProvideFor` must list.
 pub const PROVIDER_NAME: &[u8] = b"wsgi";
-
-/// Whether a granted Basic password may be stored as a bcrypt hash.
-pub fn basic_password_storable(password: &[u8]) -> bool {
-    password.len() <= BCRYPT_MAX_PASSWORD_BYTES
-}
 
 /// Whether one configuration directive (name and raw argument string, as in
 /// httpd's parsed tree) may make mod_authn_socache cache for `wsgi`:
@@ -61,12 +42,5 @@ mod tests {
         ));
         assert!(!directive_enables_wsgi("AuthBasicProvider", "socache wsgi"));
         assert!(directive_enables_wsgi("AuthnCacheEnable", ""));
-    }
-
-    #[test]
-    fn long_passwords_are_not_stored() {
-        assert!(basic_password_storable(b""));
-        assert!(basic_password_storable(&[b'x'; 72]));
-        assert!(!basic_password_storable(&[b'x'; 73]));
     }
 }
