@@ -15,7 +15,8 @@ precomputed Authorization header (AuthDigestNonceLifetime -1 keeps the
 nonce valid; httpd 2.4 does not check nonce counts), and a slow
 check_password (PBKDF2-SHA256 with Django 5.2's default iterations).
 Every case runs once per round, rounds interleave the cases, and the median
-of the rounds is reported. After each run the script waits until Apache is
+of the rounds is reported; a ratio between two cases is the median of the
+ratios within each round. After each run the script waits until Apache is
 idle again, so queued slow requests do not leak into the next case, and
 records the CPU time Apache's processes spent per request served, which is
 steadier than req/s when other work shares the machine.
@@ -389,26 +390,36 @@ def main():
         def median(i):
             return statistics.median(results[i])
 
-        baseline = {c[0]: median(i) for i, c in enumerate(cases) if c[1] == "no auth"}
+        def ratios(i, j):
+            """Case i against case j, round by round: both ran in the same
+            round, so slow drifts of the machine cancel out."""
+            return [a / b for a, b in zip(results[i], results[j]) if b]
+
+        baseline = {c[0]: i for i, c in enumerate(cases) if c[1] == "no auth"}
         no_auth = baseline.get("trivial")
-        wsgi_rate = {c[0]: median(i) for i, c in enumerate(cases) if c[1] == "mod_wsgi"}
+        wsgi = {c[0]: i for i, c in enumerate(cases) if c[1] == "mod_wsgi"}
 
         print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} "
               f"interleaved rounds, MPM {args.mpm} (2 children x 25 threads), "
               f"{os.cpu_count()} CPUs, "
               + ("Apache pinned to CPU 0 and wrk to CPU 1, " if pinned else "")
-              + f"{elapsed:.0f}s of runs; median req/s (min-max)\n")
-        print("| check | configuration | req/s | range | vs no auth | vs mod_wsgi | CPU µs/req |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+              + f"{elapsed:.0f}s of runs; median req/s (min-max); ratios are medians of the "
+              "rounds' own ratios (min-max)\n")
+        print("| check | configuration | req/s | range | vs no auth | range | vs mod_wsgi "
+              "| CPU µs/req |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for i, (check, config, *_rest) in enumerate(cases):
             rate = median(i)
             base = baseline.get(check, no_auth)
-            vs_base = f"{rate / base:.3f}" if base else "-"
-            vs_wsgi = f"{rate / wsgi_rate[check]:.2f}x" if check in wsgi_rate else "-"
+            vs_base = ratios(i, base) if base is not None else []
+            vs_wsgi = ratios(i, wsgi[check]) if check in wsgi else []
+            base_text = f"{statistics.median(vs_base):.3f}" if vs_base else "-"
+            base_range = f"{min(vs_base):.2f}-{max(vs_base):.2f}" if vs_base else "-"
+            wsgi_text = f"{statistics.median(vs_wsgi):.2f}x" if vs_wsgi else "-"
             rng = f"{min(results[i]):.0f}-{max(results[i]):.0f}"
             cpu_us = statistics.median(cpu[i])
-            print(f"| {check} | {config} | {rate:.1f} | {rng} | {vs_base} | {vs_wsgi} "
-                  f"| {cpu_us:.0f} |")
+            print(f"| {check} | {config} | {rate:.1f} | {rng} | {base_text} | {base_range} "
+                  f"| {wsgi_text} | {cpu_us:.0f} |")
         print(f"\nUncached slow cases use {SLOW_CONNECTIONS} connections. "
               "vs no auth: against the no-auth row of the same connection mode. CPU µs/req: "
               "user+system time of the server's processes per request served (median).")

@@ -178,29 +178,53 @@ def test_application_groups_are_separate_module_instances(apache):
     assert any("application group 'group-a'" in l for l in loads)
 
 
+MUTATING_SCRIPT = SCRIPT + """
+_check = check_password
+
+def check_password(environ, user, password):
+    granted = _check(environ, user, password)
+    # What a script does to its environ must not reach the next call.
+    environ["HTTP_X_VALUE"] = "tampered"
+    environ["REQUEST_METHOD"] = "TAMPERED"
+    environ["injected"] = "by the script"
+    environ.pop("QUERY_STRING", None)
+    environ.pop("CONTENT_TYPE", None)
+    return granted
+"""
+
+
 def test_values_are_the_requests_own_when_one_thread_serves_them_all():
-    """A worker thread reuses the `str` of a value equal to the previous
-    call's: every call must still see exactly its own request's values,
-    whether they repeat, change, grow past the reuse limit or disappear."""
+    """A worker thread builds each environ from its previous one, changing
+    only what differs: every call must still see exactly its own request's
+    values, whether they repeat, change, grow past the kept length, appear
+    or disappear, whatever the previous call did to its own dict, and with
+    more headers than a thread keeps."""
     from harness import basic_header
 
     server = Apache(name="environ-one-thread", mpm="prefork",
                     server_conf="StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
-                                "MinSpareServers 1\nMaxSpareServers 1\n")
+                                "MinSpareServers 1\nMaxSpareServers 1\n"
+                                "LimitRequestFields 200\n")
     try:
-        script = server.write_script("env.py", SCRIPT)
+        script = server.write_script("env.py", MUTATING_SCRIPT)
         server.site_conf = protected("/env", "env", f'"{script}"')
         (server.docroot / "env").mkdir()
         (server.docroot / "env" / "index.html").write_text("ok\n")
         server.start()
+        many = [(f"X-Many-{i}", f"v{i}") for i in range(80)]
         sent = [
             ("GET", "/env/index.html?q=1", [("X-Value", "same")]),
             ("GET", "/env/index.html?q=1", [("X-Value", "same")]),
-            ("HEAD", "/env/index.html?q=2", [("X-Value", "changed")]),
+            ("HEAD", "/env/index.html?q=2", [("X-Value", "changed"),
+                                              ("Content-Type", "text/plain")]),
             ("GET", "/env/index.html", [("X-Value", "x" * 300)]),
-            ("GET", "/env/index.html", [("X-Value", "x" * 300)]),
+            ("GET", "/env/index.html", [("X-Value", "x" * 300), ("Content-Type", "a/b")]),
             ("GET", "/env/index.html?q=1", []),
             ("GET", "/env/index.html?q=1", [("X-Value", "caf\xe9".encode("latin-1"))]),
+            ("GET", "/env/index.html?q=3", many + [("X-Value", "after many")]),
+            ("GET", "/env/index.html?q=3", many[40:]),
+            ("GET", "/env/index.html?q=4", [("X-Value", "same"), ("X-Value", "again")]),
+            ("GET", "/env/index.html?q=1", [("X-Value", "same")]),
         ]
         auth = ("Authorization", basic_header("envuser", "pw"))
         for method, path, headers in sent:
@@ -212,9 +236,15 @@ def test_values_are_the_requests_own_when_one_thread_serves_them_all():
             assert env["REQUEST_METHOD"] == method
             assert env["REQUEST_URI"] == path
             assert env["QUERY_STRING"] == path.partition("?")[2]
-            value = dict(headers).get("X-Value")
-            if isinstance(value, bytes):
-                value = value.decode("latin-1")
-            assert env.get("HTTP_X_VALUE") == value, (path, headers, env.get("HTTP_X_VALUE"))
+            assert "injected" not in env
+            values = [v.decode("latin-1") if isinstance(v, bytes) else v
+                      for n, v in headers if n == "X-Value"]
+            assert env.get("HTTP_X_VALUE") == (", ".join(values) if values else None), \
+                (path, headers, env.get("HTTP_X_VALUE"))
+            assert env.get("CONTENT_TYPE") == dict(headers).get("Content-Type")
+            sent_many = {f"HTTP_{n.upper().replace('-', '_')}": v
+                         for n, v in headers if n.startswith("X-Many-")}
+            got_many = {k: v for k, v in env.items() if k.startswith("HTTP_X_MANY_")}
+            assert got_many == sent_many
     finally:
         server.cleanup()

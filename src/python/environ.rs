@@ -1,19 +1,21 @@
 //! The `environ` dict passed to every script function (SPEC §3.6): a new
 //! dict per call, built only from server-computed values and request
 //! headers, never from `subprocess_env` (so `SetEnv` and `.htaccess` cannot
-//! inject keys). Credentials headers are never included. Values equal to
-//! the previous call's on the same thread reuse its strings (`value_reuse`).
+//! inject keys). Credentials headers are never included. Each call's dict
+//! is a copy of its thread's previous environ, updated where this request
+//! differs (`environ_template`).
 
-use pyo3::exceptions::PyRuntimeError;
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::ffi;
 use crate::httpd::Request;
+use crate::python::environ_template::{environ_for, Item};
 use crate::python::header_keys::HeaderKeys;
 use crate::python::request_objects::CallScope;
-use crate::python::value_reuse::reuse_or_make;
 
 /// PEP 3333: environ strings carry bytes as Latin-1 code points.
 pub fn latin1(bytes: &[u8]) -> String {
@@ -37,16 +39,6 @@ fn server_banner() -> String {
     unsafe { crate::httpd::server::c_string(ffi::ap_get_server_banner()) }
 }
 
-/// The Latin-1 `str` of `bytes` for environ key `key`, reusing the one this
-/// thread made for the same key and bytes in an earlier call.
-fn value_str<'py>(
-    py: Python<'py>,
-    key: &Bound<'py, PyString>,
-    bytes: &[u8],
-) -> PyResult<Bound<'py, PyString>> {
-    reuse_or_make(py, key, bytes, || latin1_str(py, bytes))
-}
-
 /// A Python `str` holding `bytes` as Latin-1 code points, made in one C
 /// call (no intermediate Rust `String`).
 fn latin1_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
@@ -65,10 +57,6 @@ fn latin1_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
     }?;
     Ok(text.cast_into::<PyString>()?)
 }
-
-/// The first this many of [`REQUEST_KEYS`] are set in every call; the
-/// rest only when the request has a value for them.
-const ALWAYS_SET_REQUEST_KEYS: usize = 14;
 
 /// The keys of per-request values, in the order they are set.
 const REQUEST_KEYS: [&str; 15] = [
@@ -90,12 +78,8 @@ const REQUEST_KEYS: [&str; 15] = [
 ];
 
 /// What every environ of this process shares, made on first use: the
-/// interned keys, and a template dict which each call copies (a C-level
-/// copy of the hash table) instead of rebuilding. The template holds the
-/// items that never change in a child (server software, versions) and,
-/// with `None` as a placeholder, every key each call always sets, so the
-/// copy is already sized for them and setting one replaces a value
-/// instead of growing the table.
+/// interned keys, and the dict each thread's environ starts from, with
+/// the items that never change in a child (server software, versions).
 struct Shared {
     keys: Vec<Py<PyString>>,
     https: Py<PyString>,
@@ -105,7 +89,7 @@ struct Shared {
     application_group: Py<PyString>,
     is_https: Py<PyString>,
     var_lookup: Py<PyString>,
-    template: Py<PyDict>,
+    base: Py<PyDict>,
     /// `HTTP_*` keys of the header names seen so far.
     header_keys: HeaderKeys,
 }
@@ -114,11 +98,11 @@ static SHARED: PyOnceLock<Shared> = PyOnceLock::new();
 
 fn shared(py: Python<'_>) -> PyResult<&Shared> {
     SHARED.get_or_try_init(py, || {
-        let template = PyDict::new(py);
-        template.set_item("SERVER_SOFTWARE", server_banner())?;
-        template.set_item("apache.version", server_version_tuple(py)?)?;
-        template.set_item("mod_wsgi.process_group", "")?;
-        template.set_item("authnz_wsgi.version", env!("CARGO_PKG_VERSION"))?;
+        let base = PyDict::new(py);
+        base.set_item("SERVER_SOFTWARE", server_banner())?;
+        base.set_item("apache.version", server_version_tuple(py)?)?;
+        base.set_item("mod_wsgi.process_group", "")?;
+        base.set_item("authnz_wsgi.version", env!("CARGO_PKG_VERSION"))?;
         let key = |k: &str| PyString::intern(py, k).unbind();
         let shared = Shared {
             keys: REQUEST_KEYS.iter().map(|k| key(k)).collect(),
@@ -129,18 +113,9 @@ fn shared(py: Python<'_>) -> PyResult<&Shared> {
             application_group: key("mod_wsgi.application_group"),
             is_https: key("mod_ssl.is_https"),
             var_lookup: key("mod_ssl.var_lookup"),
-            template: template.clone().unbind(),
+            base: base.unbind(),
             header_keys: HeaderKeys::new(),
         };
-        let always_set = shared.keys[..ALWAYS_SET_REQUEST_KEYS].iter().chain([
-            &shared.errors,
-            &shared.application_group,
-            &shared.is_https,
-            &shared.var_lookup,
-        ]);
-        for placeholder in always_set {
-            template.set_item(placeholder.bind(py), py.None())?;
-        }
         Ok(shared)
     })
 }
@@ -153,67 +128,108 @@ pub fn build_environ<'py>(
     scope: &CallScope,
 ) -> PyResult<Bound<'py, PyDict>> {
     let shared = shared(py)?;
-    let env = shared.template.bind(py).copy()?;
-    let mut keys = shared.keys.iter().map(|k| k.bind(py));
-    let mut set = |value: &[u8]| -> PyResult<()> {
-        let Some(key) = keys.next() else {
-            return Err(PyRuntimeError::new_err(
-                "more environ values than REQUEST_KEYS",
-            ));
-        };
-        env.set_item(key, value_str(py, key, value)?)
-    };
-
+    let mut items: Vec<Item<'_, 'py>> = Vec::with_capacity(REQUEST_KEYS.len() + 16);
     let uri = r.uri();
     let path_info = r.path_info();
     let script_name = uri.strip_suffix(path_info).unwrap_or(uri);
-    set(r.method())?;
-    set(r.unparsed_uri())?;
-    set(script_name)?;
-    set(path_info)?;
-    set(r.args())?;
-    set(r.protocol())?;
-    set(r.server_name())?;
-    set(r.server_port().to_string().as_bytes())?;
-    set(r.local_ip())?;
-    set(r.server().admin())?;
-    set(r.signature())?;
-    set(r.document_root())?;
-    set(r.useragent_ip())?;
-    set(r.client_port().to_string().as_bytes())?;
-    if let Some(host) = r.remote_host_name() {
-        set(host.as_bytes())?;
+    let mut port_digits = [0u8; 5];
+    let mut client_port_digits = [0u8; 5];
+    let remote_host = r.remote_host_name();
+    // In the order of REQUEST_KEYS.
+    let request_values: [Option<&[u8]>; REQUEST_KEYS.len()] = [
+        Some(r.method()),
+        Some(r.unparsed_uri()),
+        Some(script_name),
+        Some(path_info),
+        Some(r.args()),
+        Some(r.protocol()),
+        Some(r.server_name()),
+        Some(decimal(r.server_port(), &mut port_digits)),
+        Some(r.local_ip()),
+        Some(r.server().admin()),
+        Some(r.signature()),
+        Some(r.document_root()),
+        Some(r.useragent_ip()),
+        Some(decimal(r.client_port(), &mut client_port_digits)),
+        remote_host.as_deref().map(str::as_bytes),
+    ];
+    for (key, value) in shared.keys.iter().zip(request_values) {
+        if let Some(value) = value {
+            items.push(Item {
+                key: key.bind(py).clone(),
+                bytes: Cow::Borrowed(value),
+            });
+        }
     }
+    let key = |k: &Py<PyString>| k.bind(py).clone();
     if r.is_https() {
-        env.set_item(shared.https.bind(py), "on")?;
+        items.push(Item {
+            key: key(&shared.https),
+            bytes: Cow::Borrowed(b"on"),
+        });
     }
+    items.push(Item {
+        key: key(&shared.application_group),
+        bytes: Cow::Borrowed(application_group.as_bytes()),
+    });
     // Repeated headers are joined as a proxy would join them, in Rust,
-    // before anything reaches the dict. Names that differ only in case
-    // have the same key.
-    let mut headers: Vec<(&[u8], Bound<'py, PyString>, Vec<u8>)> = Vec::new();
+    // before anything reaches the dict; of repeated Content-Type or
+    // Content-Length headers the last counts. Names that differ only in
+    // case have the same key.
+    let mut content_type = None;
+    let mut content_length = None;
+    // (header name, its item's index) of the headers taken so far.
+    let mut headers: Vec<(&[u8], usize)> = Vec::new();
     for (name, value) in r.headers_in().entries() {
         if name.eq_ignore_ascii_case(b"content-type") {
-            let key = shared.content_type.bind(py);
-            env.set_item(key, value_str(py, key, value)?)?;
+            content_type = Some(value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            let key = shared.content_length.bind(py);
-            env.set_item(key, value_str(py, key, value)?)?;
-        } else if let Some((_, _, joined)) = headers
-            .iter_mut()
-            .find(|(seen, _, _)| seen.eq_ignore_ascii_case(name))
+            content_length = Some(value);
+        } else if let Some(&(_, at)) = headers
+            .iter()
+            .find(|(seen, _)| seen.eq_ignore_ascii_case(name))
         {
+            let joined = items[at].bytes.to_mut();
             joined.extend_from_slice(b", ");
             joined.extend_from_slice(value);
         } else if let Some(key) = shared.header_keys.key(py, name) {
-            headers.push((name, key, value.to_vec()));
+            headers.push((name, items.len()));
+            items.push(Item {
+                key,
+                bytes: Cow::Borrowed(value),
+            });
         }
     }
-    for (_, key, value) in headers {
-        env.set_item(&key, value_str(py, &key, &value)?)?;
+    for (k, value) in [
+        (&shared.content_type, content_type),
+        (&shared.content_length, content_length),
+    ] {
+        if let Some(value) = value {
+            items.push(Item {
+                key: key(k),
+                bytes: Cow::Borrowed(value),
+            });
+        }
     }
+    let env = environ_for(py, shared.base.bind(py), &items, |bytes| {
+        latin1_str(py, bytes)
+    })?;
     env.set_item(shared.errors.bind(py), scope.errors(py))?;
-    env.set_item(shared.application_group.bind(py), application_group)?;
     env.set_item(shared.is_https.bind(py), scope.is_https(py))?;
     env.set_item(shared.var_lookup.bind(py), scope.var_lookup(py))?;
     Ok(env)
+}
+
+/// `n` in decimal, written into `digits`.
+fn decimal(n: u16, digits: &mut [u8; 5]) -> &[u8] {
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            return &digits[at..];
+        }
+    }
 }

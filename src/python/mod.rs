@@ -5,10 +5,10 @@
 pub mod call;
 pub mod call_limit;
 pub mod environ;
+pub mod environ_template;
 pub mod errors;
 pub mod header_keys;
 pub mod request_objects;
 pub mod runtime;
 pub mod scripts;
-pub mod value_reuse;
 pub mod watchdog;
