@@ -248,3 +248,76 @@ def test_values_are_the_requests_own_when_one_thread_serves_them_all():
             assert got_many == sent_many
     finally:
         server.cleanup()
+
+
+REUSE_SCRIPT = """
+KEPT = {}
+
+def check_password(environ, user, password):
+    stale = None
+    if "env" in KEPT:
+        kept = KEPT.pop("env")
+        try:
+            kept["mod_ssl.is_https"]()
+            stale = "callable still worked"
+        except RuntimeError:
+            stale = "RuntimeError"
+        print("late line", file=kept["wsgi.errors"])
+    if user == "keeper":
+        KEPT["env"] = environ
+    print("line for", environ["REQUEST_URI"], file=environ["wsgi.errors"])
+    environ["wsgi.errors"].write("unfinished " + environ["REQUEST_URI"])
+    record(
+        user=user,
+        uri=environ["REQUEST_URI"],
+        port=environ["REMOTE_PORT"],
+        objects=[id(environ[k]) for k in ("wsgi.errors", "mod_ssl.is_https",
+                                          "mod_ssl.var_lookup")],
+        https=environ["mod_ssl.is_https"](),
+        stale=stale,
+    )
+    return True
+"""
+
+
+def test_request_objects_serve_each_call_on_one_thread():
+    """One worker thread: a call's wsgi.errors and mod_ssl callables are
+    used again by the next call only when the script kept none of them;
+    each call's log lines carry its own request's context, and objects a
+    script kept stay detached (they raise, and write to the server log)."""
+    from harness import basic_header
+
+    server = Apache(name="environ-objects", mpm="prefork",
+                    server_conf="StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
+                                "MinSpareServers 1\nMaxSpareServers 1\n")
+    try:
+        script = server.write_script("env.py", REUSE_SCRIPT)
+        server.site_conf = protected("/env", "env", f'"{script}"')
+        (server.docroot / "env").mkdir()
+        (server.docroot / "env" / "index.html").write_text("ok\n")
+        server.start()
+        users = ["plain", "plain", "plain", "keeper", "plain", "plain"]
+        for i, user in enumerate(users):
+            auth = ("Authorization", basic_header(user, "pw"))
+            assert raw_get(server, f"/env/index.html?n={i}", [auth]) == 200
+        records = server.records()
+        assert [r["uri"] for r in records] == [f"/env/index.html?n={i}" for i in range(6)]
+        objects = [r["objects"] for r in records]
+        # Nothing kept: the next call on the thread gets the same objects.
+        assert objects[0] == objects[1] == objects[2] == objects[3]
+        # The keeper's environ still refers to them: call 4 gets new ones,
+        # and the kept ones are detached.
+        assert all(a != b for a, b in zip(objects[3], objects[4]))
+        assert records[4]["stale"] == "RuntimeError"
+        assert objects[5] == objects[4]
+        assert [r["stale"] for r in records[:4]] == [None] * 4 and records[5]["stale"] is None
+        assert not any(r["https"] for r in records)
+        for r in records:
+            lines = server.error_lines(f"AUTHNZ_WSGI0040: line for {r['uri']}")
+            assert len(lines) == 1 and f"[client 127.0.0.1:{r['port']}]" in lines[0], lines
+            ends = server.error_lines(f"AUTHNZ_WSGI0040: unfinished {r['uri']}")
+            assert len(ends) == 1 and f"[client 127.0.0.1:{r['port']}]" in ends[0], ends
+        late = server.error_lines("AUTHNZ_WSGI0040: late line")
+        assert len(late) == 1 and "[client" not in late[0], late
+    finally:
+        server.cleanup()

@@ -156,7 +156,7 @@ fn run_call<'py, R>(
         CallFailed
     })?;
     let result = callable.call1(call_args);
-    drop(scope);
+    scope.end(py);
     match result {
         Ok(value) => interpret(py, &value),
         Err(err) if is_timeout(py, &err) => {

@@ -79,7 +79,8 @@ const REQUEST_KEYS: [&str; 15] = [
 
 /// What every environ of this process shares, made on first use: the
 /// interned keys, and the dict each thread's environ starts from, with
-/// the items that never change in a child (server software, versions).
+/// the items that never change in a child (server software, versions)
+/// and placeholders for the per-call objects.
 struct Shared {
     keys: Vec<Py<PyString>>,
     https: Py<PyString>,
@@ -113,9 +114,15 @@ fn shared(py: Python<'_>) -> PyResult<&Shared> {
             application_group: key("mod_wsgi.application_group"),
             is_https: key("mod_ssl.is_https"),
             var_lookup: key("mod_ssl.var_lookup"),
-            base: base.unbind(),
+            base: base.clone().unbind(),
             header_keys: HeaderKeys::new(),
         };
+        // The per-call objects are set in every copy: with a placeholder
+        // already there, setting one replaces a value instead of growing
+        // (and rehashing) the copy's table.
+        for key in [&shared.errors, &shared.is_https, &shared.var_lookup] {
+            base.set_item(key.bind(py), py.None())?;
+        }
         Ok(shared)
     })
 }

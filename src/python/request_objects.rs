@@ -3,7 +3,16 @@
 //! They hold the request only while the Python call runs; the [`CallScope`]
 //! detaches them afterwards (then `wsgi.errors` writes to the server log and
 //! the `mod_ssl` callables raise).
+//!
+//! When a call ends and nothing but the scope refers to the three objects
+//! (the script kept neither them nor its environ), no Python code can reach
+//! them any more — they support neither weak references nor the garbage
+//! collector's object lists — so the thread keeps them for its next call
+//! instead of freeing them and making new ones. Objects a script kept stay
+//! detached for good.
 
+use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -20,6 +29,10 @@ struct BoundRequest(AtomicPtr<ffi::request_rec>);
 impl BoundRequest {
     fn new(r: Request) -> Self {
         BoundRequest(AtomicPtr::new(r.as_ptr()))
+    }
+
+    fn set(&self, r: Request) {
+        self.0.store(r.as_ptr(), Ordering::Release);
     }
 
     fn get(&self) -> Option<Request> {
@@ -107,13 +120,24 @@ impl SslLookup {
 /// The request-bound objects of one Python call; dropping the scope detaches
 /// them from the request.
 pub struct CallScope {
+    objects: Option<Objects>,
+}
+
+struct Objects {
     errors: Py<ErrorStream>,
     is_https: Py<SslLookup>,
     var_lookup: Py<SslLookup>,
 }
 
-impl CallScope {
-    pub fn new(py: Python<'_>, r: Request) -> PyResult<CallScope> {
+thread_local! {
+    // A finished call's objects, detached, that nothing else refers to.
+    // Never dropped (see `environ_template`); only touched with the GIL held.
+    static IDLE: RefCell<ManuallyDrop<Option<Objects>>> =
+        const { RefCell::new(ManuallyDrop::new(None)) };
+}
+
+impl Objects {
+    fn new(py: Python<'_>, r: Request) -> PyResult<Objects> {
         let ssl = |var_lookup| {
             Py::new(
                 py,
@@ -123,7 +147,7 @@ impl CallScope {
                 },
             )
         };
-        Ok(CallScope {
+        Ok(Objects {
             errors: Py::new(
                 py,
                 ErrorStream {
@@ -136,27 +160,86 @@ impl CallScope {
         })
     }
 
+    fn attach(&self, r: Request) {
+        self.errors.get().request.set(r);
+        self.is_https.get().request.set(r);
+        self.var_lookup.get().request.set(r);
+    }
+
+    /// Flush what `wsgi.errors` holds and detach all three. The Py handles
+    /// are only read (`get` is a shared borrow of a frozen field), so no
+    /// GIL is needed to clear the atomics.
+    fn detach(&self) {
+        self.errors.get().flush_pending();
+        self.errors.get().request.clear();
+        self.is_https.get().request.clear();
+        self.var_lookup.get().request.clear();
+    }
+
+    /// Whether the scope holds the only reference to each object. `py`
+    /// proves the GIL is held, so no other thread changes the counts.
+    fn unshared(&self, _py: Python<'_>) -> bool {
+        let only_ours = |object: *mut pyo3::ffi::PyObject| {
+            // SAFETY: a live object we hold a strong reference to.
+            unsafe { pyo3::ffi::Py_REFCNT(object) == 1 }
+        };
+        only_ours(self.errors.as_ptr())
+            && only_ours(self.is_https.as_ptr())
+            && only_ours(self.var_lookup.as_ptr())
+    }
+}
+
+impl CallScope {
+    pub fn new(py: Python<'_>, r: Request) -> PyResult<CallScope> {
+        let idle = IDLE.with(|idle| idle.borrow_mut().take());
+        let objects = match idle {
+            Some(objects) => {
+                objects.attach(r);
+                objects
+            }
+            None => Objects::new(py, r)?,
+        };
+        Ok(CallScope {
+            objects: Some(objects),
+        })
+    }
+
+    fn objects(&self) -> &Objects {
+        // Only `end` and `drop` take the objects, both consuming the scope.
+        self.objects
+            .as_ref()
+            .expect("a live CallScope holds its objects")
+    }
+
     pub fn errors(&self, py: Python<'_>) -> Py<ErrorStream> {
-        self.errors.clone_ref(py)
+        self.objects().errors.clone_ref(py)
     }
 
     pub fn is_https(&self, py: Python<'_>) -> Py<SslLookup> {
-        self.is_https.clone_ref(py)
+        self.objects().is_https.clone_ref(py)
     }
 
     pub fn var_lookup(&self, py: Python<'_>) -> Py<SslLookup> {
-        self.var_lookup.clone_ref(py)
+        self.objects().var_lookup.clone_ref(py)
+    }
+
+    /// The call is over: detach the objects and, when nothing else refers
+    /// to them, keep them for this thread's next call.
+    pub fn end(mut self, py: Python<'_>) {
+        if let Some(objects) = self.objects.take() {
+            objects.detach();
+            if objects.unshared(py) {
+                IDLE.with(|idle| **idle.borrow_mut() = Some(objects));
+            }
+        }
     }
 }
 
 impl Drop for CallScope {
     fn drop(&mut self) {
-        // The Py handles are only read (`get` is a shared borrow of a frozen
-        // field), so no GIL is needed to clear the atomics.
-        self.errors.get().flush_pending();
-        self.errors.get().request.clear();
-        self.is_https.get().request.clear();
-        self.var_lookup.get().request.clear();
+        if let Some(objects) = self.objects.take() {
+            objects.detach();
+        }
     }
 }
 
