@@ -73,7 +73,29 @@ fn module_name(key: &ScriptKey) -> String {
     format!("_authnz_wsgi_{hex}")
 }
 
+thread_local! {
+    /// The entry this thread used last: most calls on a thread are for the
+    /// same script. Entries are never removed from [`SCRIPTS`].
+    static LAST_ENTRY: std::cell::RefCell<Option<Arc<ScriptEntry>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn entry_for(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptEntry> {
+    let last = LAST_ENTRY.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|e| e.key.path == path && e.key.application_group == application_group)
+            .cloned()
+    });
+    if let Some(entry) = last {
+        return entry;
+    }
+    let entry = registered_entry(py, path, application_group);
+    LAST_ENTRY.with(|last| *last.borrow_mut() = Some(entry.clone()));
+    entry
+}
+
+fn registered_entry(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptEntry> {
     let mut scripts = SCRIPTS
         .lock_py_attached(py)
         .unwrap_or_else(|e| e.into_inner());

@@ -13,12 +13,11 @@
 //! Lock order: the GIL, then the registry lock (the watchdog takes the GIL
 //! before the lock when it fires).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
-use once_cell::sync::{Lazy, OnceCell};
+use once_cell::sync::OnceCell;
 use pyo3::ffi as pyffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -35,7 +34,9 @@ struct RunningCall {
     fired: bool,
 }
 
-static CALLS: Lazy<Mutex<HashMap<u64, RunningCall>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+/// The running calls with a limit, by id: at most one per worker thread, so
+/// a list scanned in full is cheaper than hashing.
+static CALLS: Mutex<Vec<(u64, RunningCall)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static EXCEPTION: OnceCell<Py<PyType>> = OnceCell::new();
 
@@ -76,7 +77,7 @@ fn fire_expired() {
     let now = Instant::now();
     let any_expired = {
         let calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
-        calls.values().any(|c| !c.fired && c.deadline <= now)
+        calls.iter().any(|(_, c)| !c.fired && c.deadline <= now)
     };
     if !any_expired {
         return;
@@ -84,7 +85,10 @@ fn fire_expired() {
     let _ = crate::python::runtime::with_python(|_py| {
         let Some(kind) = EXCEPTION.get() else { return };
         let mut calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
-        for call in calls.values_mut().filter(|c| !c.fired && c.deadline <= now) {
+        for (_, call) in calls
+            .iter_mut()
+            .filter(|(_, c)| !c.fired && c.deadline <= now)
+        {
             call.fired = true;
             // SAFETY: the GIL is held; the exception type is a live class
             // object; the id is a thread that is inside a registered call
@@ -135,7 +139,7 @@ impl TimedCall {
         CALLS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, call);
+            .push((id, call));
         Some(TimedCall { id })
     }
 
@@ -143,9 +147,10 @@ impl TimedCall {
     /// still pending for this thread is withdrawn so it cannot hit a later call.
     pub fn finish(self, _py: Python<'_>) -> bool {
         let mut calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(call) = calls.remove(&self.id) else {
+        let Some(at) = calls.iter().position(|(id, _)| *id == self.id) else {
             return false;
         };
+        let (_, call) = calls.swap_remove(at);
         if call.fired {
             // SAFETY: the GIL is held (the `_py` token); a NULL exception
             // clears a pending asynchronous exception of that thread.
