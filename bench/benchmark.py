@@ -126,8 +126,10 @@ def make_servers(mpm):
                   server_conf=MPM + "AuthnCacheSOCache shmcb\n")
     trivial = ours.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
     slow = ours.write_script("slow.py", SLOW_SCRIPT, record=False)
-    mem = "WSGIAuthCacheTimeout 300"
-    sc = "AuthnCacheProvideFor wsgi\n AuthnCacheTimeout 300"
+    # Longer than a whole run: an entry expiring mid-run would make every
+    # connection of the slow case miss at once (each miss is a PBKDF2 call).
+    mem = "WSGIAuthCacheTimeout 86400"
+    sc = "AuthnCacheProvideFor wsgi\n AuthnCacheTimeout 86400"
     ours.site_conf = "".join([
         location("/basic", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{trivial}"'),
         location("/basic-mem", "Basic", "AuthBasicProvider wsgi",
@@ -217,6 +219,61 @@ CASES = [
      False),
     ("no keep-alive", "ours, socache (shmcb)", "ours", "/basic-sc/index.html", "basic", False),
 ]
+
+
+# Side-by-side pairs (--pairs-reps): (label, case A, case B) by configuration
+# name within the trivial / digest checks; both run at the same moment.
+PAIRS = [
+    ("trivial", "no auth", "ours, uncached"),
+    ("trivial", "mod_wsgi", "ours, uncached"),
+    ("trivial", "no auth", "ours, WSGIAuthCacheTimeout"),
+    ("trivial", "no auth", "ours, socache (shmcb)"),
+    ("digest", "no auth", "ours, socache (shmcb)"),
+]
+
+
+def side_by_side(servers, headers, cases, reps, seconds, wrk_cpu):
+    """Run case A and case B at the same moment, each with its own wrk (both
+    on the wrk CPU), while both servers share CPU 0: whatever else the
+    machine does slows both alike, so their ratio is steadier than that of
+    runs taken one after the other. Reports B/A in req/s and A/B in Apache
+    CPU time per request."""
+    by_name = {(c[0], c[1]): c for c in cases}
+    rows = []
+    for check, name_a, name_b in PAIRS:
+        a = by_name.get((check, name_a)) or by_name.get(("trivial", name_a))
+        b = by_name.get((check, name_b))
+        if a is None or b is None:
+            continue
+        rates, costs = [], []
+        for _ in range(reps):
+            sides = []
+            for case in (a, b):
+                server = servers[case[2]]
+                sides.append((server, case, cpu_ticks(server), access_lines(server)))
+            pin = ["taskset", "-c", str(wrk_cpu)] if wrk_cpu is not None else []
+            procs = []
+            for server, case, _, _ in sides:
+                cmd = pin + ["wrk", "-t1", "-c16", "-d", f"{seconds}s", "--timeout", "60s"]
+                if headers[(case[2], case[3])]:
+                    cmd += ["-H", f"Authorization: {headers[(case[2], case[3])]}"]
+                procs.append(subprocess.Popen(cmd + [server.url(case[3])],
+                                              stdout=subprocess.PIPE, text=True))
+            outs = [p.communicate(timeout=seconds + 120)[0] for p in procs]
+            wait_idle(servers.values())
+            rate = [float(re.search(r"Requests/sec:\s*([\d.]+)", o).group(1)) for o in outs]
+            cost = []
+            for server, _, ticks, logged in sides:
+                served = max(access_lines(server) - logged, 1)
+                cost.append((cpu_ticks(server) - ticks) / TICKS_PER_SECOND / served * 1e6)
+            rates.append(rate[1] / rate[0] if rate[0] else 0.0)
+            # Two cases on one server (no auth and mod_authn_anon) cannot
+            # be told apart by CPU time; every pair here uses two servers.
+            costs.append(cost[0] / cost[1] if cost[1] else 0.0)
+            print(f"side by side  {check:<8} {a[1]} {rate[0]:.0f} req/s {cost[0]:.0f} us | "
+                  f"{b[1]} {rate[1]:.0f} req/s {cost[1]:.0f} us", file=sys.stderr, flush=True)
+        rows.append((check, a[1], b[1], rates, costs))
+    return rows
 
 
 # A PBKDF2 check takes a third of a second of CPU: with 16 connections on
@@ -323,6 +380,8 @@ def main():
     parser.add_argument("--mpm", default="event")
     parser.add_argument("--only", help="run only the cases whose check or configuration "
                                        "contains this text")
+    parser.add_argument("--pairs-reps", type=int, default=6,
+                        help="repetitions of each side-by-side pair (0: none)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -430,6 +489,17 @@ def main():
             sizes = child_rss_kb(server)
             per_child = ", ".join(f"{kb / 1024:.1f}" for kb in sizes)
             print(f"| {name} | {len(sizes)} | {per_child} |")
+        if args.pairs_reps and pinned:
+            pairs = side_by_side(servers, headers, cases, args.pairs_reps, args.seconds, wrk_cpu)
+            print(f"\nSide by side: both cases at once, each with its own wrk -t1 -c16 "
+                  f"-d{args.seconds}s, both servers sharing CPU 0; median of "
+                  f"{args.pairs_reps} runs (min-max)\n")
+            print("| check | A | B | B/A req/s | range | A/B CPU µs per request | range |")
+            print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+            for check, name_a, name_b, rates, costs in pairs:
+                print(f"| {check} | {name_a} | {name_b} | {statistics.median(rates):.3f} | "
+                      f"{min(rates):.2f}-{max(rates):.2f} | {statistics.median(costs):.3f} | "
+                      f"{min(costs):.2f}-{max(costs):.2f} |")
         if problems:
             print("\nProblems:\n" + "\n".join(problems))
     finally:
