@@ -4,7 +4,6 @@
 
 use authnz_core::script_options::ApplicationGroup;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
@@ -124,6 +123,31 @@ struct Call<'a> {
     secret: Option<&'a str>,
 }
 
+/// `callable(*args)` through the vectorcall protocol: no argument tuple is
+/// built for a Python function.
+fn vectorcall<'py>(
+    py: Python<'py>,
+    callable: &Bound<'py, PyAny>,
+    args: &[Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    let pointers: Vec<*mut pyo3::ffi::PyObject> = args.iter().map(Bound::as_ptr).collect();
+    // SAFETY: the GIL is held (`py`); `callable` and every argument are live
+    // objects borrowed for the call; the array holds exactly `args.len()`
+    // pointers and no keyword names. The result is a new reference, or NULL
+    // with an exception set, which from_owned_ptr_or_err turns into Err.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            pyo3::ffi::PyObject_Vectorcall(
+                callable.as_ptr(),
+                pointers.as_ptr(),
+                pointers.len(),
+                std::ptr::null_mut(),
+            ),
+        )
+    }
+}
+
 /// Fetch the function, build `environ`, call, interpret, under the GIL.
 fn run_call<'py, R>(
     py: Python<'py>,
@@ -151,11 +175,8 @@ fn run_call<'py, R>(
     })?;
     let mut call_args = vec![environ.into_any()];
     call_args.extend(args(py));
-    let call_args = PyTuple::new(py, call_args).map_err(|e| {
-        log_exception(py, &r, 41, "cannot build the arguments", &e);
-        CallFailed
-    })?;
-    let result = callable.call1(call_args);
+    let result = vectorcall(py, &callable, &call_args);
+    drop(call_args);
     scope.end(py);
     match result {
         Ok(value) => interpret(py, &value),
