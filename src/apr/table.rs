@@ -23,28 +23,41 @@ impl Table {
 
     /// Every (key, value) entry, in table order, as bytes.
     pub fn entries(self) -> Vec<(&'static [u8], &'static [u8])> {
+        self.iter().collect()
+    }
+
+    /// The (key, value) entries in table order, as bytes, without
+    /// collecting them. The table must not change while this is iterated.
+    pub fn iter(self) -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
         // SAFETY: the table is live; apr_table_elts returns its entry array,
-        // whose elements are `apr_table_entry_t` with C-string key and value.
-        unsafe {
+        // whose `nelts` elements are `apr_table_entry_t`.
+        let (elts, count) = unsafe {
             let header = ffi::apr_table_elts(self.as_ptr());
             if header.is_null() {
-                return Vec::new();
+                (std::ptr::null::<ffi::apr_table_entry_t>(), 0)
+            } else {
+                (
+                    (*header).elts.cast::<ffi::apr_table_entry_t>().cast_const(),
+                    usize::try_from((*header).nelts).unwrap_or(0),
+                )
             }
-            let count = usize::try_from((*header).nelts).unwrap_or(0);
-            let elts = (*header).elts.cast::<ffi::apr_table_entry_t>();
-            (0..count)
-                .map(|i| &*elts.add(i))
-                .filter(|e| !e.key.is_null())
-                .map(|e| {
-                    let value: &[u8] = if e.val.is_null() {
-                        b""
-                    } else {
-                        CStr::from_ptr(e.val).to_bytes()
-                    };
-                    (CStr::from_ptr(e.key).to_bytes(), value)
-                })
-                .collect()
-        }
+        };
+        (0..count).filter_map(move |i| {
+            // SAFETY: `i` < nelts of the live array; key and value are NULL
+            // or C strings owned by the table's pool.
+            unsafe {
+                let entry = &*elts.add(i);
+                if entry.key.is_null() {
+                    return None;
+                }
+                let value: &[u8] = if entry.val.is_null() {
+                    b""
+                } else {
+                    CStr::from_ptr(entry.val).to_bytes()
+                };
+                Some((CStr::from_ptr(entry.key).to_bytes(), value))
+            }
+        })
     }
 }
 

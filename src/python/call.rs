@@ -123,25 +123,39 @@ struct Call<'a> {
     secret: Option<&'a str>,
 }
 
-/// `callable(*args)` through the vectorcall protocol: no argument tuple is
-/// built for a Python function.
+/// The most arguments a script function is called with after `environ`.
+const MAX_ARGS: usize = 3;
+
+/// `callable(environ, *rest)` through the vectorcall protocol: no argument
+/// tuple is built for a Python function.
 fn vectorcall<'py>(
     py: Python<'py>,
     callable: &Bound<'py, PyAny>,
-    args: &[Bound<'py, PyAny>],
+    environ: &Bound<'py, PyAny>,
+    rest: &[Bound<'py, PyAny>],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let pointers: Vec<*mut pyo3::ffi::PyObject> = args.iter().map(Bound::as_ptr).collect();
+    let mut pointers = [std::ptr::null_mut::<pyo3::ffi::PyObject>(); 1 + MAX_ARGS];
+    if rest.len() > MAX_ARGS {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "too many arguments for a script function",
+        ));
+    }
+    pointers[0] = environ.as_ptr();
+    for (slot, arg) in pointers[1..].iter_mut().zip(rest) {
+        *slot = arg.as_ptr();
+    }
     // SAFETY: the GIL is held (`py`); `callable` and every argument are live
-    // objects borrowed for the call; the array holds exactly `args.len()`
-    // pointers and no keyword names. The result is a new reference, or NULL
-    // with an exception set, which from_owned_ptr_or_err turns into Err.
+    // objects borrowed for the call; the first `1 + rest.len()` entries of
+    // the array are those arguments, and there are no keyword names. The
+    // result is a new reference, or NULL with an exception set, which
+    // from_owned_ptr_or_err turns into Err.
     unsafe {
         Bound::from_owned_ptr_or_err(
             py,
             pyo3::ffi::PyObject_Vectorcall(
                 callable.as_ptr(),
                 pointers.as_ptr(),
-                pointers.len(),
+                1 + rest.len(),
                 std::ptr::null_mut(),
             ),
         )
@@ -173,10 +187,9 @@ fn run_call<'py, R>(
         log_exception(py, &r, 41, "cannot build environ", &e);
         CallFailed
     })?;
-    let mut call_args = vec![environ.into_any()];
-    call_args.extend(args(py));
-    let result = vectorcall(py, &callable, &call_args);
-    drop(call_args);
+    let rest = args(py);
+    let result = vectorcall(py, &callable, environ.as_any(), &rest);
+    drop((environ, rest));
     scope.end(py);
     match result {
         Ok(value) => interpret(py, &value),

@@ -187,7 +187,7 @@ pub fn build_environ<'py>(
     let mut content_length = None;
     // (header name, its item's index) of the headers taken so far.
     let mut headers: Vec<(&[u8], usize)> = Vec::new();
-    for (name, value) in r.headers_in().entries() {
+    for (name, value) in r.headers_in().iter() {
         if name.eq_ignore_ascii_case(b"content-type") {
             content_type = Some(value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
