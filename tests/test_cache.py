@@ -571,38 +571,23 @@ def test_in_process_cache_holds_digests_not_passwords(apache):
 
 # ---- configuration ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value,message", [
-    ("abc", "takes a number of seconds"),
-    ("-1", "takes a number of seconds"),
-    ("86401", "at most 86400"),
-    ("1 2", "takes a number of seconds"),
+@pytest.mark.parametrize("directive,value,message", [
+    ("WSGIAuthCacheTimeout", "abc", "takes a number of seconds"),
+    ("WSGIAuthCacheTimeout", "-1", "takes a number of seconds"),
+    ("WSGIAuthCacheTimeout", "86401", "at most 86400"),
+    ("WSGIAuthCacheTimeout", "1 2", "takes a number of seconds"),
+    ("WSGISocacheHash", "md5", "must be sha1-crypt or bcrypt, not 'md5'"),
+    ("WSGISocacheHash", "", "one argument"),
+    ("WSGISocacheHash", "bcrypt sha1-crypt", "one argument"),
 ])
-def test_bad_timeouts_fail_the_config_test(value, message):
+def test_bad_cache_settings_fail_the_config_test(directive, value, message):
     server = Apache(name="cache-conf")
     try:
         script = server.write_script("users.py", USERS_SCRIPT)
-        server.site_conf = basic_location("/x", script, extra=f"WSGIAuthCacheTimeout {value}")
+        server.site_conf = basic_location("/x", script, extra=f"{directive} {value}")
         code, out = server.configtest()
         assert code != 0
-        assert "WSGIAuthCacheTimeout" in out and message in out, out
-        assert "httpd.conf" in out
-    finally:
-        server.cleanup()
-
-
-@pytest.mark.parametrize("value,message", [
-    ("md5", "must be sha1-crypt or bcrypt, not 'md5'"),
-    ("", "one argument"),
-    ("bcrypt sha1-crypt", "one argument"),
-])
-def test_bad_socache_hash_fails_the_config_test(value, message):
-    server = Apache(name="cache-conf")
-    try:
-        script = server.write_script("users.py", USERS_SCRIPT)
-        server.site_conf = basic_location("/x", script, extra=f"WSGISocacheHash {value}")
-        code, out = server.configtest()
-        assert code != 0
-        assert "WSGISocacheHash" in out and message in out, out
+        assert directive in out and message in out, out
         assert "httpd.conf" in out
     finally:
         server.cleanup()

@@ -178,6 +178,24 @@ def test_application_groups_are_separate_module_instances(apache):
     assert any("application group 'group-a'" in l for l in loads)
 
 
+def one_thread_server(name, script_text, extra_conf=""):
+    """A started prefork server with one child of one thread, so every call
+    runs on the same worker thread, whose /env location calls `script_text`."""
+    server = Apache(name=name, mpm="prefork",
+                    server_conf="StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
+                                "MinSpareServers 1\nMaxSpareServers 1\n" + extra_conf)
+    try:
+        script = server.write_script("env.py", script_text)
+        server.site_conf = protected("/env", "env", f'"{script}"')
+        (server.docroot / "env").mkdir()
+        (server.docroot / "env" / "index.html").write_text("ok\n")
+        server.start()
+    except BaseException:
+        server.cleanup()
+        raise
+    return server
+
+
 MUTATING_SCRIPT = SCRIPT + """
 _check = check_password
 
@@ -201,16 +219,9 @@ def test_values_are_the_requests_own_when_one_thread_serves_them_all():
     more headers than a thread keeps."""
     from harness import basic_header
 
-    server = Apache(name="environ-one-thread", mpm="prefork",
-                    server_conf="StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
-                                "MinSpareServers 1\nMaxSpareServers 1\n"
-                                "LimitRequestFields 200\n")
+    server = one_thread_server("environ-one-thread", MUTATING_SCRIPT,
+                               "LimitRequestFields 200\n")
     try:
-        script = server.write_script("env.py", MUTATING_SCRIPT)
-        server.site_conf = protected("/env", "env", f'"{script}"')
-        (server.docroot / "env").mkdir()
-        (server.docroot / "env" / "index.html").write_text("ok\n")
-        server.start()
         many = [(f"X-Many-{i}", f"v{i}") for i in range(80)]
         sent = [
             ("GET", "/env/index.html?q=1", [("X-Value", "same")]),
@@ -287,15 +298,8 @@ def test_request_objects_serve_each_call_on_one_thread():
     script kept stay detached (they raise, and write to the server log)."""
     from harness import basic_header
 
-    server = Apache(name="environ-objects", mpm="prefork",
-                    server_conf="StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
-                                "MinSpareServers 1\nMaxSpareServers 1\n")
+    server = one_thread_server("environ-objects", REUSE_SCRIPT)
     try:
-        script = server.write_script("env.py", REUSE_SCRIPT)
-        server.site_conf = protected("/env", "env", f'"{script}"')
-        (server.docroot / "env").mkdir()
-        (server.docroot / "env" / "index.html").write_text("ok\n")
-        server.start()
         users = ["plain", "plain", "plain", "keeper", "plain", "plain"]
         for i, user in enumerate(users):
             auth = ("Authorization", basic_header(user, "pw"))

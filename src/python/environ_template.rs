@@ -75,20 +75,17 @@ pub fn environ_for<'py>(
         // No Python code runs while this is borrowed: only str and dict
         // operations on exact str keys, which call no Python methods.
         let mut template = cell.borrow_mut();
-        if template.is_none() {
-            **template = Some(Template {
+        let t = match &mut **template {
+            Some(t) => t,
+            empty @ None => empty.insert(Template {
                 dict: base.copy()?.unbind(),
                 slots: Vec::new(),
                 call: 0,
                 next: 0,
-            });
-        }
-        let updated = template
-            .as_mut()
-            .map_or(Ok(Vec::new()), |t| t.update(py, items, &make));
-        let outcome = updated.and_then(|unkept| {
-            let dict = template.as_ref().map(|t| t.dict.bind(py).copy());
-            let env = dict.unwrap_or_else(|| base.copy())?;
+            }),
+        };
+        let outcome = t.update(py, items, &make).and_then(|unkept| {
+            let env = t.dict.bind(py).copy()?;
             for item in unkept {
                 env.set_item(&item.key, make(&item.bytes)?)?;
             }
