@@ -118,7 +118,9 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let cache_timeout = dir.auth_cache_timeout();
     let cache_key =
         cache_timeout.and_then(|timeout| cache::basic_key(r, spec, timeout, user, password));
-    if let Some(Cached::Granted(renamed)) = cache_key.as_ref().and_then(cache::lookup) {
+    // Held until the result is stored: concurrent misses of this key wait.
+    let (cached, _leader) = cache::consult(cache_key.as_ref(), dir.script_timeout());
+    if let Some(Cached::Granted(renamed)) = cached {
         // The user is decoded only for a log line that is written or a rename.
         rlog!(
             &r,
@@ -240,7 +242,8 @@ fn digest(
     let cache_timeout = dir.auth_cache_timeout();
     let cache_key =
         cache_timeout.and_then(|timeout| cache::digest_key(r, spec, timeout, user, realm));
-    if let Some(Cached::RealmHash(hash)) = cache_key.as_ref().and_then(cache::lookup) {
+    let (cached, _leader) = cache::consult(cache_key.as_ref(), dir.script_timeout());
+    if let Some(Cached::RealmHash(hash)) = cached {
         // As for Basic: the user is decoded only for a log line that is written.
         rlog!(
             &r,

@@ -143,7 +143,8 @@ fn lookup_groups(r: Request, user: &[u8]) -> Option<GroupSet> {
     };
     let cache_timeout = dir.auth_cache_timeout();
     let cache_key = cache_timeout.and_then(|timeout| cache::groups_key(r, spec, timeout, user));
-    if let Some(Cached::Groups(groups)) = cache_key.as_ref().and_then(cache::lookup) {
+    let (cached, _leader) = cache::consult(cache_key.as_ref(), dir.script_timeout());
+    if let Some(Cached::Groups(groups)) = cached {
         rlog!(
             &r,
             Level::Debug,

@@ -15,6 +15,14 @@
 //! successful group lookups are stored; denials, unknown users and errors
 //! always reach Python. The mutex is held only to look up or
 //! store an entry, never across a Python call.
+//!
+//! Misses of one key are taken one at a time ([`lookup_or_lead`]): when
+//! several threads of a child miss the same key at once (a user's first
+//! requests, or every request of a busy user right after the entry expired),
+//! one calls Python and the others wait for it, then answer from the entry
+//! it stored. A slow `check_password` (PBKDF2) therefore runs once per child,
+//! not once per concurrent request. The key covers the password, so only
+//! requests with the very same credentials wait for each other.
 
 use std::ffi::CStr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use authnz_core::auth_cache::{CacheKey, ExpiringCache, KeyDeriver, KeyKind, SECRET_LEN};
 use authnz_core::group_set::GroupSet;
+use authnz_core::single_flight::{Leader, SingleFlight, Turn};
 use once_cell::sync::Lazy;
 
 use crate::httpd::log::Level;
@@ -179,7 +188,7 @@ pub fn groups_key(
 }
 
 /// The live entry for `key`, if any.
-pub fn lookup(key: &CacheKey) -> Option<Cached> {
+fn lookup(key: &CacheKey) -> Option<Cached> {
     let cache = CACHE.as_ref()?;
     let now = Instant::now();
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -195,4 +204,38 @@ pub fn store(key: CacheKey, value: Cached, validated_at: Instant, ttl: Duration)
     let now = Instant::now();
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
     entries.insert(key, value, validated_at, ttl, now);
+}
+
+/// Misses being answered by Python now, by key.
+static MISSES: SingleFlight<CacheKey> = SingleFlight::new();
+
+/// How long a miss waits for a call already running for its key when no
+/// `WSGIScriptTimeout` bounds that call.
+const UNBOUNDED_CALL_WAIT: Duration = Duration::from_secs(30);
+
+/// Consult the cache for `key` (`None`: the cache is off here). Returns the
+/// live entry, if any; otherwise, when this thread is the one to call
+/// Python for the key, the leader to hold until the result is stored (other
+/// threads missing the same key wait for it). A miss first waits for a call
+/// already running for the same key, as long as that call may run
+/// (`script_timeout`), then looks again.
+pub fn consult(
+    key: Option<&CacheKey>,
+    script_timeout: Option<Duration>,
+) -> (Option<Cached>, Option<Leader<'static, CacheKey>>) {
+    let Some(key) = key else {
+        return (None, None);
+    };
+    if let Some(found) = lookup(key) {
+        return (Some(found), None);
+    }
+    let max_wait = script_timeout.unwrap_or(UNBOUNDED_CALL_WAIT);
+    match MISSES.begin(*key, max_wait) {
+        // Another call may have stored the entry between the two looks.
+        Turn::Lead(leader) => match lookup(key) {
+            Some(found) => (Some(found), None),
+            None => (None, Some(leader)),
+        },
+        Turn::Waited | Turn::TimedOut => (lookup(key), None),
+    }
 }

@@ -1,8 +1,9 @@
 //! Pure logic of mod_authnz_wsgi, free of httpd and CPython symbols so that
 //! `cargo test` can link and run it: credential decoding (SPEC §3.1),
 //! validation of what Python returns (§3.2, §3.3), script directive options
-//! (§2), environ key naming (§3.6), identity reflection checks (§7) and
-//! hiding passwords in log text (§5).
+//! (§2), environ key naming (§3.6), identity reflection checks (§7),
+//! hiding passwords in log text (§5), and the cache keys, bounded store and
+//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8).
 
 pub mod auth_cache;
 pub mod basic_entry_hash;
@@ -15,5 +16,6 @@ pub mod redact;
 pub mod reflect;
 pub mod require_words;
 pub mod script_options;
+pub mod single_flight;
 pub mod socache_policy;
 pub mod wait_time;
