@@ -223,12 +223,19 @@ CASES = [
 
 # Side-by-side pairs (--pairs-reps): (label, case A, case B) by configuration
 # name within the trivial / digest checks; both run at the same moment.
+# The last three separate what the module's cached path costs from what
+# loading it costs: a Basic provider that does no work (mod_authn_anon, in
+# the server without the module) against the cached paths, and no auth in
+# each server.
 PAIRS = [
     ("trivial", "no auth", "ours, uncached"),
     ("trivial", "mod_wsgi", "ours, uncached"),
     ("trivial", "no auth", "ours, WSGIAuthCacheTimeout"),
     ("trivial", "no auth", "ours, socache (shmcb)"),
     ("digest", "no auth", "ours, socache (shmcb)"),
+    ("trivial", "mod_authn_anon (no work)", "ours, WSGIAuthCacheTimeout"),
+    ("trivial", "mod_authn_anon (no work)", "ours, socache (shmcb)"),
+    ("trivial", "no auth", "no auth, server with ours"),
 ]
 
 
