@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import Apache  # noqa: E402
+from harness import Apache, digest_header  # noqa: E402
 
 USER = "bench"
 PASSWORD = "bench-password"
@@ -171,23 +171,6 @@ def make_servers(mpm):
 
 def basic_header():
     return "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-
-
-def digest_header(server, path):
-    """A Digest Authorization header for GET `path`, from a fresh challenge
-    of `server`; valid for every later request (nonce lifetime -1)."""
-    challenge = server.request(path).headers.get("WWW-Authenticate", "")
-    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
-    nonce = fields["nonce"]
-    ha1 = hashlib.md5(f"{USER}:{REALM}:{PASSWORD}".encode()).hexdigest()
-    ha2 = hashlib.md5(f"GET:{path}".encode()).hexdigest()
-    nc, cnonce = "00000001", "0a4f113b5c6d7e8f"
-    response = hashlib.md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
-    header = (f'Digest username="{USER}", realm="{REALM}", nonce="{nonce}", uri="{path}", '
-              f'algorithm=MD5, response="{response}", qop=auth, nc={nc}, cnonce="{cnonce}"')
-    if "opaque" in fields:
-        header += f', opaque="{fields["opaque"]}"'
-    return header
 
 
 # (check, configuration, server, path, header kind, keep-alive). Every page
@@ -414,7 +397,7 @@ def main():
             if kind == "basic":
                 headers[(name, path)] = basic_header()
             elif kind == "digest":
-                headers[(name, path)] = digest_header(server, path)
+                headers[(name, path)] = digest_header(server, path, USER, PASSWORD, REALM)
             else:
                 headers[(name, path)] = None
             probe = server.request(path, headers={"Authorization": headers[(name, path)]}

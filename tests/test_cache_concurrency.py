@@ -8,15 +8,13 @@ The scripts sleep, so the requests really overlap, and record when each call
 started and ended. The server runs one child, so one cache sees every
 request."""
 
-import hashlib
-import re
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from harness import Apache
+from harness import Apache, digest_header
 
 REALM = "concurrent realm"
 DIGEST_REALM = "concurrent digest"
@@ -168,27 +166,9 @@ def test_concurrent_group_lookups_make_one_python_call(apache):
         == CLIENTS - 1
 
 
-def digest_header(server, path, user, password):
-    """A Digest Authorization header for GET `path` from a fresh challenge
-    (AuthDigestNonceLifetime -1 keeps its nonce valid for every request)."""
-    challenge = server.request(path).headers.get("WWW-Authenticate", "")
-    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
-    ha1 = hashlib.md5(f"{user}:{DIGEST_REALM}:{password}".encode()).hexdigest()
-    ha2 = hashlib.md5(f"GET:{path}".encode()).hexdigest()
-    nc, cnonce = "00000001", "5d41402abc4b2a76"
-    response = hashlib.md5(
-        f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
-    header = (f'Digest username="{user}", realm="{DIGEST_REALM}", nonce="{fields["nonce"]}", '
-              f'uri="{path}", algorithm=MD5, response="{response}", qop=auth, nc={nc}, '
-              f'cnonce="{cnonce}"')
-    if "opaque" in fields:
-        header += f', opaque="{fields["opaque"]}"'
-    return header
-
-
 def test_concurrent_digest_logins_make_one_python_call(apache):
     path = "/mem-digest/index.html"
-    header = digest_header(apache, path, "ann", "ann-pw")
+    header = digest_header(apache, path, "ann", "ann-pw", DIGEST_REALM)
     statuses = together([lambda: apache.request(path, headers={"Authorization": header})
                          for _ in range(CLIENTS)])
     assert statuses == [200] * CLIENTS
