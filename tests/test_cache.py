@@ -593,6 +593,27 @@ def test_bad_cache_settings_fail_the_config_test(directive, value, message):
         server.cleanup()
 
 
+def socache_location_server(name, granted, location_conf, server_conf="", environment=None):
+    """A started server with mod_authn_socache loaded and one location, /x,
+    behind `AuthBasicProvider socache wsgi` plus `location_conf`, whose
+    check_password records each call and returns the expression `granted`
+    (of `u` and `p`)."""
+    server = Apache(name=name, modules=["authn_socache", "socache_shmcb"],
+                    server_conf=server_conf + "LogLevel info authnz_wsgi:debug\n",
+                    environment=environment)
+    script = server.write_script("users.py", "def check_password(e, u, p):\n"
+                                             "    record('basic', user=u)\n"
+                                             f"    return {granted}\n")
+    server.site_conf = basic_location("/x", script, provider="socache wsgi", extra=location_conf)
+    (server.docroot / "x").mkdir()
+    (server.docroot / "x" / "index.html").write_text("x\n")
+    try:
+        return server.start()
+    except Exception:
+        server.cleanup()
+        raise
+
+
 def test_without_sha1_crypt_in_crypt3_entries_fall_back_to_bcrypt(tmp_path):
     """A libcrypt without `$sha1$` (simulated: crypt_rn preloaded to fail):
     one warning at start-up, and Basic entries are bcrypt, still answered by
@@ -603,18 +624,11 @@ def test_without_sha1_crypt_in_crypt3_entries_fall_back_to_bcrypt(tmp_path):
                       "{ (void)p; (void)s; (void)d; (void)n; return 0; }\n")
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(shim), str(source)], check=True)
     os.chmod(tmp_path, 0o755)
-    server = Apache(name="cache-fallback", modules=["authn_socache", "socache_shmcb"],
-                    server_conf="AuthnCacheSOCache shmcb\nLogLevel info authnz_wsgi:debug\n",
-                    environment={"LD_PRELOAD": str(shim)})
+    server = socache_location_server("cache-fallback", "p == 'pw-' + u",
+                                     "AuthnCacheProvideFor wsgi",
+                                     server_conf="AuthnCacheSOCache shmcb\n",
+                                     environment={"LD_PRELOAD": str(shim)})
     try:
-        script = server.write_script("users.py", "def check_password(e, u, p):\n"
-                                                 "    record('basic', user=u)\n"
-                                                 "    return p == 'pw-' + u\n")
-        server.site_conf = basic_location("/x", script, provider="socache wsgi",
-                                          extra="AuthnCacheProvideFor wsgi")
-        (server.docroot / "x").mkdir()
-        (server.docroot / "x" / "index.html").write_text("x\n")
-        server.start()
         for _ in range(3):
             assert server.get_basic("/x/index.html", "fay", "pw-fay").status == 200
         assert server.get_basic("/x/index.html", "fay", "pw-fax").status == 401
@@ -627,19 +641,10 @@ def test_without_sha1_crypt_in_crypt3_entries_fall_back_to_bcrypt(tmp_path):
 
 
 def test_no_hash_is_made_when_socache_does_not_cache_for_wsgi():
-    """mod_authn_socache loaded and caching for another provider only: the
-    bcrypt hash (about a millisecond) is not computed for our logins."""
-    server = Apache(name="cache-other", modules=["authn_socache", "socache_shmcb"],
-                    server_conf="LogLevel info authnz_wsgi:debug\n")
+    """mod_authn_socache loaded and caching for another provider only: no
+    salted hash is computed for our logins."""
+    server = socache_location_server("cache-other", "True", "AuthnCacheProvideFor file")
     try:
-        script = server.write_script("users.py", "def check_password(e, u, p):\n"
-                                                 "    record('basic', user=u)\n"
-                                                 "    return True\n")
-        server.site_conf = basic_location("/x", script, provider="socache wsgi",
-                                          extra="AuthnCacheProvideFor file")
-        (server.docroot / "x").mkdir()
-        (server.docroot / "x" / "index.html").write_text("x\n")
-        server.start()
         for _ in range(2):
             assert server.get_basic("/x/index.html", "u", "p").status == 200
         assert len(server.records("basic")) == 2
