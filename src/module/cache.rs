@@ -104,13 +104,16 @@ pub fn random_bytes(buf: &mut [u8]) -> bool {
 const AUTHN_PROVIDER_NOTE: &CStr = c"authn_provider_name";
 const AUTHZ_PROVIDER_NOTE: &CStr = c"authz_provider_name";
 
+/// The key of `user` (with `second`: the password for Basic, the realm for
+/// Digest; none for groups) in this request's configuration context.
 fn derive(
     r: Request,
     spec: &ScriptSpec,
     timeout: Duration,
     provider_note: &CStr,
     kind: KeyKind,
-    credentials: &[&[u8]],
+    user: &[u8],
+    second: Option<&[u8]>,
 ) -> Option<CacheKey> {
     let cache = CACHE.as_ref()?;
     let server = r.server();
@@ -119,7 +122,9 @@ fn derive(
     let group = application_group_name(r, &spec.application_group);
     let line = defined_at.to_le_bytes();
     let secs = timeout.as_secs().to_le_bytes();
-    let mut fields: Vec<&[u8]> = vec![
+    // On the stack: a key is derived on every request that consults the
+    // cache, hits included.
+    let mut fields: [&[u8]; CONTEXT_FIELDS + 2] = [
         defined_in,
         &line,
         hostname,
@@ -129,10 +134,22 @@ fn derive(
         group.as_bytes(),
         r.auth_name().unwrap_or(b""),
         &secs,
+        user,
+        b"",
     ];
-    fields.extend_from_slice(credentials);
-    Some(cache.keys.derive(kind, &fields))
+    let used = match second {
+        Some(second) => {
+            fields[CONTEXT_FIELDS + 1] = second;
+            CONTEXT_FIELDS + 2
+        }
+        None => CONTEXT_FIELDS + 1,
+    };
+    Some(cache.keys.derive(kind, &fields[..used]))
 }
+
+/// Fields of the config context in every key (the user and the password
+/// or realm follow them).
+const CONTEXT_FIELDS: usize = 9;
 
 /// The key of a Basic login in this request's context.
 pub fn basic_key(
@@ -148,7 +165,8 @@ pub fn basic_key(
         timeout,
         AUTHN_PROVIDER_NOTE,
         KeyKind::BasicGrant,
-        &[user, password],
+        user,
+        Some(password),
     )
 }
 
@@ -166,7 +184,8 @@ pub fn digest_key(
         timeout,
         AUTHN_PROVIDER_NOTE,
         KeyKind::RealmHash,
-        &[user, realm],
+        user,
+        Some(realm),
     )
 }
 
@@ -183,7 +202,8 @@ pub fn groups_key(
         timeout,
         AUTHZ_PROVIDER_NOTE,
         KeyKind::Groups,
-        &[user],
+        user,
+        None,
     )
 }
 

@@ -20,6 +20,7 @@
 //! O(log n), so a caller may hold a mutex around them without long waits.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
@@ -97,6 +98,28 @@ impl KeyDeriver {
     }
 }
 
+/// Hashes a [`CacheKey`] for the map by taking its first eight bytes. A key
+/// is already an HMAC output under a secret no client knows, so its bytes
+/// are uniformly spread and cannot be chosen to collide: hashing it again
+/// (SipHash, the default) would only cost time on every lookup.
+#[derive(Default)]
+struct MacPrefixHasher(u64);
+
+impl Hasher for MacPrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // `CacheKey` hashes as its length, then one 32-byte write; every
+        // write is folded in, so the hasher is correct for any input.
+        let mut prefix = [0u8; 8];
+        let n = bytes.len().min(8);
+        prefix[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(prefix);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 struct Slot<V> {
     value: V,
     deadline: Instant,
@@ -106,7 +129,7 @@ struct Slot<V> {
 /// A bounded map from [`CacheKey`] to `V` with a deadline per entry.
 pub struct ExpiringCache<V> {
     capacity: usize,
-    entries: HashMap<CacheKey, Slot<V>>,
+    entries: HashMap<CacheKey, Slot<V>, BuildHasherDefault<MacPrefixHasher>>,
     /// (deadline, seq) of every entry, soonest first.
     by_deadline: BTreeMap<(Instant, u64), CacheKey>,
     /// seq of every entry, oldest insertion first.
@@ -119,7 +142,7 @@ impl<V: Clone> ExpiringCache<V> {
     pub fn new(capacity: usize) -> ExpiringCache<V> {
         ExpiringCache {
             capacity: capacity.max(1),
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             by_deadline: BTreeMap::new(),
             by_age: BTreeMap::new(),
             next_seq: 0,
