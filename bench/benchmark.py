@@ -2,7 +2,8 @@
 over loopback (run through scripts/benchmark.sh; not part of the tests).
 
 Three Apache instances with identical MPM and thread settings:
-  plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest), and
+  plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest, and
+           a sha1-crypt htpasswd answered from mod_authn_socache), and
            mod_authn_anon admitting anyone: Basic auth whose provider does no
            work, the floor any provider can reach in Apache
   ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb,
@@ -29,9 +30,11 @@ lets them share every CPU, which on two cores makes runs vary by +-25%).
 
 import argparse
 import base64
+import ctypes
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -106,17 +109,27 @@ def location(path, auth_type, provider_line, extra=""):
 
 def make_servers(mpm):
     plain = Apache(name="bench-plain", mpm=mpm, load_authnz_wsgi=False,
-                   modules=["authn_file", "authn_anon"],
-                   server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
+                   modules=["authn_file", "authn_anon", "authn_socache", "socache_shmcb"],
+                   server_conf=MPM.replace("WSGIScriptTimeout 60", "")
+                   + "AuthnCacheSOCache shmcb\n")
     htpasswd = plain.dir / "htpasswd"
     sha = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     htpasswd.write_text(f"{USER}:{{SHA}}{sha}\n")
+    # mod_authn_file stores the hash it read in the socache: with a
+    # sha1-crypt line, the cached path is the one this module's socache
+    # entries take (mod_authn_socache and apr_password_validate), in a
+    # server without this module or Python.
+    htpasswd_sha1crypt = plain.dir / "htpasswd-sha1crypt"
+    htpasswd_sha1crypt.write_text(f"{USER}:{sha1_crypt(PASSWORD)}\n")
     htdigest = plain.dir / "htdigest"
     ha1 = hashlib.md5(f"{USER}:{REALM}:{PASSWORD}".encode()).hexdigest()
     htdigest.write_text(f"{USER}:{REALM}:{ha1}\n")
     plain.site_conf = (
         location("/file", "Basic", f'AuthBasicProvider file\n AuthUserFile "{htpasswd}"')
         + location("/file-digest", "Digest", f'AuthDigestProvider file\n AuthUserFile "{htdigest}"')
+        + location("/file-sc", "Basic", "AuthBasicProvider socache file",
+                   f'AuthUserFile "{htpasswd_sha1crypt}"\n AuthnCacheProvideFor file\n'
+                   ' AuthnCacheTimeout 86400')
         + location("/anon", "Basic", "AuthBasicProvider anon",
                    'Anonymous "*"\n Anonymous_NoUserID Off\n Anonymous_MustGiveEmail Off\n'
                    ' Anonymous_VerifyEmail Off\n Anonymous_LogEmail Off')
@@ -160,13 +173,28 @@ def make_servers(mpm):
     ])
     servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi}
     for server in servers.values():
-        for d in ("open", "anon", "file", "file-digest", "basic", "basic-mem", "basic-sc",
+        for d in ("open", "anon", "file", "file-sc", "file-digest", "basic", "basic-mem",
+                  "basic-sc",
                   "basic-sc-bcrypt",
                   "digest", "digest-sc",
                   "slow", "slow-mem", "slow-sc"):
             (server.docroot / d).mkdir(exist_ok=True)
             (server.docroot / d / "index.html").write_text("ok\n")
     return servers
+
+
+def sha1_crypt(password):
+    """A sha1-crypt hash with one round and a random salt, as this module
+    stores in the socache, made by libxcrypt's crypt()."""
+    libcrypt = ctypes.CDLL("libcrypt.so.1")
+    libcrypt.crypt.restype = ctypes.c_char_p
+    libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    salt = "".join(secrets.choice(alphabet) for _ in range(16))
+    hashed = libcrypt.crypt(password.encode(), f"$sha1$1${salt}$".encode())
+    if not hashed or not hashed.startswith(b"$sha1$"):
+        sys.exit("libcrypt cannot make sha1-crypt hashes")
+    return hashed.decode()
 
 
 def basic_header():
@@ -181,6 +209,8 @@ CASES = [
     ("trivial", "no auth, server with ours", "ours", "/open/index.html", None, True),
     ("trivial", "mod_authn_anon (no work)", "plain", "/anon/index.html", "basic", True),
     ("trivial", "mod_authn_file {SHA}", "plain", "/file/index.html", "basic", True),
+    ("trivial", "mod_authn_file via socache (sha1-crypt)", "plain", "/file-sc/index.html", "basic",
+     True),
     ("trivial", "mod_wsgi", "mod_wsgi", "/basic/index.html", "basic", True),
     ("trivial", "ours, uncached", "ours", "/basic/index.html", "basic", True),
     ("trivial", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic", True),
@@ -206,10 +236,12 @@ CASES = [
 
 # Side-by-side pairs (--pairs-reps): (label, case A, case B) by configuration
 # name within the trivial / digest checks; both run at the same moment.
-# The last three separate what the module's cached path costs from what
+# The next three separate what the module's cached path costs from what
 # loading it costs: a Basic provider that does no work (mod_authn_anon, in
 # the server without the module) against the cached paths, and no auth in
-# each server.
+# each server. The last two measure the floor of any socache-cached Basic
+# login: Apache's own mod_authn_file answered from mod_authn_socache with
+# the same kind of entry, in the server without this module.
 PAIRS = [
     ("trivial", "no auth", "ours, uncached"),
     ("trivial", "mod_wsgi", "ours, uncached"),
@@ -219,6 +251,8 @@ PAIRS = [
     ("trivial", "mod_authn_anon (no work)", "ours, WSGIAuthCacheTimeout"),
     ("trivial", "mod_authn_anon (no work)", "ours, socache (shmcb)"),
     ("trivial", "no auth", "no auth, server with ours"),
+    ("trivial", "no auth", "mod_authn_file via socache (sha1-crypt)"),
+    ("trivial", "mod_authn_file via socache (sha1-crypt)", "ours, socache (shmcb)"),
 ]
 
 
