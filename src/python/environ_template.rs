@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 
+use authnz_core::short_bytes::same_bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
@@ -125,7 +126,7 @@ impl Template {
             };
             let slot = &mut self.slots[at];
             slot.seen = call;
-            if slot.present && slot.bytes == *item.bytes {
+            if slot.present && same_bytes(&slot.bytes, &item.bytes) {
                 continue;
             }
             dict.set_item(&item.key, make(&item.bytes)?)?;

@@ -13,6 +13,7 @@ use std::mem::ManuallyDrop;
 use std::sync::Mutex;
 
 use authnz_core::environ_keys::header_environ_key;
+use authnz_core::short_bytes::same_bytes;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -91,7 +92,7 @@ impl HeaderKeys {
             let recent = recent.borrow();
             recent
                 .iter()
-                .find(|(seen, _)| seen.as_slice() == name)
+                .find(|(seen, _)| same_bytes(seen, name))
                 .map(|(_, key)| key.as_ref().map(|k| k.bind(py).clone()))
         });
         if let Some(key) = kept {

@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use authnz_core::short_bytes::same_bytes;
 use md5::{Digest, Md5};
 use once_cell::sync::Lazy;
 use pyo3::intern;
@@ -84,7 +85,13 @@ fn entry_for(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptE
     let last = LAST_ENTRY.with(|last| {
         last.borrow()
             .as_ref()
-            .filter(|e| e.key.path == path && e.key.application_group == application_group)
+            .filter(|e| {
+                same_bytes(e.key.path.as_bytes(), path.as_bytes())
+                    && same_bytes(
+                        e.key.application_group.as_bytes(),
+                        application_group.as_bytes(),
+                    )
+            })
             .cloned()
     });
     if let Some(entry) = last {

@@ -3,7 +3,8 @@
 //! validation of what Python returns (§3.2, §3.3), script directive options
 //! (§2), environ key naming (§3.6), identity reflection checks (§7),
 //! hiding passwords in log text (§5), and the cache keys, bounded store and
-//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8).
+//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8), and the
+//! byte comparison of the per-call path.
 
 pub mod auth_cache;
 pub mod basic_entry_hash;
@@ -16,6 +17,7 @@ pub mod redact;
 pub mod reflect;
 pub mod require_words;
 pub mod script_options;
+pub mod short_bytes;
 pub mod single_flight;
 pub mod socache_policy;
 pub mod wait_time;
