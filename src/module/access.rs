@@ -56,7 +56,7 @@ fn ask_python(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFa
         spec,
         "allow_access",
         None,
-        |py| vec![PyString::new(py, &host).into_any()],
+        |py| [PyString::new(py, &host).into_any()],
         |_py, value| {
             if value.is_none() {
                 return Ok(Verdict::Neutral);

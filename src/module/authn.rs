@@ -2,6 +2,7 @@
 //! `check_password(environ, user, password)`, Digest and
 //! `AuthBasicUseDigestAlgorithm MD5` call `get_realm_hash(environ, user, realm)`.
 
+use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
 use std::time::Instant;
 
@@ -144,18 +145,21 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         "check_password",
         Some(&password_text),
         |py| {
-            vec![
+            [
                 PyString::new(py, &user_text).into_any(),
                 PyString::new(py, &password_text).into_any(),
             ]
         },
         |_py, value| interpret_basic(r, value),
     );
-    // Best effort: do not leave the decoded password in freed memory.
-    let mut wipe = password_text.into_bytes();
-    wipe.fill(0);
-    std::hint::black_box(&wipe);
-    drop(wipe);
+    // Best effort: do not leave a password decoded from Latin-1 in freed
+    // memory (valid UTF-8 is borrowed from the request, which httpd owns).
+    if let Cow::Owned(decoded) = password_text {
+        let mut wipe = decoded.into_bytes();
+        wipe.fill(0);
+        std::hint::black_box(&wipe);
+        drop(wipe);
+    }
     let remember = |renamed: Option<&str>| {
         if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
             cache::store(
@@ -266,7 +270,7 @@ fn digest(
         "get_realm_hash",
         None,
         |py| {
-            vec![
+            [
                 PyString::new(py, &user_text).into_any(),
                 PyString::new(py, &realm_text).into_any(),
             ]

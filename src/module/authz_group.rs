@@ -92,7 +92,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 CallFailed
             })?
         } else if let Ok(bytes) = item.cast::<PyBytes>() {
-            decode_credential(bytes.as_bytes())
+            decode_credential(bytes.as_bytes()).into_owned()
         } else {
             rlog!(
                 &r,
@@ -162,7 +162,7 @@ fn lookup_groups(r: Request, user: &[u8]) -> Option<GroupSet> {
         spec,
         "groups_for_user",
         None,
-        |py| vec![PyString::new(py, &user_text).into_any()],
+        |py| [PyString::new(py, &user_text).into_any()],
         |_py, value| collect_groups(r, value),
     )
     .ok()?;

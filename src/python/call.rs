@@ -50,13 +50,13 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
 /// `interpret` while the GIL is still held. `secret` (the password given to
 /// `check_password`) is hidden in any exception that is logged.
 #[allow(clippy::too_many_arguments)]
-pub fn call_script<R>(
+pub fn call_script<R, const N: usize>(
     r: Request,
     dir: &DirConfig,
     spec: &ScriptSpec,
     function: &'static str,
     secret: Option<&str>,
-    args: impl for<'py> FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
+    args: impl for<'py> FnOnce(Python<'py>) -> [Bound<'py, PyAny>; N],
     interpret: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
 ) -> Result<R, CallFailed> {
     let group = application_group_name(r, &spec.application_group);
@@ -163,10 +163,10 @@ fn vectorcall<'py>(
 }
 
 /// Fetch the function, build `environ`, call, interpret, under the GIL.
-fn run_call<'py, R>(
+fn run_call<'py, R, const N: usize>(
     py: Python<'py>,
     call: &Call<'_>,
-    args: impl FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
+    args: impl FnOnce(Python<'py>) -> [Bound<'py, PyAny>; N],
     interpret: impl FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
 ) -> Result<R, CallFailed> {
     let Call {

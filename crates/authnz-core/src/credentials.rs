@@ -2,12 +2,15 @@
 //! else Latin-1, so decoding never fails; and validation of a user or group
 //! name handed back by Python.
 
-/// Decode bytes as UTF-8 when they are valid UTF-8, else as Latin-1
-/// (every byte maps to the code point of the same value).
-pub fn decode_credential(bytes: &[u8]) -> String {
+use std::borrow::Cow;
+
+/// Decode bytes as UTF-8 when they are valid UTF-8 (borrowed, as browsers
+/// send them), else as Latin-1 (every byte maps to the code point of the
+/// same value).
+pub fn decode_credential(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
     }
 }
 
