@@ -1,14 +1,16 @@
 """Throughput of mod_authnz_wsgi against its alternatives, measured with wrk
 over loopback (run through scripts/benchmark.sh; not part of the tests).
 
-Three Apache instances with identical MPM and thread settings:
-  plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest, and
-           a sha1-crypt htpasswd answered from mod_authn_socache), and
+Four Apache instances with identical MPM and thread settings:
+  plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest), and
            mod_authn_anon admitting anyone: Basic auth whose provider does no
            work, the floor any provider can reach in Apache
   ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb,
            with sha1-crypt entries, and with bcrypt entries for the trivial check)
   mod_wsgi Debian's mod_wsgi with WSGIAuthUserScript and the same scripts
+  socache floor  mod_authn_file with a sha1-crypt htpasswd answered from
+           mod_authn_socache: the cached path of this module's socache
+           entries, without this module
 (mod_wsgi and mod_authnz_wsgi cannot share a process.)
 
 Checks: a trivial check_password / get_realm_hash, Digest with a replayed
@@ -109,27 +111,17 @@ def location(path, auth_type, provider_line, extra=""):
 
 def make_servers(mpm):
     plain = Apache(name="bench-plain", mpm=mpm, load_authnz_wsgi=False,
-                   modules=["authn_file", "authn_anon", "authn_socache", "socache_shmcb"],
-                   server_conf=MPM.replace("WSGIScriptTimeout 60", "")
-                   + "AuthnCacheSOCache shmcb\n")
+                   modules=["authn_file", "authn_anon"],
+                   server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
     htpasswd = plain.dir / "htpasswd"
     sha = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     htpasswd.write_text(f"{USER}:{{SHA}}{sha}\n")
-    # mod_authn_file stores the hash it read in the socache: with a
-    # sha1-crypt line, the cached path is the one this module's socache
-    # entries take (mod_authn_socache and apr_password_validate), in a
-    # server without this module or Python.
-    htpasswd_sha1crypt = plain.dir / "htpasswd-sha1crypt"
-    htpasswd_sha1crypt.write_text(f"{USER}:{sha1_crypt(PASSWORD)}\n")
     htdigest = plain.dir / "htdigest"
     ha1 = hashlib.md5(f"{USER}:{REALM}:{PASSWORD}".encode()).hexdigest()
     htdigest.write_text(f"{USER}:{REALM}:{ha1}\n")
     plain.site_conf = (
         location("/file", "Basic", f'AuthBasicProvider file\n AuthUserFile "{htpasswd}"')
         + location("/file-digest", "Digest", f'AuthDigestProvider file\n AuthUserFile "{htdigest}"')
-        + location("/file-sc", "Basic", "AuthBasicProvider socache file",
-                   f'AuthUserFile "{htpasswd_sha1crypt}"\n AuthnCacheProvideFor file\n'
-                   ' AuthnCacheTimeout 86400')
         + location("/anon", "Basic", "AuthBasicProvider anon",
                    'Anonymous "*"\n Anonymous_NoUserID Off\n Anonymous_MustGiveEmail Off\n'
                    ' Anonymous_VerifyEmail Off\n Anonymous_LogEmail Off')
@@ -171,7 +163,22 @@ def make_servers(mpm):
                  f'WSGIAuthUserScript "{w_trivial}"'),
         location("/slow", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{w_slow}"'),
     ])
-    servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi}
+    # mod_authn_file stores the hash it read in the socache: with a
+    # sha1-crypt line, the cached path is the one this module's socache
+    # entries take (mod_authn_socache and apr_password_validate), in a
+    # server without this module or Python. A server of its own, so that
+    # it can be paired with no auth.
+    floor = Apache(name="bench-socache-floor", mpm=mpm, load_authnz_wsgi=False,
+                   modules=["authn_file", "authn_socache", "socache_shmcb"],
+                   server_conf=MPM.replace("WSGIScriptTimeout 60", "")
+                   + "AuthnCacheSOCache shmcb\n")
+    htpasswd_sha1crypt = floor.dir / "htpasswd-sha1crypt"
+    htpasswd_sha1crypt.write_text(f"{USER}:{sha1_crypt(PASSWORD)}\n")
+    floor.site_conf = location(
+        "/file-sc", "Basic", "AuthBasicProvider socache file",
+        f'AuthUserFile "{htpasswd_sha1crypt}"\n AuthnCacheProvideFor file\n'
+        ' AuthnCacheTimeout 86400')
+    servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi, "socache floor": floor}
     for server in servers.values():
         for d in ("open", "anon", "file", "file-sc", "file-digest", "basic", "basic-mem",
                   "basic-sc",
@@ -209,8 +216,8 @@ CASES = [
     ("trivial", "no auth, server with ours", "ours", "/open/index.html", None, True),
     ("trivial", "mod_authn_anon (no work)", "plain", "/anon/index.html", "basic", True),
     ("trivial", "mod_authn_file {SHA}", "plain", "/file/index.html", "basic", True),
-    ("trivial", "mod_authn_file via socache (sha1-crypt)", "plain", "/file-sc/index.html", "basic",
-     True),
+    ("trivial", "mod_authn_file via socache (sha1-crypt)", "socache floor", "/file-sc/index.html",
+     "basic", True),
     ("trivial", "mod_wsgi", "mod_wsgi", "/basic/index.html", "basic", True),
     ("trivial", "ours, uncached", "ours", "/basic/index.html", "basic", True),
     ("trivial", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic", True),
