@@ -259,6 +259,9 @@ class Apache:
         except FileNotFoundError:
             return ""
 
+    def child_pids(self):
+        return child_pids(self.proc.pid)
+
     def error_lines(self, needle):
         return [l for l in self.error_log().splitlines() if needle in l]
 
@@ -362,6 +365,23 @@ class Apache:
                 return Response(resp.status, dict(resp.headers), resp.read())
         except urllib.error.HTTPError as e:
             return Response(e.code, dict(e.headers), e.read())
+
+
+def child_pids(parent):
+    """The pids of the processes whose parent is `parent`, in order."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command may contain spaces: fields after the closing paren.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            pids.append(int(entry))
+    return sorted(pids)
 
 
 def run_user_ids():

@@ -16,7 +16,6 @@ import secrets
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -492,21 +491,6 @@ def test_socache_keeps_an_old_password_until_authn_cache_timeout(apache):
 
 # ---- what is stored ---------------------------------------------------------------------------
 
-def child_pids(server):
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == server.proc.pid:
-            pids.append(int(entry.name))
-    return pids
-
-
 def process_memory(pid):
     """The contents of every writable private mapping of `pid` (heap, thread
     stacks, anonymous memory: where a cache could live), read through
@@ -549,7 +533,7 @@ def test_in_process_cache_holds_digests_not_passwords(apache):
         assert get(apache, "mem-a", user, pw) == 200
         assert get(apache, "mem-a", user, pw) == 200
     assert all(len(calls(apache, u)) == 1 for u in cached)
-    pids = child_pids(apache)
+    pids = apache.child_pids()
     assert len(pids) == 1
     memory = process_memory(pids[0])
 

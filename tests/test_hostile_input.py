@@ -30,7 +30,7 @@ import urllib.request
 
 import pytest
 
-from harness import Apache
+from harness import Apache, child_pids
 
 REALM = "hostile realm"
 USER, PASSWORD = "alice", "secret"
@@ -436,21 +436,6 @@ def raw_get(port, target, header_lines, timeout=20):
 def auth_lines(value):
     values = value if isinstance(value, list) else [value]
     return [b"Authorization: " + v for v in values]
-
-
-def child_pids(parent):
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-            pids.add(int(entry))
-    return pids
 
 
 def crash_lines(server):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Apache
+from harness import Apache, child_pids
 
 RUNTIME_SCRIPTS = Path(__file__).resolve().parent / "scripts" / "runtime"
 
@@ -63,22 +63,6 @@ def parent_pid(server):
     return int((server.dir / "run" / "httpd.pid").read_text().strip())
 
 
-def children_of(ppid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The command may contain spaces: fields after the closing paren.
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == ppid:
-            kids.append(int(entry))
-    return kids
-
-
 def wait_until(predicate, timeout=5.0, interval=0.05):
     deadline = time.time() + timeout
     while True:
@@ -103,11 +87,11 @@ def assert_python_started_once_per_child(server):
     parent logged none."""
     parent = parent_pid(server)
     # A child may have been forked a moment ago and still be in child_init.
-    wait_until(lambda: set(children_of(parent)) <= set(python_starts(server)))
+    wait_until(lambda: set(child_pids(parent)) <= set(python_starts(server)))
     starts = python_starts(server)
     assert parent not in starts, starts[parent]
     assert all(len(lines) == 1 for lines in starts.values()), starts
-    children = children_of(parent)
+    children = child_pids(parent)
     assert children, "no children found"
     assert set(children) <= set(starts), (children, starts)
     for pid, (line,) in starts.items():
@@ -199,7 +183,7 @@ def test_prefork_children_do_not_share_python_state(mpm_server):
     assert served_by <= set(starts)
     for pid in served_by:
         if Path(f"/proc/{pid}").exists():
-            assert pid in children_of(parent)
+            assert pid in child_pids(parent)
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork", "worker"])
@@ -279,7 +263,7 @@ def test_python_leaves_signals_to_apache(mpm):
         for sig in ("SIGTERM", "SIGHUP", "SIGUSR1"):
             assert seen[sig] == "not-from-python", seen  # httpd's C handler
         assert seen["pid"] in python_starts(srv)
-        children = children_of(parent_pid(srv))
+        children = child_pids(parent_pid(srv))
         assert seen["pid"] in children
         started = time.monotonic()
         srv.stop()
@@ -642,6 +626,6 @@ def test_python_home_without_python_fails_cleanly():
         assert srv.error_lines("AUTHNZ_WSGI0003") == []
         assert sorted(e["status"] for e in srv.wait_access(3)) == [200, 500, 500]
         # The same child answered: it did not crash.
-        assert set(children_of(parent_pid(srv))) == {log_pid(failed)}
+        assert set(child_pids(parent_pid(srv))) == {log_pid(failed)}
     finally:
         srv.cleanup()
