@@ -234,11 +234,11 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
             &r,
             Level::Debug,
             74,
-            "login of '{}' not handed to mod_authn_socache: {} reads only the first {} bytes \
-             of a password",
+            "login of '{}' not handed to mod_authn_socache: the password is longer than the \
+             {} bytes a {} entry holds",
             String::from_utf8_lossy(user.to_bytes()),
-            scheme.name(),
-            scheme.max_password_bytes()
+            scheme.max_password_bytes(),
+            scheme.name()
         );
         return;
     }
