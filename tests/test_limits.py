@@ -3,6 +3,7 @@
 a request beyond the per-child cap after a short bounded wait, while
 locations that need no Python keep answering."""
 
+import os
 import threading
 import time
 
@@ -96,6 +97,35 @@ def test_worker_is_usable_after_a_timeout(apache):
     status, took = timed_get(apache, "/timed/index.html", "fine")
     assert status == 200 and took < 1
     assert apache.records()[-1] == {"user": "fine", "phase": "end"}
+
+
+def watchdog_wakeups(apache):
+    """Context switches of the child's watchdog thread so far (it sleeps
+    between its looks, so each look is one voluntary switch)."""
+    (child,) = apache.child_pids()
+    for task in os.listdir(f"/proc/{child}/task"):
+        with open(f"/proc/{child}/task/{task}/comm") as f:
+            if f.read().strip() != "authnz-wsgi-wat":
+                continue
+        with open(f"/proc/{child}/task/{task}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    raise AssertionError("no watchdog thread in the child")
+
+
+def test_idle_watchdog_parks_and_the_next_call_wakes_it(apache):
+    assert timed_get(apache, "/timed/index.html", "fine")[0] == 200
+    # No call with a limit for more than a second: the watchdog parks.
+    time.sleep(1.5)
+    idle_start = watchdog_wakeups(apache)
+    time.sleep(1.0)
+    # Looking every 50 ms would be about 20 switches in that second.
+    assert watchdog_wakeups(apache) - idle_start <= 1
+    # The next call with a limit wakes it: an overrun is still interrupted.
+    status, took = timed_get(apache, "/timed/index.html", "loop")
+    assert status == 500 and 0.9 < took < 5
+    assert watchdog_wakeups(apache) - idle_start >= 10
 
 
 def test_timeout_zero_means_no_limit(apache):

@@ -12,9 +12,16 @@
 //!
 //! Lock order: the GIL, then the registry lock (the watchdog takes the GIL
 //! before the lock when it fires).
+//!
+//! The watchdog looks every [`TICK`] while calls with a limit run. When
+//! none has run for [`IDLE_TICKS`] ticks it parks until the next call with
+//! a limit starts, so an idle child does not wake 20 times a second. A
+//! call pays one atomic swap for this; only the first call after the
+//! watchdog parked wakes it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
@@ -27,6 +34,8 @@ use crate::slog;
 
 /// How often the watchdog looks at the running calls.
 const TICK: Duration = Duration::from_millis(50);
+/// Ticks without a running call after which the watchdog parks.
+const IDLE_TICKS: u32 = 20;
 
 struct RunningCall {
     thread_id: std::ffi::c_ulong,
@@ -39,6 +48,11 @@ struct RunningCall {
 static CALLS: Mutex<Vec<(u64, RunningCall)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static EXCEPTION: OnceCell<Py<PyType>> = OnceCell::new();
+/// The watchdog thread, once started.
+static WATCHDOG: OnceCell<Thread> = OnceCell::new();
+/// Set by the watchdog before it parks; a starting call that swaps it back
+/// to false wakes it.
+static PARKED: AtomicBool = AtomicBool::new(false);
 
 /// A registered call; [`TimedCall::finish`] tells whether it overran.
 pub struct TimedCall {
@@ -64,23 +78,65 @@ fn start_watchdog() {
     START.call_once(|| {
         let spawned = std::thread::Builder::new()
             .name("authnz-wsgi-watchdog".into())
-            .spawn(|| loop {
-                std::thread::sleep(TICK);
-                fire_expired();
-            });
+            .spawn(watch);
         // Without a watchdog calls simply run unbounded; nothing to unwind.
-        drop(spawned);
+        if let Ok(handle) = spawned {
+            let _ = WATCHDOG.set(handle.thread().clone());
+        }
     });
 }
 
-fn fire_expired() {
+fn watch() {
+    let mut idle_ticks = 0;
+    loop {
+        std::thread::sleep(TICK);
+        if fire_expired() {
+            idle_ticks = 0;
+            continue;
+        }
+        idle_ticks += 1;
+        if idle_ticks < IDLE_TICKS {
+            continue;
+        }
+        PARKED.store(true, Ordering::SeqCst);
+        // A call registered before the flag was set is seen here; one
+        // registered after it swaps the flag and unparks, and park()
+        // returns at once when that unpark came before it.
+        if no_calls() {
+            while PARKED.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+        } else {
+            PARKED.store(false, Ordering::SeqCst);
+        }
+        idle_ticks = 0;
+    }
+}
+
+fn no_calls() -> bool {
+    CALLS.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+}
+
+/// Wake the watchdog if it parked (a call with a limit was just registered).
+fn wake_watchdog() {
+    if PARKED.swap(false, Ordering::SeqCst) {
+        if let Some(thread) = WATCHDOG.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// Raise the timeout in every call past its deadline; returns whether any
+/// call with a limit was running.
+fn fire_expired() -> bool {
     let now = Instant::now();
-    let any_expired = {
+    let (any_running, any_expired) = {
         let calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
-        calls.iter().any(|(_, c)| !c.fired && c.deadline <= now)
+        let expired = calls.iter().any(|(_, c)| !c.fired && c.deadline <= now);
+        (!calls.is_empty(), expired)
     };
     if !any_expired {
-        return;
+        return any_running;
     }
     let _ = crate::python::runtime::with_python(|_py| {
         let Some(kind) = EXCEPTION.get() else { return };
@@ -113,6 +169,7 @@ fn fire_expired() {
             }
         }
     });
+    true
 }
 
 /// Whether `err` is the exception the watchdog raises.
@@ -140,6 +197,7 @@ impl TimedCall {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((id, call));
+        wake_watchdog();
         Some(TimedCall { id })
     }
 
