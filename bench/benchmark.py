@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import Apache, digest_header  # noqa: E402
+from harness import Apache, child_pids, digest_header  # noqa: E402
 
 USER = "bench"
 PASSWORD = "bench-password"
@@ -316,17 +316,7 @@ SLOW_CONNECTIONS = 4
 
 def process_tree(server):
     """The parent and the children of a running server."""
-    parent = server.proc.pid
-    pids = [parent]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                pids.append(int(entry.name))
-    return pids
+    return [server.proc.pid] + child_pids(server.proc.pid)
 
 
 def cpu_ticks(server):
