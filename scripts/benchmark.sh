@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Throughput benchmark (not part of the test run; about 20 minutes on 2 cores).
+# Throughput benchmark (not part of the test run; about 30 minutes on 2 cores).
 # Builds the module, measures what apr_password_validate costs for each salted
 # hash scheme mod_authn_socache could be given (bench/hashcost.c), then runs
-# bench/benchmark.py: wrk over loopback against no auth, mod_authn_file,
-# Debian's mod_wsgi and this module uncached / WSGIAuthCacheTimeout / socache,
-# for a trivial check, Digest and a PBKDF2 check. Run as root (Apache switches
+# bench/benchmark.py: wrk over loopback against no auth, mod_authn_file (also
+# answered from mod_authn_socache), Debian's mod_wsgi and this module
+# uncached / WSGIAuthCacheTimeout / socache, for a trivial check, Digest and a
+# PBKDF2 check. Run as root (Apache switches
 # to www-data). Options are passed on to bench/benchmark.py, e.g.
 #   bash scripts/benchmark.sh --rounds 7 --seconds 8 --pairs-reps 10
 #   bash scripts/benchmark.sh --only digest
