@@ -3,7 +3,7 @@
 //! validation of what Python returns (§3.2, §3.3), script directive options
 //! (§2), environ key naming (§3.6), identity reflection checks (§7),
 //! hiding passwords in log text (§5), and the cache keys, bounded store and
-//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8), and the
+//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); also the
 //! byte comparison of the per-call path.
 
 pub mod auth_cache;
