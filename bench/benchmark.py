@@ -181,9 +181,7 @@ def make_servers(mpm):
     servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi, "socache floor": floor}
     for server in servers.values():
         for d in ("open", "anon", "file", "file-sc", "file-digest", "basic", "basic-mem",
-                  "basic-sc",
-                  "basic-sc-bcrypt",
-                  "digest", "digest-sc",
+                  "basic-sc", "basic-sc-bcrypt", "digest", "digest-sc",
                   "slow", "slow-mem", "slow-sc"):
             (server.docroot / d).mkdir(exist_ok=True)
             (server.docroot / d / "index.html").write_text("ok\n")

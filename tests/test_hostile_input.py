@@ -21,7 +21,6 @@ sent over raw sockets to Basic, Digest, `Require wsgi-group`,
 
 import base64
 import hashlib
-import os
 import random
 import re
 import socket
