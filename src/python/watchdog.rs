@@ -16,8 +16,9 @@
 //! The watchdog looks every [`TICK`] while calls with a limit run. When
 //! none has run for [`IDLE_TICKS`] ticks it parks until the next call with
 //! a limit starts, so an idle child does not wake 20 times a second. A
-//! call pays one atomic swap for this; only the first call after the
-//! watchdog parked wakes it.
+//! call pays one atomic load for this (a read, so worker threads on other
+//! cores do not contend for the flag); only the first call after the
+//! watchdog parked swaps it and wakes it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
@@ -119,7 +120,10 @@ fn no_calls() -> bool {
 
 /// Wake the watchdog if it parked (a call with a limit was just registered).
 fn wake_watchdog() {
-    if PARKED.swap(false, Ordering::SeqCst) {
+    // The load sees `true` whenever the watchdog parked before this call
+    // was registered: its store precedes its own look at CALLS, which would
+    // otherwise have seen this call.
+    if PARKED.load(Ordering::SeqCst) && PARKED.swap(false, Ordering::SeqCst) {
         if let Some(thread) = WATCHDOG.get() {
             thread.unpark();
         }
