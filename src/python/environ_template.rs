@@ -9,25 +9,18 @@
 //! call. The script still gets a new dict of its own: what it changes in it
 //! reaches neither the thread's dict nor any later call.
 //!
-//! The thread's dict is never handed to Python. Its entries are matched to
-//! this call's by key object (keys are interned per process) and compared
-//! by their bytes, so a value is reused only when it is byte-for-byte the
-//! request's own. Values longer than [`KEPT_MAX`] bytes and keys beyond the
-//! first [`KEYS_MAX`] are set in the copy only, so the memory a thread
-//! keeps is bounded whatever clients send.
+//! Which items to set and remove is decided by
+//! `authnz_core::environ_reuse`, by the text of each key (never by the
+//! identity of the key object) and by the bytes of each value, so the copy
+//! always equals a dict built from this request alone. The thread's dict is
+//! never handed to Python.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::mem::ManuallyDrop;
 
-use authnz_core::short_bytes::same_bytes;
+use authnz_core::environ_reuse::{self, KeptEnviron, Sink};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-
-/// The longest value kept in a thread's dict.
-pub const KEPT_MAX: usize = 256;
-/// The most keys a thread's dict keeps.
-pub const KEYS_MAX: usize = 64;
 
 /// One string item of this call's environ, before it is made a `str`.
 pub struct Item<'a, 'py> {
@@ -35,32 +28,54 @@ pub struct Item<'a, 'py> {
     pub bytes: Cow<'a, [u8]>,
 }
 
-/// What the thread's dict holds (or last held) under one key.
-struct Slot {
-    key: Py<PyString>,
-    bytes: Vec<u8>,
-    /// The call that last named this key.
-    seen: u64,
-    /// Whether the dict holds the key now.
-    present: bool,
+impl environ_reuse::Item for Item<'_, '_> {
+    fn key_text(&self) -> &[u8] {
+        // Keys are made from Rust strings, so this never fails; an empty
+        // text makes the item one that is only set in the copy.
+        self.key.to_str().map_or(b"", str::as_bytes)
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 struct Template {
     dict: Py<PyDict>,
-    slots: Vec<Slot>,
-    /// Counts calls; a slot not `seen` in this one is removed from `dict`.
-    call: u64,
-    /// Calls name their keys in the same order: the slot after the last
-    /// one matched is almost always the next one wanted.
-    next: usize,
+    kept: KeptEnviron<Py<PyString>>,
 }
 
 thread_local! {
-    // Never dropped: a worker thread ends with its child process, when
-    // releasing Python objects without the GIL is neither possible nor
-    // useful. Only touched with the GIL held.
-    static TEMPLATE: RefCell<ManuallyDrop<Option<Template>>> =
-        const { RefCell::new(ManuallyDrop::new(None)) };
+    // Dropped when the thread ends: `Py` values released without the GIL
+    // are queued by pyo3 and released by the next thread that takes it.
+    // Only touched with the GIL held.
+    static TEMPLATE: RefCell<Option<Template>> = const { RefCell::new(None) };
+}
+
+/// The thread's dict, as [`environ_reuse`] updates it.
+struct KeptDict<'t, 'py, F> {
+    dict: &'t Bound<'py, PyDict>,
+    make: &'t F,
+}
+
+impl<'a, 'py, F> Sink<Item<'a, 'py>> for KeptDict<'_, 'py, F>
+where
+    F: Fn(&[u8]) -> PyResult<Bound<'py, PyString>>,
+{
+    type Held = Py<PyString>;
+    type Error = PyErr;
+
+    fn hold(&mut self, item: &Item<'a, 'py>) -> Py<PyString> {
+        item.key.clone().unbind()
+    }
+
+    fn set(&mut self, item: &Item<'a, 'py>) -> PyResult<()> {
+        self.dict.set_item(&item.key, (self.make)(&item.bytes)?)
+    }
+
+    fn remove(&mut self, held: &Py<PyString>) -> PyResult<()> {
+        self.dict.del_item(held.bind(self.dict.py()))
+    }
 }
 
 /// This call's environ: a copy of the thread's dict (first made from
@@ -76,106 +91,30 @@ pub fn environ_for<'py>(
         // No Python code runs while this is borrowed: only str and dict
         // operations on exact str keys, which call no Python methods.
         let mut template = cell.borrow_mut();
-        let t = match &mut **template {
+        let t = match &mut *template {
             Some(t) => t,
             empty @ None => empty.insert(Template {
                 dict: base.copy()?.unbind(),
-                slots: Vec::new(),
-                call: 0,
-                next: 0,
+                kept: KeptEnviron::default(),
             }),
         };
-        let outcome = t.update(py, items, &make).and_then(|unkept| {
-            let env = t.dict.bind(py).copy()?;
-            for item in unkept {
-                env.set_item(&item.key, make(&item.bytes)?)?;
+        let dict = t.dict.bind(py).clone();
+        let mut sink = KeptDict {
+            dict: &dict,
+            make: &make,
+        };
+        let outcome = t.kept.update(items, &mut sink).and_then(|unkept| {
+            let env = dict.copy()?;
+            for i in unkept {
+                env.set_item(&items[i].key, make(&items[i].bytes)?)?;
             }
             Ok(env)
         });
         if outcome.is_err() {
-            // A failed update may have left the dict and the slots apart:
+            // A failed update may have left the dict and the record apart:
             // start again from `base` next call.
-            **template = None;
+            *template = None;
         }
         outcome
     })
-}
-
-impl Template {
-    /// Bring `dict` to exactly this call's kept items; returns the items
-    /// not kept, which the caller sets in the copy.
-    fn update<'i, 'a, 'py>(
-        &mut self,
-        py: Python<'py>,
-        items: &'i [Item<'a, 'py>],
-        make: &impl Fn(&[u8]) -> PyResult<Bound<'py, PyString>>,
-    ) -> PyResult<Vec<&'i Item<'a, 'py>>> {
-        self.call += 1;
-        let call = self.call;
-        let dict = self.dict.bind(py).clone();
-        let mut unkept = Vec::new();
-        for item in items {
-            if item.bytes.len() > KEPT_MAX {
-                // Not marked seen: a kept older value is removed below.
-                unkept.push(item);
-                continue;
-            }
-            let Some(at) = self.slot_for(&item.key, call) else {
-                unkept.push(item);
-                continue;
-            };
-            let slot = &mut self.slots[at];
-            slot.seen = call;
-            if slot.present && same_bytes(&slot.bytes, &item.bytes) {
-                continue;
-            }
-            dict.set_item(&item.key, make(&item.bytes)?)?;
-            slot.bytes.clear();
-            slot.bytes.extend_from_slice(&item.bytes);
-            slot.present = true;
-        }
-        for slot in &mut self.slots {
-            if slot.present && slot.seen != call {
-                dict.del_item(slot.key.bind(py))?;
-                slot.present = false;
-            }
-        }
-        Ok(unkept)
-    }
-
-    /// The slot of `key`: its own, else a free one (or a new one while
-    /// there are fewer than [`KEYS_MAX`]); `None` when all are taken.
-    fn slot_for(&mut self, key: &Bound<'_, PyString>, call: u64) -> Option<usize> {
-        let same = |slot: &Slot| slot.key.as_ptr() == key.as_ptr();
-        let at = match self.slots.get(self.next) {
-            Some(slot) if same(slot) => Some(self.next),
-            _ => self.slots.iter().position(same),
-        };
-        let at = at.or_else(|| {
-            let free = self
-                .slots
-                .iter()
-                .position(|slot| !slot.present && slot.seen != call);
-            let fresh = Slot {
-                key: key.clone().unbind(),
-                bytes: Vec::new(),
-                seen: call,
-                present: false,
-            };
-            match free {
-                Some(i) => {
-                    // The old key object is released here, with the GIL held.
-                    self.slots[i] = fresh;
-                    Some(i)
-                }
-                None if self.slots.len() < KEYS_MAX => {
-                    self.slots.push(fresh);
-                    Some(self.slots.len() - 1)
-                }
-                None => None,
-            }
-        })?;
-        self.next = at + 1;
-        Some(at)
-    }
 }

@@ -1,41 +1,48 @@
-//! The environ keys of request headers (`User-Agent` → `HTTP_USER_AGENT`),
-//! remembered per process as Python strings so the usual headers cost one
-//! map lookup. Header names are chosen by clients, so the map is bounded
-//! and hashed with a per-process random seed. Each thread also keeps the
-//! last few names it looked up, compared byte for byte, so the headers
-//! every request carries cost neither the lock nor the hash.
+//! The environ keys of request headers (`User-Agent` → `HTTP_USER_AGENT`)
+//! as Python strings. A header's key text is computed from its name on
+//! every call (`authnz_core::environ_keys`); what is remembered is only the
+//! `str` object for a key text, so names that differ in case (`User-Agent`,
+//! `user-agent`) always get the same key, whatever was seen before.
+//!
+//! Per process, up to [`REMEMBERED_MAX`] key texts map to one shared
+//! object each (header names are chosen by clients, so the map is bounded
+//! and hashed with a per-process random seed); past that, a key is a new
+//! object per call, which the environ update tells apart by its text only.
+//! Each thread also keeps the last few keys it used, so the headers every
+//! request carries cost neither the lock nor the hash.
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::mem::ManuallyDrop;
 use std::sync::Mutex;
 
-use authnz_core::environ_keys::header_environ_key;
+use authnz_core::environ_keys::write_header_environ_key;
 use authnz_core::short_bytes::same_bytes;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-/// Header names remembered per process; others are computed per request.
+/// Key texts remembered per process; others are made per call.
 const REMEMBERED_MAX: usize = 256;
-/// Header names a thread keeps at hand (the last ones it had to look up).
+/// Keys a thread keeps at hand (the last ones it had to look up).
 const THREAD_KEPT: usize = 16;
-/// Names longer than this are not kept per thread.
-const THREAD_NAME_MAX: usize = 64;
+/// Key texts longer than this are not kept per thread.
+const THREAD_KEY_MAX: usize = 69;
 
-/// (header name, its environ key) pairs, the newest first.
-type Recent = Vec<(Vec<u8>, Option<Py<PyString>>)>;
+/// (key text, its `str`) pairs, the newest first.
+type Recent = Vec<(Vec<u8>, Py<PyString>)>;
 
 thread_local! {
-    // Never dropped: see `environ_template`. Only touched with the GIL held.
-    static RECENT: RefCell<ManuallyDrop<Recent>> =
-        const { RefCell::new(ManuallyDrop::new(Vec::new())) };
+    // Only touched with the GIL held; dropped when the thread ends (pyo3
+    // queues the release of its objects for the next thread with the GIL).
+    static RECENT: RefCell<Recent> = const { RefCell::new(Vec::new()) };
+    /// The key text of the header being looked up, reused between calls.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// FNV-1a over the name's bytes, started from a random seed: header names
-/// are a few bytes long, for which SipHash costs several times more. The
-/// map is bounded, so even a crafted set of colliding names costs at most
+/// FNV-1a over the key text, started from a random seed: key texts are a
+/// few bytes long, for which SipHash costs several times more. The map is
+/// bounded, so even a crafted set of colliding names costs at most
 /// [`REMEMBERED_MAX`] comparisons.
 #[derive(Clone)]
 struct SeededFnv {
@@ -73,10 +80,9 @@ impl BuildHasher for SeededFnv {
     }
 }
 
-/// Header name (exact spelling) → its environ key, or `None` when the
-/// header is never exposed.
+/// Key text → its `str`, shared by the threads of a process.
 pub struct HeaderKeys {
-    known: Mutex<HashMap<Vec<u8>, Option<Py<PyString>>, SeededFnv>>,
+    known: Mutex<HashMap<Vec<u8>, Py<PyString>, SeededFnv>>,
 }
 
 impl HeaderKeys {
@@ -88,44 +94,57 @@ impl HeaderKeys {
 
     /// The environ key of header `name`, or `None` when it is not exposed.
     pub fn key<'py>(&self, py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>> {
+        SCRATCH.with(|scratch| {
+            let mut text = scratch.borrow_mut();
+            if !write_header_environ_key(name, &mut text) {
+                return None;
+            }
+            Some(self.key_for_text(py, &text))
+        })
+    }
+
+    fn key_for_text<'py>(&self, py: Python<'py>, text: &[u8]) -> Bound<'py, PyString> {
         let kept = RECENT.with(|recent| {
-            let recent = recent.borrow();
             recent
+                .borrow()
                 .iter()
-                .find(|(seen, _)| same_bytes(seen, name))
-                .map(|(_, key)| key.as_ref().map(|k| k.bind(py).clone()))
+                .find(|(seen, _)| same_bytes(seen, text))
+                .map(|(_, key)| key.bind(py).clone())
         });
         if let Some(key) = kept {
             return key;
         }
-        let key = self.shared_key(py, name);
-        if name.len() <= THREAD_NAME_MAX {
+        let key = self.shared_key(py, text);
+        if text.len() <= THREAD_KEY_MAX {
             RECENT.with(|recent| {
                 let mut recent = recent.borrow_mut();
                 if recent.len() == THREAD_KEPT {
                     // The oldest key is released here, with the GIL held.
                     recent.pop();
                 }
-                recent.insert(0, (name.to_vec(), key.as_ref().map(|k| k.clone().unbind())));
+                recent.insert(0, (text.to_vec(), key.clone().unbind()));
             });
         }
         key
     }
 
-    fn shared_key<'py>(&self, py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>> {
+    fn shared_key<'py>(&self, py: Python<'py>, text: &[u8]) -> Bound<'py, PyString> {
         // The lock is never held while calling into Python, so a thread
         // switch inside CPython cannot deadlock on it.
         let lock = || self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = lock().get(name) {
-            return known.as_ref().map(|key| key.bind(py).clone());
+        if let Some(known) = lock().get(text) {
+            return known.bind(py).clone();
         }
-        let key = std::str::from_utf8(name)
-            .ok()
-            .and_then(header_environ_key)
-            .map(|text| PyString::new(py, &text));
+        let key = PyString::new(py, std::str::from_utf8(text).expect("keys are ASCII"));
         let mut known = lock();
         if known.len() < REMEMBERED_MAX {
-            known.insert(name.to_vec(), key.as_ref().map(|k| k.clone().unbind()));
+            // Another thread may have stored this text meanwhile: keep its
+            // object, so the text keeps one object.
+            return known
+                .entry(text.to_vec())
+                .or_insert_with(|| key.clone().unbind())
+                .bind(py)
+                .clone();
         }
         key
     }

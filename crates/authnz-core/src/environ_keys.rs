@@ -6,24 +6,33 @@
 /// The environ key for a request header, or `None` when the header must not
 /// appear in environ.
 pub fn header_environ_key(name: &str) -> Option<String> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return None;
+    let mut key = Vec::with_capacity(5 + name.len());
+    write_header_environ_key(name.as_bytes(), &mut key)
+        .then(|| String::from_utf8(key).expect("keys are ASCII"))
+}
+
+/// Write the environ key of header `name` into `key` (cleared first);
+/// `false`, with `key` left empty, when the header must not appear in
+/// environ. Names that differ only in ASCII case get the same key.
+pub fn write_header_environ_key(name: &[u8], key: &mut Vec<u8>) -> bool {
+    key.clear();
+    if name.is_empty() || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-') {
+        return false;
     }
-    if name.eq_ignore_ascii_case("authorization")
-        || name.eq_ignore_ascii_case("proxy-authorization")
+    if name.eq_ignore_ascii_case(b"authorization")
+        || name.eq_ignore_ascii_case(b"proxy-authorization")
     {
-        return None;
+        return false;
     }
-    let mut key = String::with_capacity(5 + name.len());
-    key.push_str("HTTP_");
-    key.extend(name.bytes().map(|b| {
+    key.extend_from_slice(b"HTTP_");
+    key.extend(name.iter().map(|&b| {
         if b == b'-' {
-            '_'
+            b'_'
         } else {
-            char::from(b.to_ascii_uppercase())
+            b.to_ascii_uppercase()
         }
     }));
-    Some(key)
+    true
 }
 
 /// Whether a header is carried by its CGI name instead of an `HTTP_` key.
@@ -55,6 +64,17 @@ mod tests {
         assert_eq!(header_environ_key("Authorization"), None);
         assert_eq!(header_environ_key("PROXY-AUTHORIZATION"), None);
         assert_eq!(header_environ_key("Hé"), None);
+    }
+
+    #[test]
+    fn spellings_that_differ_in_case_write_one_key() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        assert!(write_header_environ_key(b"X-External", &mut a));
+        assert!(write_header_environ_key(b"x-EXTERNAL", &mut b));
+        assert_eq!(a, b"HTTP_X_EXTERNAL");
+        assert_eq!(a, b);
+        assert!(!write_header_environ_key(b"X_External", &mut b));
+        assert!(b.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod auth_cache;
 pub mod basic_entry_hash;
 pub mod credentials;
 pub mod environ_keys;
+pub mod environ_reuse;
 pub mod group_set;
 pub mod permissions;
 pub mod realm_hash;
