@@ -635,3 +635,45 @@ def test_no_hash_is_made_when_socache_does_not_cache_for_wsgi():
         assert not server.error_lines("AUTHNZ_WSGI0073")
     finally:
         server.cleanup()
+
+
+@pytest.mark.parametrize("tail", [
+    '<Location />\n  Header set X-Tail location\n</Location>',
+    '<If "true">\n  Header set X-Tail if\n</If>',
+])
+def test_a_grant_stays_with_the_directive_that_made_it(tail):
+    """Two locations, each with its own WSGIAuthUserScript line, and a
+    section merged after both (a trailing `<Location />`, a server-level
+    `<If>`): a grant made under /a/ never answers /b/, where the script
+    refuses the same credentials."""
+    server = Apache(name="cache-directive", server_conf="StartServers 1\nServerLimit 1\n")
+    script = server.write_script("by_path.py", """
+def check_password(environ, user, password):
+    record("basic", user=user, uri=environ["REQUEST_URI"])
+    return user == "alice" and environ["REQUEST_URI"].startswith("/a/")
+""")
+    locations = "".join(f"""
+<Location /{p}/>
+  AuthType Basic
+  AuthName shared
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}"
+  WSGIAuthCacheTimeout 60
+  Require valid-user
+</Location>
+""" for p in ("a", "b"))
+    server.site_conf = locations + tail + "\n"
+    for p in ("a", "b"):
+        (server.docroot / p).mkdir()
+        (server.docroot / p / "index.html").write_text(f"{p}\n")
+    try:
+        server.start()
+        assert server.get_basic("/a/index.html", "alice", "pw").status == 200
+        assert server.get_basic("/a/index.html", "alice", "pw").status == 200
+        assert server.get_basic("/b/index.html", "alice", "pw").status == 401
+        assert server.last_access()["user"] == "alice"
+        uris = [c["uri"] for c in server.records("basic")]
+        assert uris == ["/a/index.html", "/b/index.html"]
+        assert server.error_lines("user alice: authentication failure")
+    finally:
+        server.cleanup()

@@ -1,8 +1,11 @@
 """Concurrent misses of the in-process cache (`WSGIAuthCacheTimeout`, SPEC §8)
 against a real Apache: requests that arrive together with the same
 credentials, before any entry exists, make one Python call; the others wait
-for it and are answered from the entry it stored. Different credentials never
-wait for each other, and a refused login is never shared.
+for it and take its answer — a refusal too, since they asked the very same
+question — but a refusal is never kept for later requests. Different
+credentials never wait for each other. Waiting takes a
+`WSGIMaxConcurrentCalls` slot, as a call does, so waiters can never hold
+every worker thread.
 
 The scripts sleep, so the requests really overlap, and record when each call
 started and ended. The server runs one child, so one cache sees every
@@ -117,13 +120,25 @@ def calls(server, kind, user, uri_prefix):
     return [c for c in server.records(kind) if c["user"] == user and c["uri"].startswith(uri_prefix)]
 
 
+def shared_or_cached(server, what, user):
+    """Debug lines of answers not made by a call of their own: taken from a
+    call made at the same time (0081), or from the entry it stored."""
+    shared = server.error_lines(f"{what} of '{user}' answered by a call made at the same time")
+    cached = server.error_lines(f"{what} of '{user}' " + (
+        "granted from the in-process cache" if what == "login" else
+        "taken from the in-process cache" if what == "groups" else
+        "answered from the in-process cache"))
+    assert all("AUTHNZ_WSGI0081" in line for line in shared)
+    return shared, cached
+
+
 def test_concurrent_identical_logins_make_one_python_call(apache):
     statuses = together(basic_requests(apache, "/mem/index.html", "ann", "ann-pw"))
     assert statuses == [200] * CLIENTS
     assert len(calls(apache, "basic", "ann", "/mem/")) == 1
-    answered = apache.error_lines("login of 'ann' granted from the in-process cache")
-    assert len(answered) == CLIENTS - 1
-    assert all("AUTHNZ_WSGI0070" in line for line in answered)
+    shared, cached = shared_or_cached(apache, "login", "ann")
+    assert len(shared) + len(cached) == CLIENTS - 1 and shared
+    assert all("AUTHNZ_WSGI0070" in line for line in cached)
     assert "ann-pw" not in apache.error_log()
 
 
@@ -134,15 +149,22 @@ def test_without_the_cache_every_concurrent_login_calls_python(apache):
     assert apache.error_lines("login of 'bob' granted from the in-process cache") == []
 
 
-def test_concurrent_wrong_passwords_each_reach_python(apache):
+def test_concurrent_wrong_passwords_share_one_refusal_that_is_not_kept(apache):
     statuses = together(basic_requests(apache, "/mem/index.html", "cy", "not-cy-pw"))
     assert statuses == [401] * CLIENTS
-    assert len(calls(apache, "basic", "cy", "/mem/")) == CLIENTS
-    assert apache.error_lines("login of 'cy' granted from the in-process cache") == []
+    made = len(calls(apache, "basic", "cy", "/mem/"))
+    shared, cached = shared_or_cached(apache, "login", "cy")
+    assert cached == []
+    # Requests that arrived while the call ran took its refusal; any that
+    # came after it ended asked Python again: the refusal is not kept.
+    assert made + len(shared) == CLIENTS and made < CLIENTS
+    assert "not-cy-pw" not in apache.error_log()
+    assert apache.get_basic("/mem/index.html", "cy", "not-cy-pw").status == 401
+    assert len(calls(apache, "basic", "cy", "/mem/")) == made + 1
     # The right password afterwards is checked by Python, not answered by a
     # result of the wrong one.
     assert apache.get_basic("/mem/index.html", "cy", "cy-pw").status == 200
-    assert len(calls(apache, "basic", "cy", "/mem/")) == CLIENTS + 1
+    assert len(calls(apache, "basic", "cy", "/mem/")) == made + 2
 
 
 def test_different_credentials_do_not_wait_for_each_other(apache):
@@ -162,8 +184,8 @@ def test_concurrent_group_lookups_make_one_python_call(apache):
     assert statuses == [200] * CLIENTS
     assert len(calls(apache, "basic", "gina", "/mem-groups/")) == 1
     assert len(calls(apache, "groups", "gina", "/mem-groups/")) == 1
-    assert len(apache.error_lines("groups of 'gina' taken from the in-process cache")) \
-        == CLIENTS - 1
+    shared, cached = shared_or_cached(apache, "groups", "gina")
+    assert len(shared) + len(cached) == CLIENTS - 1 and shared
 
 
 def test_concurrent_digest_logins_make_one_python_call(apache):
@@ -173,8 +195,8 @@ def test_concurrent_digest_logins_make_one_python_call(apache):
                          for _ in range(CLIENTS)])
     assert statuses == [200] * CLIENTS
     assert len(calls(apache, "digest", "ann", "/mem-digest/")) == 1
-    assert len(apache.error_lines("realm hash of 'ann' answered from the in-process cache")) \
-        == CLIENTS - 1
+    shared, cached = shared_or_cached(apache, "realm hash", "ann")
+    assert len(shared) + len(cached) == CLIENTS - 1 and shared
     # A real client logs in from the entry too.
     opened = apache.open_with_handler(path, urllib.request.HTTPDigestAuthHandler, "ann", "ann-pw",
                                       DIGEST_REALM)
@@ -190,3 +212,72 @@ def test_waiters_are_answered_as_soon_as_the_first_call_ends(apache):
     assert len(calls(apache, "basic", "fay", "/mem/")) == 1
     # Released when the call ends, not when their wait would run out (30 s).
     assert took < CALL_SECONDS * 4
+
+
+def test_waiting_is_bounded_like_calls_and_leaves_threads_for_other_requests():
+    """Twelve logins with one wrong password against a slow script, in a
+    child of eight threads (six Python calls at most): the waiters take
+    call slots, so the ones beyond the cap are refused after the slot wait
+    instead of holding threads, a static file is still served at once, one
+    Python call answers every request that waited, and the refusal reaches
+    the waiters without each calling Python again."""
+    server = Apache(
+        name="cache-waiters",
+        server_conf="StartServers 1\nServerLimit 1\nThreadLimit 8\nThreadsPerChild 8\n"
+                    "MaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\n"
+                    "LogLevel info authnz_wsgi:debug\n",
+    )
+    script = server.write_script("slow.py", """
+import time
+def check_password(environ, user, password):
+    record(user=user, started=time.time())
+    time.sleep(6)
+    return password == "right"
+""")
+    server.site_conf = f"""
+    <Location /slow>
+      AuthType Basic
+      AuthName slow
+      AuthBasicProvider wsgi
+      WSGIAuthUserScript "{script}"
+      WSGIAuthCacheTimeout 60
+      Require valid-user
+    </Location>
+    """
+    (server.docroot / "slow").mkdir()
+    (server.docroot / "slow" / "index.html").write_text("slow\n")
+    try:
+        server.start()
+        results = [None] * 12
+
+        def login(i):
+            begun = time.monotonic()
+            status = server.get_basic("/slow/index.html", "mallory", "wrong").status
+            results[i] = (status, time.monotonic() - begun)
+
+        threads = [threading.Thread(target=login, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        begun = time.monotonic()
+        static = server.request("/index.html")
+        static_took = time.monotonic() - begun
+        for t in threads:
+            t.join(timeout=60)
+        # Eight threads: queued logins and the static file get a thread as
+        # the logins beyond the cap are refused, a second each (two at a
+        # time); nothing waits until the six-second call ends.
+        assert static.status == 200 and static_took < 4, static_took
+        statuses = sorted(status for status, _ in results)
+        # Six slots: one call and five waiters answered 401 by its refusal;
+        # six refused after their one-second slot wait, long before the
+        # call ended.
+        assert statuses == [401] * 6 + [500] * 6, statuses
+        assert all(took < 4.5 for status, took in results if status == 500), \
+            " ".join(f"{s}:{t:.1f}" for s, t in sorted(results))
+        assert len(server.records()) == 1
+        assert len(server.error_lines("AUTHNZ_WSGI0044")) == 6
+        assert len(server.error_lines(
+            "login of 'mallory' answered by a call made at the same time")) == 5
+    finally:
+        server.cleanup()

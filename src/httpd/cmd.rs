@@ -4,6 +4,7 @@
 
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::apr::Pool;
 use crate::ffi;
@@ -77,6 +78,36 @@ impl Cmd {
                 .map(|c| CStr::from_ptr(c.name).to_string_lossy().into_owned())
                 .unwrap_or_default()
         }
+    }
+
+    /// Where the directive being read was written: `file:line` (an
+    /// `.htaccess` path, an `Include`d file, or mod_macro's description of
+    /// a macro use). A directive httpd gives no file for gets a name no
+    /// other directive read by this process has.
+    pub fn directive_location(self) -> String {
+        // SAFETY: cmd->directive is NULL or the live directive being read;
+        // its filename is NULL or a C string in the configuration pool.
+        let written = unsafe {
+            self.raw()
+                .directive
+                .as_ref()
+                .filter(|d| !d.filename.is_null())
+                .map(|d| (CStr::from_ptr(d.filename).to_string_lossy(), d.line_num))
+        };
+        match written {
+            Some((file, line)) => format!("{file}:{line}"),
+            None => {
+                static UNNAMED: AtomicU64 = AtomicU64::new(0);
+                format!("(no file)#{}", UNNAMED.fetch_add(1, Ordering::Relaxed))
+            }
+        }
+    }
+
+    /// The methods the directive applies to (`cmd->limited`: all bits
+    /// outside `<Limit>`; the listed methods' bits inside one, the others'
+    /// inside `<LimitExcept>`).
+    pub fn limited_methods(self) -> i64 {
+        self.raw().limited
     }
 
     /// httpd's own context check (`ap_check_cmd_context`): an error naming

@@ -120,6 +120,11 @@ impl Request {
         unsafe { (*self.as_ptr()).user = copy };
     }
 
+    /// httpd's number of the method (`M_GET`, ...; HEAD is `M_GET`).
+    pub fn method_number(self) -> i32 {
+        self.raw().method_number
+    }
+
     pub fn method(&self) -> &[u8] {
         // SAFETY: C string field of the live request.
         unsafe { bytes(self.raw().method) }
@@ -360,22 +365,5 @@ impl Request {
         // SAFETY: per_dir_config is the request's merged vector; the slot
         // lookup only reads the pointer stored for `index`.
         unsafe { module_config_slot(self.raw().per_dir_config, index) }
-    }
-
-    /// The path (or pattern) of the most specific configuration section
-    /// merged into this request (`<Location>`, `<Directory>`, `<Files>`,
-    /// `.htaccess` directory; core's `d`), or empty at server level.
-    pub fn section_path(self) -> &'static [u8] {
-        // SAFETY: core's slot in the merged per-dir vector always holds a
-        // core_dir_config (core creates one for every section); its `d` is
-        // NULL or a C string in the configuration pool.
-        unsafe {
-            let core = ffi::ap_get_core_module_config(self.raw().per_dir_config)
-                .cast::<ffi::core_dir_config>();
-            match core.as_ref() {
-                Some(core) => bytes(core.d),
-                None => b"",
-            }
-        }
     }
 }

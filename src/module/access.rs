@@ -13,9 +13,10 @@ use crate::httpd::cmd::Cmd;
 use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
+use crate::module::answer::with_call_slot;
 use crate::module::config::DirConfig;
 use crate::module::request_state::RequestState;
-use crate::python::call::{call_script, CallFailed};
+use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::environ::latin1;
 use crate::python::errors::type_name;
 use crate::rlog;
@@ -28,18 +29,10 @@ pub enum Verdict {
     Neutral,
 }
 
-/// `allow_access`'s answer for this request: the access phase and
-/// `Require wsgi-host` share one call.
+/// `allow_access`'s answer for this request: asked once per script and
+/// application group, shared by the access phase and `Require wsgi-host`
+/// lines (also under `AuthzProviderAlias` sections naming the same script).
 fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
-    if let Some(known) = r.state::<RequestState>().host_verdict {
-        return known;
-    }
-    let verdict = ask_python(r, dir, what);
-    r.state::<RequestState>().host_verdict = Some(verdict);
-    verdict
-}
-
-fn ask_python(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
     let Some(spec) = dir.access_script.as_deref() else {
         rlog!(
             &r,
@@ -49,45 +42,67 @@ fn ask_python(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFa
         );
         return Err(CallFailed);
     };
-    let host = latin1(&r.access_host());
-    call_script(
-        r,
-        dir,
+    let group = application_group_name(r, &spec.application_group);
+    let target = Target {
         spec,
-        "allow_access",
-        None,
-        |py| [PyString::new(py, &host).into_any()],
-        |_py, value| {
-            if value.is_none() {
-                return Ok(Verdict::Neutral);
-            }
-            match value.cast::<PyBool>() {
-                Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
-                Ok(_) => Ok(Verdict::Deny),
-                Err(_) => {
-                    rlog!(
-                        &r,
-                        Level::Error,
-                        61,
-                        "allow_access must return True, False or None, not {}",
-                        type_name(value)
-                    );
-                    Err(CallFailed)
+        group: &group,
+    };
+    let state = r.state::<RequestState>();
+    if let Some(known) = state.host_verdict(target) {
+        return known;
+    }
+    let verdict = ask_python(r, dir, target);
+    r.state::<RequestState>()
+        .remember_host_verdict(target, verdict);
+    verdict
+}
+
+fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict, CallFailed> {
+    let host = latin1(&r.access_host());
+    with_call_slot(r, "allow_access", |slot| {
+        call_script(
+            r,
+            dir,
+            target,
+            slot,
+            "allow_access",
+            None,
+            |py| [PyString::new(py, &host).into_any()],
+            |_py, value| {
+                if value.is_none() {
+                    return Ok(Verdict::Neutral);
                 }
-            }
-        },
-    )
+                match value.cast::<PyBool>() {
+                    Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
+                    Ok(_) => Ok(Verdict::Deny),
+                    Err(_) => {
+                        rlog!(
+                            &r,
+                            Level::Error,
+                            61,
+                            "allow_access must return True, False or None, not {}",
+                            type_name(value)
+                        );
+                        Err(CallFailed)
+                    }
+                }
+            },
+        )
+    })
+    .unwrap_or(Err(CallFailed))
 }
 
 /// `WSGIAccessScript`: True or None leave the decision to `Require`; False
 /// and every error answer 403. Where the section itself says
-/// `Require wsgi-host` in the server configuration, the provider asks
-/// instead (once, composably); one in `.htaccess` leaves this gate in place.
+/// `Require wsgi-host` in the server configuration for this request's
+/// method, the provider asks instead (once, composably); one in
+/// `.htaccess`, or one inside a `<Limit>` of other methods, leaves this
+/// gate in place.
 fn check_access(r: Request) -> c_int {
     let Some(dir) = r.dir_config::<DirConfig>() else {
         return ffi::HOOK_DECLINED;
     };
-    if dir.access_script.is_none() || dir.host_access_by_require {
+    if dir.access_script.is_none() || dir.host_access_by_require_for(r.method_number()) {
         return ffi::HOOK_DECLINED;
     }
     match ask(r, dir, "WSGIAccessScript") {
@@ -175,7 +190,7 @@ unsafe extern "C" fn parse_host_line(
             }
             match cmd.section_config_mut::<DirConfig>() {
                 Some(dir) => {
-                    dir.host_access_by_require = true;
+                    dir.host_access_by_require |= cmd.limited_methods();
                     std::ptr::null()
                 }
                 None => c"Require wsgi-host: no configuration for this section".as_ptr(),

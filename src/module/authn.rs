@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
-use std::time::Instant;
 
 use authnz_core::credentials::{decode_credential, validate_name};
 use authnz_core::realm_hash::validate_realm_hash;
@@ -15,10 +14,11 @@ use crate::ffi;
 use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
+use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
 use crate::module::socache;
-use crate::python::call::{call_script, CallFailed};
+use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::type_name;
 use crate::rlog;
 
@@ -116,88 +116,99 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         Ok(found) => found,
         Err(status) => return status,
     };
-    let cache_timeout = dir.auth_cache_timeout();
-    let cache_key =
-        cache_timeout.and_then(|timeout| cache::basic_key(r, spec, timeout, user, password));
-    // Held until the result is stored: concurrent misses of this key wait.
-    let (cached, _leader) = cache::consult(cache_key.as_ref(), dir.script_timeout());
-    if let Some(Cached::Granted(renamed)) = cached {
-        // The user is decoded only for a log line that is written or a rename.
-        rlog!(
+    let group = application_group_name(r, &spec.application_group);
+    let target = Target {
+        spec,
+        group: &group,
+    };
+    let key = dir
+        .auth_cache_timeout()
+        .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
+    let (outcome, source) = answer(r, dir, "check_password", key.as_ref(), |slot| {
+        let user_text = decode_credential(user);
+        let password_text = decode_credential(password);
+        let outcome = call_script(
+            r,
+            dir,
+            target,
+            slot,
+            "check_password",
+            Some(&password_text),
+            |py| {
+                [
+                    PyString::new(py, &user_text).into_any(),
+                    PyString::new(py, &password_text).into_any(),
+                ]
+            },
+            |_py, value| interpret_basic(r, value),
+        );
+        // Best effort: do not leave a password decoded from Latin-1 in freed
+        // memory (valid UTF-8 is borrowed from the request, which httpd owns).
+        if let Cow::Owned(decoded) = password_text {
+            let mut wipe = decoded.into_bytes();
+            wipe.fill(0);
+            std::hint::black_box(&wipe);
+            drop(wipe);
+        }
+        match outcome {
+            Ok(BasicOutcome::Granted) => Answer::Positive(Cached::Granted(None)),
+            Ok(BasicOutcome::GrantedAs(name)) if name == user_text => {
+                Answer::Positive(Cached::Granted(None))
+            }
+            Ok(BasicOutcome::GrantedAs(name)) => {
+                Answer::Positive(Cached::Granted(Some(name.into())))
+            }
+            // None and False take the same path apart from the status itself.
+            Ok(BasicOutcome::Denied) => Answer::Denied,
+            Ok(BasicOutcome::NotFound) => Answer::NotFound,
+            Err(CallFailed) => Answer::Failed,
+        }
+    });
+    if source == Source::Shared {
+        log_shared(r, "login", user);
+    }
+    let renamed = match outcome {
+        Answer::Positive(Cached::Granted(renamed)) => renamed,
+        Answer::Denied => return ffi::authn_status_AUTH_DENIED,
+        Answer::NotFound => return ffi::authn_status_AUTH_USER_NOT_FOUND,
+        Answer::Positive(_) | Answer::Failed => return ffi::authn_status_AUTH_GENERAL_ERROR,
+    };
+    match source {
+        Source::Cache => rlog!(
             &r,
             Level::Debug,
             70,
             "login of '{}' granted from the in-process cache (WSGIAuthCacheTimeout)",
             decode_credential(user)
-        );
-        if let Some(name) = renamed {
-            apply_rename(r, &decode_credential(user), &name);
+        ),
+        Source::Shared => {}
+        Source::Call if renamed.is_none() => {
+            socache::store_basic(r, dir.socache_hash, user_c, password_c)
         }
-        return ffi::authn_status_AUTH_GRANTED;
+        Source::Call => rlog!(
+            &r,
+            Level::Debug,
+            74,
+            "renamed login of '{}' not handed to mod_authn_socache, which would grant it under \
+             the name the client sent",
+            decode_credential(user)
+        ),
     }
-    let user_text = decode_credential(user);
-    let validated_at = Instant::now();
-    let password_text = decode_credential(password);
-    let outcome = call_script(
-        r,
-        dir,
-        spec,
-        "check_password",
-        Some(&password_text),
-        |py| {
-            [
-                PyString::new(py, &user_text).into_any(),
-                PyString::new(py, &password_text).into_any(),
-            ]
-        },
-        |_py, value| interpret_basic(r, value),
+    if let Some(name) = renamed {
+        apply_rename(r, &decode_credential(user), &name);
+    }
+    ffi::authn_status_AUTH_GRANTED
+}
+
+/// The debug line of an answer taken from a concurrent call.
+fn log_shared(r: Request, what: &str, user: &[u8]) {
+    rlog!(
+        &r,
+        Level::Debug,
+        81,
+        "{what} of '{}' answered by a call made at the same time for the same credentials",
+        decode_credential(user)
     );
-    // Best effort: do not leave a password decoded from Latin-1 in freed
-    // memory (valid UTF-8 is borrowed from the request, which httpd owns).
-    if let Cow::Owned(decoded) = password_text {
-        let mut wipe = decoded.into_bytes();
-        wipe.fill(0);
-        std::hint::black_box(&wipe);
-        drop(wipe);
-    }
-    let remember = |renamed: Option<&str>| {
-        if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
-            cache::store(
-                key,
-                Cached::Granted(renamed.map(Into::into)),
-                validated_at,
-                timeout,
-            );
-        }
-    };
-    match outcome {
-        Ok(BasicOutcome::Granted) => {
-            remember(None);
-            socache::store_basic(r, dir.socache_hash, user_c, password_c);
-            ffi::authn_status_AUTH_GRANTED
-        }
-        Ok(BasicOutcome::GrantedAs(name)) => {
-            if name == user_text {
-                remember(None);
-                socache::store_basic(r, dir.socache_hash, user_c, password_c);
-            } else {
-                remember(Some(&name));
-                rlog!(
-                    &r,
-                    Level::Debug,
-                    74,
-                    "renamed login of '{user_text}' not handed to mod_authn_socache, which would \
-                     grant it under the name the client sent"
-                );
-            }
-            apply_rename(r, &user_text, &name);
-            ffi::authn_status_AUTH_GRANTED
-        }
-        // None and False take the same path apart from the status itself.
-        Ok(BasicOutcome::Denied) => ffi::authn_status_AUTH_DENIED,
-        Ok(BasicOutcome::NotFound) => ffi::authn_status_AUTH_USER_NOT_FOUND,
-        Err(CallFailed) => ffi::authn_status_AUTH_GENERAL_ERROR,
-    }
 }
 
 fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u8>>, CallFailed> {
@@ -243,55 +254,64 @@ fn digest(
         Ok(found) => found,
         Err(status) => return status,
     };
-    let cache_timeout = dir.auth_cache_timeout();
-    let cache_key =
-        cache_timeout.and_then(|timeout| cache::digest_key(r, spec, timeout, user, realm));
-    let (cached, _leader) = cache::consult(cache_key.as_ref(), dir.script_timeout());
-    if let Some(Cached::RealmHash(hash)) = cached {
-        // As for Basic: the user is decoded only for a log line that is written.
-        rlog!(
+    let group = application_group_name(r, &spec.application_group);
+    let target = Target {
+        spec,
+        group: &group,
+    };
+    let key = dir
+        .auth_cache_timeout()
+        .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));
+    let (outcome, source) = answer(r, dir, "get_realm_hash", key.as_ref(), |slot| {
+        let user_text = decode_credential(user);
+        let realm_text = decode_credential(realm);
+        let outcome = call_script(
+            r,
+            dir,
+            target,
+            slot,
+            "get_realm_hash",
+            None,
+            |py| {
+                [
+                    PyString::new(py, &user_text).into_any(),
+                    PyString::new(py, &realm_text).into_any(),
+                ]
+            },
+            |_py, value| interpret_digest(r, value),
+        );
+        match outcome {
+            Ok(Some(hash)) => Answer::Positive(Cached::RealmHash(hash.into())),
+            Ok(None) => Answer::NotFound,
+            Err(CallFailed) => Answer::Failed,
+        }
+    });
+    if source == Source::Shared {
+        log_shared(r, "realm hash", user);
+    }
+    let hash = match outcome {
+        Answer::Positive(Cached::RealmHash(hash)) => hash,
+        Answer::NotFound => return ffi::authn_status_AUTH_USER_NOT_FOUND,
+        Answer::Positive(_) | Answer::Denied | Answer::Failed => {
+            return ffi::authn_status_AUTH_GENERAL_ERROR
+        }
+    };
+    let copy = r.pool().strdup(&hash);
+    // SAFETY: rethash is the out-parameter httpd passed (non-NULL, checked
+    // by the caller); the copy lives in the request pool.
+    unsafe { *rethash = copy };
+    match source {
+        Source::Cache => rlog!(
             &r,
             Level::Debug,
             77,
             "realm hash of '{}' answered from the in-process cache (WSGIAuthCacheTimeout)",
             decode_credential(user)
-        );
-        // SAFETY: as below: httpd's out-parameter, a copy in the request pool.
-        unsafe { *rethash = r.pool().strdup(&hash) };
-        return ffi::authn_status_AUTH_USER_FOUND;
+        ),
+        Source::Shared => {}
+        Source::Call => socache::store_digest(r, user_c, realm_c, copy),
     }
-    let validated_at = Instant::now();
-    let user_text = decode_credential(user);
-    let realm_text = decode_credential(realm);
-    let outcome = call_script(
-        r,
-        dir,
-        spec,
-        "get_realm_hash",
-        None,
-        |py| {
-            [
-                PyString::new(py, &user_text).into_any(),
-                PyString::new(py, &realm_text).into_any(),
-            ]
-        },
-        |_py, value| interpret_digest(r, value),
-    );
-    match outcome {
-        Ok(Some(hash)) => {
-            let copy = r.pool().strdup(&hash);
-            // SAFETY: rethash is the out-parameter httpd passed (non-NULL,
-            // checked by the caller); the copy lives in the request pool.
-            unsafe { *rethash = copy };
-            if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
-                cache::store(key, Cached::RealmHash(hash.into()), validated_at, timeout);
-            }
-            socache::store_digest(r, user_c, realm_c, copy);
-            ffi::authn_status_AUTH_USER_FOUND
-        }
-        Ok(None) => ffi::authn_status_AUTH_USER_NOT_FOUND,
-        Err(CallFailed) => ffi::authn_status_AUTH_GENERAL_ERROR,
-    }
+    ffi::authn_status_AUTH_USER_FOUND
 }
 
 /// # Safety

@@ -6,7 +6,6 @@
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;
-use std::time::Instant;
 
 use authnz_core::credentials::{decode_credential, validate_name};
 use authnz_core::group_set::GroupSet;
@@ -20,10 +19,11 @@ use crate::httpd::expr::{eval_string_expr, parse_string_expr};
 use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
+use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::DirConfig;
-use crate::module::request_state::{GroupLookup, RequestState};
-use crate::python::call::{call_script, CallFailed};
+use crate::module::request_state::RequestState;
+use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::{log_exception, type_name};
 use crate::rlog;
 
@@ -117,64 +117,70 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
     Ok(groups)
 }
 
-/// The user's groups, from the per-request cache or one Python call.
-fn groups_of(r: Request, user: &[u8]) -> Option<&'static GroupSet> {
-    let state = r.state::<RequestState>();
-    if state.group_lookup.as_ref().is_none_or(|l| l.user != user) {
-        let groups = lookup_groups(r, user);
-        state.group_lookup = Some(GroupLookup {
-            user: user.to_vec(),
-            groups,
-        });
+/// Asks `groups_for_user` of `target` for `user`, at most once per request
+/// (per script, application group and user), and runs `decide` on the set;
+/// `None` when there is no set (the error is logged).
+fn with_groups<R>(
+    r: Request,
+    dir: &DirConfig,
+    target: Target<'_>,
+    user: &[u8],
+    decide: impl FnOnce(&GroupSet) -> R,
+) -> Option<R> {
+    if let Some(known) = r.state::<RequestState>().groups(target, user) {
+        return known.map(decide);
     }
-    state.group_lookup.as_ref().and_then(|l| l.groups.as_ref())
+    let groups = lookup_groups(r, dir, target, user);
+    let decided = groups.as_ref().map(decide);
+    r.state::<RequestState>()
+        .remember_groups(target, user, groups);
+    decided
 }
 
-fn lookup_groups(r: Request, user: &[u8]) -> Option<GroupSet> {
-    let dir = r.dir_config::<DirConfig>()?;
-    let Some(spec) = dir.auth_group_script.as_deref() else {
+fn lookup_groups(r: Request, dir: &DirConfig, target: Target<'_>, user: &[u8]) -> Option<GroupSet> {
+    let key = dir
+        .auth_cache_timeout()
+        .and_then(|timeout| cache::groups_key(r, target.spec, target.group, timeout, user));
+    let (outcome, source) = answer(r, dir, "groups_for_user", key.as_ref(), |slot| {
+        let user_text = decode_credential(user);
+        let groups = call_script(
+            r,
+            dir,
+            target,
+            slot,
+            "groups_for_user",
+            None,
+            |py| [PyString::new(py, &user_text).into_any()],
+            |_py, value| collect_groups(r, value),
+        );
+        match groups {
+            Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
+            Err(CallFailed) => Answer::Failed,
+        }
+    });
+    if source == Source::Shared {
         rlog!(
             &r,
-            Level::Error,
-            30,
-            "Require wsgi-group is used here but no WSGIAuthGroupScript applies"
+            Level::Debug,
+            81,
+            "groups of '{}' answered by a call made at the same time for the same user",
+            String::from_utf8_lossy(user)
         );
+    }
+    let Answer::Positive(Cached::Groups(groups)) = outcome else {
         return None;
     };
-    let cache_timeout = dir.auth_cache_timeout();
-    let cache_key = cache_timeout.and_then(|timeout| cache::groups_key(r, spec, timeout, user));
-    let (cached, _leader) = cache::consult(cache_key.as_ref(), dir.script_timeout());
-    if let Some(Cached::Groups(groups)) = cached {
-        rlog!(
+    match source {
+        Source::Cache => rlog!(
             &r,
             Level::Debug,
             71,
             "groups of '{}' taken from the in-process cache (WSGIAuthCacheTimeout)",
             String::from_utf8_lossy(user)
-        );
-        return Some(GroupSet::clone(&groups));
+        ),
+        Source::Shared | Source::Call => {}
     }
-    let validated_at = Instant::now();
-    let user_text = decode_credential(user);
-    let groups = call_script(
-        r,
-        dir,
-        spec,
-        "groups_for_user",
-        None,
-        |py| [PyString::new(py, &user_text).into_any()],
-        |_py, value| collect_groups(r, value),
-    )
-    .ok()?;
-    if let (Some(key), Some(timeout)) = (cache_key, cache_timeout) {
-        cache::store(
-            key,
-            Cached::Groups(Arc::new(groups.clone())),
-            validated_at,
-            timeout,
-        );
-    }
-    Some(groups)
+    Some(Arc::unwrap_or_clone(groups))
 }
 
 fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
@@ -205,11 +211,30 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
         );
         return ffi::authz_status_AUTHZ_GENERAL_ERROR;
     }
-    let Some(groups) = groups_of(r, &user) else {
+    let Some(dir) = r.dir_config::<DirConfig>() else {
         return ffi::authz_status_AUTHZ_GENERAL_ERROR;
     };
-    if groups.any_of(required.iter().map(Vec::as_slice)) {
-        return ffi::authz_status_AUTHZ_GRANTED;
+    let Some(spec) = dir.auth_group_script.as_deref() else {
+        rlog!(
+            &r,
+            Level::Error,
+            30,
+            "Require wsgi-group is used here but no WSGIAuthGroupScript applies"
+        );
+        return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+    };
+    let group = application_group_name(r, &spec.application_group);
+    let target = Target {
+        spec,
+        group: &group,
+    };
+    let granted = with_groups(r, dir, target, &user, |groups| {
+        groups.any_of(required.iter().map(Vec::as_slice))
+    });
+    match granted {
+        Some(true) => return ffi::authz_status_AUTHZ_GRANTED,
+        Some(false) => {}
+        None => return ffi::authz_status_AUTHZ_GENERAL_ERROR,
     }
     rlog!(
         &r,

@@ -6,9 +6,10 @@
 //! Keys are HMAC-SHA256 digests under a secret drawn from `getrandom` on
 //! first use in the child (see `authnz_core::auth_cache`), over the config
 //! context, the user and, for Basic, the password (for Digest, the realm).
-//! The context is the virtual host (definition file and line, name), the
-//! most specific configuration section merged into the request, the
-//! provider name httpd noted for this call (an `AuthnProviderAlias` /
+//! The context is the virtual host (definition file and line, name), where
+//! the script directive was configured (its file and line: the section
+//! that names the script, not the last section merged into the request),
+//! the provider name httpd noted for this call (an `AuthnProviderAlias` /
 //! `AuthzProviderAlias` name), the script path, the application group,
 //! `AuthName` and the timeout: entries never cross locations, realms or
 //! provider aliases. Only granted results, found realm hashes and
@@ -16,13 +17,7 @@
 //! always reach Python. The mutex is held only to look up or
 //! store an entry, never across a Python call.
 //!
-//! Misses of one key are taken one at a time ([`lookup_or_lead`]): when
-//! several threads of a child miss the same key at once (a user's first
-//! requests, or every request of a busy user right after the entry expired),
-//! one calls Python and the others wait for it, then answer from the entry
-//! it stored. A slow `check_password` (PBKDF2) therefore runs once per child,
-//! not once per concurrent request. The key covers the password, so only
-//! requests with the very same credentials wait for each other.
+//! Concurrent misses of one key make one Python call: see `answer`.
 
 use std::ffi::CStr;
 use std::sync::{Arc, Mutex};
@@ -30,13 +25,11 @@ use std::time::{Duration, Instant};
 
 use authnz_core::auth_cache::{CacheKey, ExpiringCache, KeyDeriver, KeyKind, SECRET_LEN};
 use authnz_core::group_set::GroupSet;
-use authnz_core::single_flight::{Leader, SingleFlight, Turn};
 use once_cell::sync::Lazy;
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ScriptSpec;
-use crate::python::call::application_group_name;
 use crate::slog;
 
 /// Entries one child keeps at most (both kinds together).
@@ -105,10 +98,13 @@ const AUTHN_PROVIDER_NOTE: &CStr = c"authn_provider_name";
 const AUTHZ_PROVIDER_NOTE: &CStr = c"authz_provider_name";
 
 /// The key of `user` (with `second`: the password for Basic, the realm for
-/// Digest; none for groups) in this request's configuration context.
+/// Digest; none for groups) in this request's configuration context, for
+/// `spec` run in application group `group`.
+#[allow(clippy::too_many_arguments)]
 fn derive(
     r: Request,
     spec: &ScriptSpec,
+    group: &str,
     timeout: Duration,
     provider_note: &CStr,
     kind: KeyKind,
@@ -119,7 +115,6 @@ fn derive(
     let server = r.server();
     let (defined_in, defined_at) = server.definition();
     let hostname = server.hostname();
-    let group = application_group_name(r, &spec.application_group);
     let line = defined_at.to_le_bytes();
     let secs = timeout.as_secs().to_le_bytes();
     // On the stack: a key is derived on every request that consults the
@@ -128,7 +123,7 @@ fn derive(
         defined_in,
         &line,
         hostname,
-        r.section_path(),
+        spec.configured_at.as_bytes(),
         r.note(provider_note).unwrap_or(b""),
         spec.path.as_bytes(),
         group.as_bytes(),
@@ -155,6 +150,7 @@ const CONTEXT_FIELDS: usize = 9;
 pub fn basic_key(
     r: Request,
     spec: &ScriptSpec,
+    group: &str,
     timeout: Duration,
     user: &[u8],
     password: &[u8],
@@ -162,6 +158,7 @@ pub fn basic_key(
     derive(
         r,
         spec,
+        group,
         timeout,
         AUTHN_PROVIDER_NOTE,
         KeyKind::BasicGrant,
@@ -174,6 +171,7 @@ pub fn basic_key(
 pub fn digest_key(
     r: Request,
     spec: &ScriptSpec,
+    group: &str,
     timeout: Duration,
     user: &[u8],
     realm: &[u8],
@@ -181,6 +179,7 @@ pub fn digest_key(
     derive(
         r,
         spec,
+        group,
         timeout,
         AUTHN_PROVIDER_NOTE,
         KeyKind::RealmHash,
@@ -193,12 +192,14 @@ pub fn digest_key(
 pub fn groups_key(
     r: Request,
     spec: &ScriptSpec,
+    group: &str,
     timeout: Duration,
     user: &[u8],
 ) -> Option<CacheKey> {
     derive(
         r,
         spec,
+        group,
         timeout,
         AUTHZ_PROVIDER_NOTE,
         KeyKind::Groups,
@@ -208,7 +209,7 @@ pub fn groups_key(
 }
 
 /// The live entry for `key`, if any.
-fn lookup(key: &CacheKey) -> Option<Cached> {
+pub fn lookup(key: &CacheKey) -> Option<Cached> {
     let cache = CACHE.as_ref()?;
     let now = Instant::now();
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -224,38 +225,4 @@ pub fn store(key: CacheKey, value: Cached, validated_at: Instant, ttl: Duration)
     let now = Instant::now();
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
     entries.insert(key, value, validated_at, ttl, now);
-}
-
-/// Misses being answered by Python now, by key.
-static MISSES: SingleFlight<CacheKey> = SingleFlight::new();
-
-/// How long a miss waits for a call already running for its key when no
-/// `WSGIScriptTimeout` bounds that call.
-const UNBOUNDED_CALL_WAIT: Duration = Duration::from_secs(30);
-
-/// Consult the cache for `key` (`None`: the cache is off here). Returns the
-/// live entry, if any; otherwise, when this thread is the one to call
-/// Python for the key, the leader to hold until the result is stored (other
-/// threads missing the same key wait for it). A miss first waits for a call
-/// already running for the same key, as long as that call may run
-/// (`script_timeout`), then looks again.
-pub fn consult(
-    key: Option<&CacheKey>,
-    script_timeout: Option<Duration>,
-) -> (Option<Cached>, Option<Leader<'static, CacheKey>>) {
-    let Some(key) = key else {
-        return (None, None);
-    };
-    if let Some(found) = lookup(key) {
-        return (Some(found), None);
-    }
-    let max_wait = script_timeout.unwrap_or(UNBOUNDED_CALL_WAIT);
-    match MISSES.begin(*key, max_wait) {
-        // Another call may have stored the entry between the two looks.
-        Turn::Lead(leader) => match lookup(key) {
-            Some(found) => (Some(found), None),
-            None => (None, Some(leader)),
-        },
-        Turn::Waited | Turn::TimedOut => (lookup(key), None),
-    }
 }

@@ -14,13 +14,16 @@ use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::guard::guard;
 
-/// One configured Python script: what `WSGIAuthUserScript` (and later the
-/// group and access directives) name.
-#[derive(Debug, PartialEq, Eq, Hash)]
+/// One configured Python script: what `WSGIAuthUserScript`,
+/// `WSGIAuthGroupScript` and `WSGIAccessScript` name.
+#[derive(Debug)]
 pub struct ScriptSpec {
     /// Absolute path (ServerRoot-relative paths are resolved at config time).
     pub path: String,
     pub application_group: ApplicationGroup,
+    /// Where the directive was written (`file:line`): the configuration
+    /// context of the in-process cache's keys.
+    pub configured_at: String,
 }
 
 /// Default `WSGIScriptTimeout`: long enough for a deliberately slow password
@@ -37,11 +40,13 @@ pub struct DirConfig {
     pub script_reloading: Option<bool>,
     /// `WSGIScriptTimeout`, in seconds (0: no limit).
     pub script_timeout: Option<u64>,
-    /// A `Require wsgi-host` line in this very section: `allow_access` is
-    /// then asked by the authz provider only, so it composes with other
+    /// The methods (httpd's `AP_METHOD_BIT << method_number` mask) for
+    /// which this very section has a `Require wsgi-host` line — all of them,
+    /// or those of its `<Limit>`/`<LimitExcept>`: for those, `allow_access`
+    /// is asked by the authz provider only, so it composes with other
     /// `Require` lines. Deliberately not inherited: a section with its own
     /// `Require` lines and no `wsgi-host` gets the access-phase check back.
-    pub host_access_by_require: bool,
+    pub host_access_by_require: i64,
     /// `WSGIReflectAuth`: identity reflection (SPEC §7), default off.
     pub reflect_auth: Option<bool>,
     /// `WSGIReflectUserHeader`, default `X-Remote-User`.
@@ -91,6 +96,16 @@ impl DirConfig {
             ),
             auth_cache_timeout: add.auth_cache_timeout.or(base.auth_cache_timeout),
             socache_hash: add.socache_hash.or(base.socache_hash),
+        }
+    }
+
+    /// Whether a `Require wsgi-host` of this section applies to method
+    /// number `method` (so the access phase leaves `allow_access` to it).
+    pub fn host_access_by_require_for(&self, method: i32) -> bool {
+        match u32::try_from(method).ok().and_then(|m| 1i64.checked_shl(m)) {
+            Some(bit) => self.host_access_by_require & bit != 0,
+            // No method bit: no `Require` line can apply either.
+            None => false,
         }
     }
 

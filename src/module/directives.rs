@@ -152,6 +152,7 @@ fn parse_script(cmd: Cmd, args: &[String]) -> Result<Arc<ScriptSpec>, String> {
     Ok(Arc::new(ScriptSpec {
         path: full,
         application_group: options.application_group,
+        configured_at: cmd.directive_location(),
     }))
 }
 

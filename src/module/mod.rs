@@ -3,6 +3,7 @@
 //! `reflect` is identity reflection (SPEC §7).
 
 pub mod access;
+pub mod answer;
 pub mod authn;
 pub mod authz_group;
 pub mod basic_entry;

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::{DirConfig, ScriptSpec};
-use crate::python::call_limit::{self, CallSlot};
+use crate::python::call_limit::CallSlot;
 use crate::python::environ::build_environ;
 use crate::python::errors::{log_exception, log_exception_hiding};
 use crate::python::request_objects::CallScope;
@@ -46,39 +46,37 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
     }
 }
 
-/// Call `function(environ, *args)` from `spec` and hand the result to
+/// The script a call runs: what the directive names, in the application
+/// group this request expands it to.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub spec: &'a ScriptSpec,
+    pub group: &'a str,
+}
+
+/// Call `function(environ, *args)` of `target` and hand the result to
 /// `interpret` while the GIL is still held. `secret` (the password given to
-/// `check_password`) is hidden in any exception that is logged.
+/// `check_password`) is hidden in any exception that is logged. The caller
+/// holds a `WSGIMaxConcurrentCalls` slot for the call.
 #[allow(clippy::too_many_arguments)]
 pub fn call_script<R, const N: usize>(
     r: Request,
     dir: &DirConfig,
-    spec: &ScriptSpec,
+    target: Target<'_>,
+    _slot: &CallSlot,
     function: &'static str,
     secret: Option<&str>,
     args: impl for<'py> FnOnce(Python<'py>) -> [Bound<'py, PyAny>; N],
     interpret: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
 ) -> Result<R, CallFailed> {
-    let group = application_group_name(r, &spec.application_group);
-    let Some(_slot) = CallSlot::acquire() else {
-        rlog!(
-            &r,
-            Level::Error,
-            44,
-            "{function}: {} Python calls were still running in this child after waiting {}ms \
-             for one to finish (WSGIMaxConcurrentCalls); request refused",
-            call_limit::cap(),
-            call_limit::wait().as_millis()
-        );
-        return Err(CallFailed);
-    };
+    let Target { spec, group } = target;
     let outcome = runtime::with_python(|py| {
         let timer = TimedCall::start(py, dir.script_timeout());
         let call = Call {
             r,
             dir,
             spec,
-            group: &group,
+            group,
             function,
             secret,
         };

@@ -1,16 +1,18 @@
-//! One computation per key at a time: when several threads miss the same
-//! cache entry at once, the first one (the leader) computes it and the
-//! others wait for it to finish, then look in the cache again.
+//! One computation per key at a time: when several threads ask the same
+//! question at once (the same credentials in the same configuration
+//! context), the first one (the leader) computes the answer and the others
+//! wait for it, then take the answer it published.
 //!
-//! A waiter never receives the leader's result from here; it only learns
-//! that the leader is done. What the leader stored (a granted login, a realm
-//! hash, a group set) is then in the cache; what it did not store (a denial,
-//! an error) is not, and each waiter computes its own answer. So nothing
-//! negative is ever shared, and a waiter is never worse off than without
-//! this: at worst it waits `max_wait` and then computes as before.
+//! The answer is handed only to the threads that were waiting while it was
+//! computed — it is never kept for later threads (keeping answers is the
+//! cache's business, which stores grants only). A refusal is shared this
+//! way too: the waiters asked the very same question at the same moment.
+//! A leader that ends without publishing (it unwound) releases its waiters
+//! with no answer, and each computes its own. A waiter waits at most
+//! `max_wait`, then gives up.
 //!
-//! The number of keys in flight is at most the number of threads, so a list
-//! scanned in full is used instead of a hash map (and can be built in a
+//! The number of keys in flight is at most the number of threads, so lists
+//! scanned in full are used instead of hash maps (and can be built in a
 //! `static`).
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -24,55 +26,68 @@ struct Flight<K> {
     waiters: usize,
 }
 
-struct Flights<K> {
+/// A finished flight's answer, until each of its waiters has taken a copy.
+struct Published<V> {
+    id: u64,
+    value: V,
+    /// Waiters that have not taken it yet.
+    left: usize,
+}
+
+struct Flights<K, V> {
     running: Vec<Flight<K>>,
+    published: Vec<Published<V>>,
     next_id: u64,
 }
 
-/// The set of computations in progress, by key.
-pub struct SingleFlight<K> {
-    flights: Mutex<Flights<K>>,
+/// The set of computations in progress, by key, with the answers of those
+/// that just finished.
+pub struct SingleFlight<K, V> {
+    flights: Mutex<Flights<K, V>>,
     finished: Condvar,
 }
 
 /// What [`SingleFlight::begin`] decided for the calling thread.
-pub enum Turn<'a, K: PartialEq> {
-    /// Nobody else computes this key: compute it, store what may be stored,
-    /// then drop the leader.
-    Lead(Leader<'a, K>),
-    /// Another thread computed this key and has finished.
-    Waited,
+pub enum Turn<'a, K: PartialEq, V: Clone> {
+    /// Nobody else computes this key: compute it, then
+    /// [`Leader::publish`] the answer (dropping the leader without
+    /// publishing releases the waiters with none).
+    Lead(Leader<'a, K, V>),
+    /// Another thread computed this key: its answer, or `None` when it
+    /// ended without one.
+    Waited(Option<V>),
     /// Another thread is still computing this key after `max_wait`.
     TimedOut,
 }
 
-/// The right to compute a key; waiters are released when it is dropped
-/// (also when the leader unwinds).
-pub struct Leader<'a, K: PartialEq> {
-    owner: &'a SingleFlight<K>,
+/// The right to compute a key; waiters are released when it is published
+/// or dropped (also when the leader unwinds).
+pub struct Leader<'a, K: PartialEq, V: Clone> {
+    owner: &'a SingleFlight<K, V>,
     id: u64,
 }
 
-impl<K: PartialEq> SingleFlight<K> {
-    pub const fn new() -> SingleFlight<K> {
+impl<K: PartialEq, V: Clone> SingleFlight<K, V> {
+    pub const fn new() -> SingleFlight<K, V> {
         SingleFlight {
             flights: Mutex::new(Flights {
                 running: Vec::new(),
+                published: Vec::new(),
                 next_id: 0,
             }),
             finished: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Flights<K>> {
-        // Every update below leaves the list consistent, even if a holder
+    fn lock(&self) -> MutexGuard<'_, Flights<K, V>> {
+        // Every update below leaves the lists consistent, even if a holder
         // panicked between two of them.
         self.flights.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Lead the computation of `key`, or wait up to `max_wait` for the
     /// thread already computing it.
-    pub fn begin(&self, key: K, max_wait: Duration) -> Turn<'_, K> {
+    pub fn begin(&self, key: K, max_wait: Duration) -> Turn<'_, K, V> {
         let mut flights = self.lock();
         let Some(flight) = flights.running.iter_mut().find(|f| f.key == key) else {
             let id = flights.next_id;
@@ -91,7 +106,7 @@ impl<K: PartialEq> SingleFlight<K> {
             let left = deadline.saturating_duration_since(Instant::now());
             let still_running = flights.running.iter_mut().find(|f| f.id == id);
             match still_running {
-                None => return Turn::Waited,
+                None => return Turn::Waited(take_published(&mut flights.published, id)),
                 Some(flight) if left.is_zero() => {
                     flight.waiters -= 1;
                     return Turn::TimedOut;
@@ -110,25 +125,62 @@ impl<K: PartialEq> SingleFlight<K> {
     pub fn in_flight(&self) -> usize {
         self.lock().running.len()
     }
+
+    /// Answers not yet taken by all their waiters (for tests).
+    pub fn unclaimed(&self) -> usize {
+        self.lock().published.len()
+    }
 }
 
-impl<K: PartialEq> Default for SingleFlight<K> {
+/// A copy of flight `id`'s answer for one of its waiters; the last waiter
+/// to take it removes it.
+fn take_published<V: Clone>(published: &mut Vec<Published<V>>, id: u64) -> Option<V> {
+    let at = published.iter().position(|p| p.id == id)?;
+    published[at].left -= 1;
+    if published[at].left == 0 {
+        Some(published.swap_remove(at).value)
+    } else {
+        Some(published[at].value.clone())
+    }
+}
+
+impl<K: PartialEq, V: Clone> Default for SingleFlight<K, V> {
     fn default() -> Self {
         SingleFlight::new()
     }
 }
 
-impl<K: PartialEq> Drop for Leader<'_, K> {
-    fn drop(&mut self) {
+impl<K: PartialEq, V: Clone> Leader<'_, K, V> {
+    /// End the flight and hand `value` to every thread waiting for it.
+    pub fn publish(self, value: V) {
+        self.end(Some(value));
+    }
+
+    fn end(&self, value: Option<V>) {
         let mut flights = self.owner.lock();
         let Some(at) = flights.running.iter().position(|f| f.id == self.id) else {
             return;
         };
         let done = flights.running.swap_remove(at);
-        drop(flights);
-        if done.waiters > 0 {
-            self.owner.finished.notify_all();
+        if done.waiters == 0 {
+            return;
         }
+        if let Some(value) = value {
+            flights.published.push(Published {
+                id: done.id,
+                value,
+                left: done.waiters,
+            });
+        }
+        drop(flights);
+        self.owner.finished.notify_all();
+    }
+}
+
+impl<K: PartialEq, V: Clone> Drop for Leader<'_, K, V> {
+    fn drop(&mut self) {
+        // After `publish` the flight is gone and this does nothing.
+        self.end(None);
     }
 }
 
@@ -141,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_first_thread_leads_and_the_key_is_free_again_after_it() {
-        let flights = SingleFlight::new();
+        let flights: SingleFlight<&str, ()> = SingleFlight::new();
         let Turn::Lead(leader) = flights.begin("k", Duration::ZERO) else {
             panic!("the first thread must lead");
         };
@@ -159,7 +211,7 @@ mod tests {
 
     #[test]
     fn concurrent_threads_on_one_key_compute_it_once() {
-        let flights = Arc::new(SingleFlight::new());
+        let flights: Arc<SingleFlight<_, u8>> = Arc::new(SingleFlight::new());
         let computed = Arc::new(AtomicUsize::new(0));
         let waited = Arc::new(AtomicUsize::new(0));
         let start = Arc::new(Barrier::new(8));
@@ -178,9 +230,10 @@ mod tests {
                             computed.fetch_add(1, Ordering::SeqCst);
                             // Long enough for every other thread to queue.
                             thread::sleep(Duration::from_millis(300));
-                            drop(leader);
+                            leader.publish(42);
                         }
-                        Turn::Waited => {
+                        Turn::Waited(answer) => {
+                            assert_eq!(answer, Some(42), "every waiter gets the answer");
                             waited.fetch_add(1, Ordering::SeqCst);
                         }
                         Turn::TimedOut => panic!("nobody should time out"),
@@ -194,11 +247,23 @@ mod tests {
         assert_eq!(computed.load(Ordering::SeqCst), 1);
         assert_eq!(waited.load(Ordering::SeqCst), 7);
         assert_eq!(flights.in_flight(), 0);
+        assert_eq!(flights.unclaimed(), 0, "the last waiter removes the answer");
+    }
+
+    #[test]
+    fn an_answer_is_never_kept_for_later_threads() {
+        let flights: SingleFlight<u8, u8> = SingleFlight::new();
+        let Turn::Lead(leader) = flights.begin(9, Duration::ZERO) else {
+            panic!("must lead");
+        };
+        leader.publish(1);
+        assert_eq!(flights.unclaimed(), 0, "nobody waited: nothing is kept");
+        assert!(matches!(flights.begin(9, Duration::ZERO), Turn::Lead(_)));
     }
 
     #[test]
     fn a_waiter_gives_up_after_max_wait_and_is_not_counted_any_more() {
-        let flights = Arc::new(SingleFlight::new());
+        let flights: Arc<SingleFlight<_, u8>> = Arc::new(SingleFlight::new());
         let Turn::Lead(leader) = flights.begin(1u8, Duration::ZERO) else {
             panic!("must lead");
         };
@@ -215,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_leader_that_panics_still_releases_its_waiters() {
-        let flights = Arc::new(SingleFlight::new());
+        let flights: Arc<SingleFlight<_, u8>> = Arc::new(SingleFlight::new());
         let ready = Arc::new(Barrier::new(2));
         let (leading, ready2) = (flights.clone(), ready.clone());
         let leader = thread::spawn(move || {
@@ -226,14 +291,14 @@ mod tests {
         });
         ready.wait();
         let turn = flights.begin(3u8, Duration::from_secs(30));
-        assert!(matches!(turn, Turn::Waited));
+        assert!(matches!(turn, Turn::Waited(None)));
         assert!(leader.join().is_err());
         assert_eq!(flights.in_flight(), 0);
     }
 
     #[test]
     fn a_waiter_of_a_finished_flight_does_not_wait_for_the_next_one() {
-        let flights = Arc::new(SingleFlight::new());
+        let flights: Arc<SingleFlight<_, u8>> = Arc::new(SingleFlight::new());
         let Turn::Lead(first) = flights.begin(5u8, Duration::ZERO) else {
             panic!("must lead");
         };
@@ -241,7 +306,7 @@ mod tests {
         let waiter = thread::spawn(move || {
             let started = Instant::now();
             let turn = other.begin(5u8, Duration::from_secs(30));
-            (matches!(turn, Turn::Waited), started.elapsed())
+            (matches!(turn, Turn::Waited(None)), started.elapsed())
         });
         while flights.lock().running[0].waiters == 0 {
             thread::sleep(Duration::from_millis(5));
