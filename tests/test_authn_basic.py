@@ -1,6 +1,7 @@
 """Basic authentication through check_password (SPEC §3.2): every row of the
 result table, provider chaining, and DirectoryIndex calling Python once."""
 
+import re
 import subprocess
 import urllib.request
 
@@ -33,6 +34,9 @@ def check_password(environ, user, password):
         raise KeyError(password)
     if user == "leak-bytes":
         raise ValueError(password.encode(), password.encode("latin-1"))
+    if user == "leak-short":
+        # Short passwords are digits and letters found in any message.
+        return [1, 2][int(password) + 5]
     if user == "index":
         return password == "index-pw"
     return RESULTS.get(user)
@@ -224,7 +228,7 @@ def test_password_in_an_exception_is_hidden(apache, user):
     assert calls == [{"user": user, "password": LEAKY_PASSWORD, "uri": "/basic/index.html"}]
     new = apache.error_log().splitlines()[errors_before:]
     (summary,) = [l for l in new if "AUTHNZ_WSGI0042" in l and "raised" in l]
-    assert "[password hidden]" in summary, summary
+    assert "Error (message not logged: it contains the password)" in summary, summary
     text = "\n".join(new)
     spellings = {LEAKY_PASSWORD, repr(LEAKY_PASSWORD)[1:-1],
                  repr(LEAKY_PASSWORD.encode())[2:-1],
@@ -233,6 +237,30 @@ def test_password_in_an_exception_is_hidden(apache, user):
         assert spelling not in text, (spelling, new)
     # The traceback is still there, with the line that raised.
     assert any("check_password" in l for l in new if "AUTHNZ_WSGI0042" in l), new
+
+
+@pytest.mark.parametrize("password,message", [
+    ("1", "IndexError: list index out of range"),
+    ("2", "IndexError: list index out of range"),
+    ("e", "ValueError (message not logged: it contains the password)"),
+])
+def test_a_short_password_is_not_given_away_by_hiding_it(apache, password, message):
+    """Replacing a one-character password where it appears would name it
+    (`line 31` would read `line 3[password hidden]`): a message that shows
+    it is withheld whole, and the traceback, which holds only code locations
+    and source text, is logged unedited."""
+    errors_before = len(apache.error_log().splitlines())
+    resp, entry, calls = request(apache, "/basic/index.html", "leak-short", password)
+    assert resp.status == 500 and entry["status"] == 500
+    assert [c["password"] for c in calls] == [password]
+    new = [l for l in apache.error_log().splitlines()[errors_before:] if "AUTHNZ_WSGI0042" in l]
+    assert "[password hidden]" not in "\n".join(new)
+    (summary,) = [l for l in new if "raised" in l]
+    assert summary.split("raised: ", 1)[1] == message, summary
+    tb = [l.split("AUTHNZ_WSGI0042: ", 1)[1] for l in new if "raised" not in l]
+    assert any(re.fullmatch(r'File ".*results\.py", line \d+, in check_password', l.strip())
+               for l in tb), tb
+    assert any(l.strip() == "return [1, 2][int(password) + 5]" for l in tb), tb
 
 
 def test_none_falls_through_to_next_provider(apache):

@@ -13,6 +13,8 @@ PASSWORD = "group-pw"
 # check_password accepts every user with PASSWORD ("renamed" becomes
 # "alice-renamed"); groups_for_user answers by user name.
 SCRIPT = """
+import itertools
+
 class Boom(Exception):
     pass
 
@@ -61,6 +63,12 @@ RESULTS = {
     "control": lambda: ["staff", "bad\\x1bname"],
     "newline": lambda: ["bad\\nname", "staff"],
     "raise-mid": _raise_after_match,
+    # an iterator that runs in C and never ends
+    "endless": lambda: map(str, itertools.count()),
+    "endless-after-staff": lambda: itertools.chain(["staff"], map(str, itertools.count())),
+    # mod_wsgi's own examples answer [''] for "no groups"
+    "empty-name": lambda: [""],
+    "empty-name-and-staff": lambda: ["", "staff"],
     # nested containers
     "admin": lambda: ["admins"],
     "editor": lambda: ["Editors"],
@@ -213,7 +221,7 @@ def module_errors(outcome):
 @pytest.mark.parametrize(
     "user",
     ["list", "tuple", "set", "frozenset", "dict", "generator", "sequence", "bytes-items",
-     "mixed-case"],
+     "mixed-case", "empty-name-and-staff"],
 )
 def test_iterable_results_grant(apache, user):
     out = call(apache, "/staff/index.html", user)
@@ -271,7 +279,7 @@ def test_directory_index_calls_groups_for_user_once(apache):
 
 # ---- refusals ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("user", ["not-member", "empty"])
+@pytest.mark.parametrize("user", ["not-member", "empty", "empty-name"])
 def test_not_in_group_is_403(apache, user):
     out = call(apache, "/staff/index.html", user)
     assert out.status == 403
@@ -334,6 +342,18 @@ def test_bad_results_are_500_with_one_log_line(apache, user, described):
     assert len(lines) == 1, out.errors
     assert described in lines[0]
     assert "[client 127.0.0.1:" in lines[0]
+    assert module_errors(out) == lines
+
+
+@pytest.mark.parametrize("user", ["endless", "endless-after-staff"])
+def test_a_result_that_never_ends_is_read_up_to_a_bound_and_refused(apache, user):
+    out = call(apache, "/staff/index.html", user)
+    assert out.status == 500
+    assert out.entry["status"] == 500 and out.entry["user"] == user
+    assert len(out.groups_calls) == 1
+    lines = out.tagged("AUTHNZ_WSGI0082")
+    assert len(lines) == 1, out.errors
+    assert "groups_for_user yielded more than 10000 items; refused" in lines[0]
     assert module_errors(out) == lines
 
 

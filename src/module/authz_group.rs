@@ -33,6 +33,9 @@ pub static WSGI_GROUP_PROVIDER: ffi::authz_provider = ffi::authz_provider {
     parse_require_line: Some(parse_require_line),
 };
 
+/// The most items of a `groups_for_user` result that are read.
+const MAX_GROUPS: usize = 10_000;
+
 /// Turn what `groups_for_user` returned into a [`GroupSet`], strictly.
 fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, CallFailed> {
     let py = value.py();
@@ -70,7 +73,19 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
         CallFailed
     })?;
     let mut groups = GroupSet::default();
-    for item in items {
+    for (read, item) in items.enumerate() {
+        if read == MAX_GROUPS {
+            // An endless iterator in C (`map(str, itertools.count())`) is
+            // never interrupted by WSGIScriptTimeout: stop reading here.
+            rlog!(
+                &r,
+                Level::Error,
+                82,
+                "groups_for_user yielded more than {MAX_GROUPS} items; refused (group lists are \
+                 read up to that number, so a runaway iterator cannot hold the worker)"
+            );
+            return Err(CallFailed);
+        }
         let item = item.map_err(|err| {
             log_exception(
                 py,
@@ -103,6 +118,17 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             );
             return Err(CallFailed);
         };
+        if name.is_empty() {
+            // mod_wsgi's own examples return [''] for "no groups": an empty
+            // name can never match a `Require wsgi-group` word.
+            rlog!(
+                &r,
+                Level::Debug,
+                31,
+                "groups_for_user yielded an empty group name; skipped"
+            );
+            continue;
+        }
         if let Err(problem) = validate_name(&name) {
             rlog!(
                 &r,

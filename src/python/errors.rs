@@ -1,8 +1,10 @@
 //! Reporting Python exceptions: one summary line, then the traceback one
-//! entry per line, all under the same numbered tag; a password the call was
-//! given is hidden in both.
+//! entry per line, all under the same numbered tag. When the exception's
+//! message shows the password the call was given, the message is withheld
+//! (`authnz_core::redact` says why it is not edited instead); the
+//! traceback holds code locations and source text only, and is kept.
 
-use authnz_core::redact::Redactor;
+use authnz_core::redact::{self, SecretForms};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTraceback};
 
@@ -20,13 +22,17 @@ pub fn type_name(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-/// `ExceptionType: message` for a summary line.
-pub fn describe(py: Python<'_>, err: &PyErr) -> String {
-    let name = err
-        .get_type(py)
+/// The exception's type name.
+fn exception_name(py: Python<'_>, err: &PyErr) -> String {
+    err.get_type(py)
         .name()
         .map(|n| n.to_string())
-        .unwrap_or_else(|_| "Exception".to_owned());
+        .unwrap_or_else(|_| "Exception".to_owned())
+}
+
+/// `ExceptionType: message` for a summary line.
+pub fn describe(py: Python<'_>, err: &PyErr) -> String {
+    let name = exception_name(py, err);
     let value = err
         .value(py)
         .str()
@@ -61,9 +67,9 @@ pub fn log_exception(py: Python<'_>, r: &Request, tag: u16, summary: &str, err: 
     log_exception_hiding(py, r, tag, summary, err, None);
 }
 
-/// As [`log_exception`], with every spelling of `secret` Python could print
-/// (as typed, and inside the `repr()` of it as `str` and as encoded bytes)
-/// hidden from the message and the traceback.
+/// As [`log_exception`], with the exception's message withheld when it
+/// shows `secret` in any spelling Python could print (as typed, and inside
+/// the `repr()` of it as `str` and as encoded bytes).
 pub fn log_exception_hiding(
     py: Python<'_>,
     r: &Request,
@@ -72,22 +78,21 @@ pub fn log_exception_hiding(
     err: &PyErr,
     secret: Option<&str>,
 ) {
-    let redactor = secret.map(|s| redactor_for(py, s)).unwrap_or_default();
+    let forms = secret.map(|s| secret_forms(py, s)).unwrap_or_default();
     let message = describe(py, err);
-    rlog!(
-        r,
-        Level::Error,
-        tag,
-        "{summary}: {}",
-        redactor.apply(&message)
-    );
+    let shown = if forms.appear_in(&message) {
+        format!("{} {}", exception_name(py, err), redact::WITHHELD)
+    } else {
+        message
+    };
+    rlog!(r, Level::Error, tag, "{summary}: {shown}");
     for line in traceback_lines(py, err) {
-        rlog!(r, Level::Error, tag, "  {}", redactor.apply(&line));
+        rlog!(r, Level::Error, tag, "  {line}");
     }
 }
 
 /// The spellings of `secret` that may appear in an exception's text.
-fn redactor_for(py: Python<'_>, secret: &str) -> Redactor {
+fn secret_forms(py: Python<'_>, secret: &str) -> SecretForms {
     let mut forms = vec![secret.to_owned()];
     let text = PyString::new(py, secret);
     if let Ok(repr) = text.repr() {
@@ -107,7 +112,7 @@ fn redactor_for(py: Python<'_>, secret: &str) -> Redactor {
             forms.push(strip_quotes(&repr.to_string_lossy(), 2));
         }
     }
-    Redactor::new(forms)
+    SecretForms::new(forms)
 }
 
 /// `quoted` without its first `lead` characters and its closing quote.
