@@ -137,8 +137,11 @@ def apache():
         name="host",
         modules=["remoteip"],
         # One child: the module-instance counters are then per instance only.
-        server_conf="StartServers 1\nServerLimit 1\n",
+        server_conf="StartServers 1\nServerLimit 1\nLogLevel info authnz_wsgi:debug\n",
     )
+    # The main port's requests go to a virtual host with two aliases.
+    server.server_conf += (f"<VirtualHost 127.0.0.1:{server.port}>\n  ServerName 127.0.0.1\n"
+                           "  ServerAlias one.test two.test\n</VirtualHost>\n")
     scripts = {
         "verdict": server.write_script("verdict.py", VERDICT_SCRIPT),
         "nofunc": server.write_script("nofunc.py", NO_FUNCTION_SCRIPT),
@@ -576,12 +579,62 @@ def test_host_application_group_follows_the_host_header(apache):
     two = counts(apache, "/group-host/index.html", 1, headers={"Host": "two.test"})
     one_again = counts(apache, "/group-host/index.html", 1, headers={"Host": f"ONE.test:{port}"})
     assert {g for g, _, _ in one} == {f"one.test:{port}"}
-    # As in mod_wsgi, the port is the request's (from the Host header, else
-    # the default 80, which is left out).
-    assert two == [("two.test", 1, two[0][2])]
+    # The port is the one the connection arrived on, whatever the Host
+    # header says (80 and 443 are left out).
+    assert two == [(f"two.test:{port}", 1, two[0][2])]
     # httpd lower-cases the host name: the same instance.
     assert one_again[0][0] == f"one.test:{port}"
     assert [c for _, c, _ in one + one_again] == [1, 2, 3]
+
+
+def test_host_application_group_is_a_name_of_the_virtual_host(apache):
+    """A Host header the virtual host was not configured with (no
+    ServerName or ServerAlias of it) gets the ServerName's group, and a
+    port in the Host header never makes another group."""
+    port = apache.port
+    main = f"127.0.0.1:{port}"
+    before = len(apache.error_lines("AUTHNZ_WSGI0083"))
+    strangers = [counts(apache, "/group-host/index.html", 1, headers={"Host": host})[0]
+                 for host in ("stranger.test", f"other.test:{port}", "one.test:1", "one.test:2")]
+    assert [g for g, _, _ in strangers] == [main, main, f"one.test:{port}", f"one.test:{port}"]
+    assert len(apache.error_lines("AUTHNZ_WSGI0083")) == before + 2
+    assert "'stranger.test' is not a name of this virtual host" in \
+        apache.error_lines("AUTHNZ_WSGI0083")[before]
+
+
+def test_a_script_runs_in_a_bounded_number_of_application_groups():
+    """Host names a wildcard ServerAlias admits are each a group: past 64
+    groups of one script a new one is refused (403 from the access script,
+    one log line), and the groups already loaded keep working."""
+    server = Apache(name="group-bound", server_conf="StartServers 1\nServerLimit 1\n")
+    server.server_conf += (f"<VirtualHost 127.0.0.1:{server.port}>\n  ServerName 127.0.0.1\n"
+                           "  ServerAlias *.wild.test\n</VirtualHost>\n")
+    script = server.write_script("groups.py", """
+def allow_access(environ, host):
+    record(group=environ["mod_wsgi.application_group"])
+    return True
+""")
+    server.site_conf = f"""
+    <Location /wild>
+      WSGIAccessScript "{script}" application-group=%{{HOST}}
+    </Location>
+    """
+    (server.docroot / "wild").mkdir()
+    (server.docroot / "wild" / "index.html").write_text("wild\n")
+    try:
+        server.start()
+        statuses = [server.request("/wild/index.html", headers={"Host": f"h{i}.wild.test"}).status
+                    for i in range(70)]
+        assert statuses == [200] * 64 + [403] * 6
+        assert len(server.records()) == 64
+        assert len({r["group"] for r in server.records()}) == 64
+        refused = server.error_lines("AUTHNZ_WSGI0084")
+        assert len(refused) == 6
+        assert "already runs in 64 application groups" in refused[0]
+        assert f"'h64.wild.test:{server.port}' is refused" in refused[0]
+        assert server.request("/wild/index.html", headers={"Host": "h3.wild.test"}).status == 200
+    finally:
+        server.cleanup()
 
 
 # ---- AuthnProviderAlias ----------------------------------------------------------------

@@ -173,6 +173,14 @@ impl Request {
         unsafe { addr.as_ref() }.map_or(0, |a| a.port)
     }
 
+    /// The port the connection arrived on (one the server listens on,
+    /// whatever the `Host` header says).
+    pub fn local_port(&self) -> u16 {
+        let addr = self.connection().local_addr;
+        // SAFETY: local_addr is NULL or the live local sockaddr of the connection.
+        unsafe { addr.as_ref() }.map_or(0, |a| a.port)
+    }
+
     /// The host name the client asked for (`r->hostname`), if any.
     pub fn hostname(self) -> Option<String> {
         let name = self.raw().hostname;

@@ -62,6 +62,32 @@ impl Server {
         unsafe { pconf_bytes((*self.as_ptr()).server_hostname) }
     }
 
+    /// Whether `name` (a request's host name, which httpd lower-cases) is
+    /// one this virtual host was configured with: its `ServerName`, a
+    /// `ServerAlias`, or a match of a wildcard `ServerAlias`.
+    pub fn answers_to(self, name: &str) -> bool {
+        if name.as_bytes().eq_ignore_ascii_case(self.hostname()) {
+            return true;
+        }
+        let Ok(name) = std::ffi::CString::new(name) else {
+            return false;
+        };
+        // SAFETY: the server is live; names and wild_names are NULL or
+        // arrays of C strings in pconf.
+        let (names, wild) = unsafe {
+            let raw = &*self.as_ptr();
+            (pconf_strings(raw.names), pconf_strings(raw.wild_names))
+        };
+        names
+            .iter()
+            .any(|alias| alias.to_bytes().eq_ignore_ascii_case(name.to_bytes()))
+            // SAFETY: two NUL-terminated strings; ap_strcasecmp_match only
+            // reads them and returns 0 on a match.
+            || wild
+                .iter()
+                .any(|pattern| unsafe { ffi::ap_strcasecmp_match(name.as_ptr(), pattern.as_ptr()) } == 0)
+    }
+
     /// `ServerAdmin` (may be empty).
     pub fn admin(self) -> &'static [u8] {
         // SAFETY: as `hostname`.
@@ -83,6 +109,27 @@ unsafe fn pconf_bytes(ptr: *const std::ffi::c_char) -> &'static [u8] {
         // SAFETY: per the contract above.
         unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes()
     }
+}
+
+/// The strings of an APR array of `char *` (none for NULL).
+///
+/// # Safety
+/// `array` must be NULL or a live `apr_array_header_t` whose elements are
+/// C strings in pconf.
+unsafe fn pconf_strings(array: *const ffi::apr_array_header_t) -> Vec<&'static CStr> {
+    // SAFETY: per the contract above.
+    let Some(array) = (unsafe { array.as_ref() }) else {
+        return Vec::new();
+    };
+    let count = usize::try_from(array.nelts).unwrap_or(0);
+    let elements = array.elts.cast::<*const std::ffi::c_char>();
+    (0..count)
+        // SAFETY: `elts` holds `nelts` pointers; each is NULL or a C string.
+        .map(|i| unsafe { *elements.add(i) })
+        .filter(|p| !p.is_null())
+        // SAFETY: non-NULL C strings in pconf.
+        .map(|p| unsafe { CStr::from_ptr(p) })
+        .collect()
 }
 
 /// A NULL-safe, Latin-1-lossless copy of a C string owned by httpd.

@@ -20,28 +20,36 @@ use crate::rlog;
 #[derive(Debug, Clone, Copy)]
 pub struct CallFailed;
 
-/// `%{SERVER}` / `%{HOST}` expansion as mod_wsgi does it: the virtual
-/// host's `ServerName` or the request's host name, plus `:port` (the
-/// request's server port) when that is not 80 or 443.
+/// `%{SERVER}` / `%{HOST}` expansion: the virtual host's `ServerName`, or
+/// the host name the request asked for, plus `:port` when the port the
+/// connection arrived on is not 80 or 443. Clients choose the `Host`
+/// header, so neither part is taken from it unchecked: `%{HOST}` is the
+/// request's host name only when the virtual host was configured with it
+/// (`ServerName`, `ServerAlias`, wildcard aliases included), else the
+/// `ServerName`; the port is the listening port, never the header's.
 pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
-    let with_port = |name: String, port: u16| {
-        if port == 80 || port == 443 || port == 0 {
-            name
-        } else {
-            format!("{name}:{port}")
-        }
+    let with_port = |name: String| match r.local_port() {
+        80 | 443 | 0 => name,
+        port => format!("{name}:{port}"),
     };
+    let server_name = || String::from_utf8_lossy(r.server().hostname()).into_owned();
     match group {
         ApplicationGroup::Global => String::new(),
-        ApplicationGroup::Server => with_port(
-            String::from_utf8_lossy(r.server().hostname()).into_owned(),
-            r.server_port(),
-        ),
-        ApplicationGroup::Host => with_port(
-            r.hostname()
-                .unwrap_or_else(|| String::from_utf8_lossy(r.server_name()).into_owned()),
-            r.server_port(),
-        ),
+        ApplicationGroup::Server => with_port(server_name()),
+        ApplicationGroup::Host => with_port(match r.hostname() {
+            Some(name) if r.server().answers_to(&name) => name,
+            Some(name) => {
+                rlog!(
+                    &r,
+                    Level::Debug,
+                    83,
+                    "application-group=%{{HOST}}: '{name}' is not a name of this virtual host; \
+                     the group of its ServerName is used"
+                );
+                server_name()
+            }
+            None => server_name(),
+        }),
         ApplicationGroup::Named(name) => name.clone(),
     }
 }

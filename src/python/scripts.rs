@@ -81,7 +81,20 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-fn entry_for(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptEntry> {
+/// Application groups one script may run in per child. Named groups come
+/// from the configuration, but `%{HOST}` under a wildcard `ServerAlias`
+/// lets clients choose names: each new one loads another copy of the
+/// script, which is never dropped.
+pub const MAX_GROUPS_PER_SCRIPT: usize = 64;
+
+/// The script already runs in [`MAX_GROUPS_PER_SCRIPT`] groups.
+struct TooManyGroups;
+
+fn entry_for(
+    py: Python<'_>,
+    path: &str,
+    application_group: &str,
+) -> Result<Arc<ScriptEntry>, TooManyGroups> {
     let last = LAST_ENTRY.with(|last| {
         last.borrow()
             .as_ref()
@@ -95,14 +108,18 @@ fn entry_for(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptE
             .cloned()
     });
     if let Some(entry) = last {
-        return entry;
+        return Ok(entry);
     }
-    let entry = registered_entry(py, path, application_group);
+    let entry = registered_entry(py, path, application_group)?;
     LAST_ENTRY.with(|last| *last.borrow_mut() = Some(entry.clone()));
-    entry
+    Ok(entry)
 }
 
-fn registered_entry(py: Python<'_>, path: &str, application_group: &str) -> Arc<ScriptEntry> {
+fn registered_entry(
+    py: Python<'_>,
+    path: &str,
+    application_group: &str,
+) -> Result<Arc<ScriptEntry>, TooManyGroups> {
     let mut scripts = SCRIPTS
         .lock_py_attached(py)
         .unwrap_or_else(|e| e.into_inner());
@@ -110,7 +127,13 @@ fn registered_entry(py: Python<'_>, path: &str, application_group: &str) -> Arc<
         .get(path)
         .and_then(|groups| groups.get(application_group))
     {
-        return entry.clone();
+        return Ok(entry.clone());
+    }
+    if scripts
+        .get(path)
+        .is_some_and(|groups| groups.len() >= MAX_GROUPS_PER_SCRIPT)
+    {
+        return Err(TooManyGroups);
     }
     let entry = Arc::new(ScriptEntry {
         key: ScriptKey {
@@ -123,7 +146,7 @@ fn registered_entry(py: Python<'_>, path: &str, application_group: &str) -> Arc<
         .entry(path.to_owned())
         .or_default()
         .insert(application_group.to_owned(), entry.clone());
-    entry
+    Ok(entry)
 }
 
 /// The callable `function` of the script `spec` in `application_group`.
@@ -135,7 +158,19 @@ pub fn function<'py>(
     function: &'static str,
     reloading: bool,
 ) -> Result<Bound<'py, PyAny>, ScriptUnavailable> {
-    let entry = entry_for(py, &spec.path, application_group);
+    let Ok(entry) = entry_for(py, &spec.path, application_group) else {
+        rlog!(
+            r,
+            Level::Error,
+            84,
+            "script '{}' already runs in {MAX_GROUPS_PER_SCRIPT} application groups in this \
+             child; application group '{application_group}' is refused (with \
+             application-group=%{{HOST}}, every host name a wildcard ServerAlias admits is a \
+             group of its own)",
+            spec.path
+        );
+        return Err(ScriptUnavailable);
+    };
     let key = &entry.key;
     let mut state = entry
         .state
