@@ -78,14 +78,15 @@ impl Server {
             let raw = &*self.as_ptr();
             (pconf_strings(raw.names), pconf_strings(raw.wild_names))
         };
+        let matches_pattern = |pattern: &&CStr| {
+            // SAFETY: two NUL-terminated strings; ap_strcasecmp_match only
+            // reads them and returns 0 on a match.
+            unsafe { ffi::ap_strcasecmp_match(name.as_ptr(), pattern.as_ptr()) == 0 }
+        };
         names
             .iter()
             .any(|alias| alias.to_bytes().eq_ignore_ascii_case(name.to_bytes()))
-            // SAFETY: two NUL-terminated strings; ap_strcasecmp_match only
-            // reads them and returns 0 on a match.
-            || wild
-                .iter()
-                .any(|pattern| unsafe { ffi::ap_strcasecmp_match(name.as_ptr(), pattern.as_ptr()) } == 0)
+            || wild.iter().any(matches_pattern)
     }
 
     /// `ServerAdmin` (may be empty).
