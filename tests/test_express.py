@@ -177,7 +177,8 @@ def backend():
 class Express:
     """One `authnz-wsgi-express start-server` run on a free port."""
 
-    def __init__(self, work, *args):
+    def __init__(self, work, *args, env=None):
+        self.env = dict(env or {})
         self.port = free_port()
         self.root = work / f"root-{self.port}"
         self.conf = self.root / "httpd.conf"
@@ -198,7 +199,7 @@ class Express:
         self.proc = subprocess.Popen(
             [str(EXPRESS), *map(str, self.args)],
             stdout=open(self.output_path, "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, env={**os.environ, **self.env},
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -492,6 +493,24 @@ def test_host_access_and_identity_reflection(work, backend):
         assert "X-Remote-User" not in headers
         assert " carol [" in srv.access_log(wait_for=" carol [")
         assert get(srv.url + "/reflect", {"X-Deny": "1"})[0] == 403
+
+
+def test_the_interpreter_of_the_launched_server_ignores_python_variables(work):
+    """PYTHONPATH in the launcher's environment reaches Apache, whose
+    interpreter does not read it: its sitecustomize.py never runs."""
+    planted = work / "planted"
+    planted.mkdir(exist_ok=True)
+    os.chmod(planted, 0o777)
+    canary = planted / "canary"
+    (planted / "sitecustomize.py").write_text(f"open({str(canary)!r}, 'w').close()\n")
+    os.chmod(planted / "sitecustomize.py", 0o644)
+    with Express(work, "--document-root", work / "my docs", "--auth-user-script",
+                 work / "auth.py", "--module", MODULE_SO,
+                 env={"PYTHONPATH": str(planted)}) as srv:
+        status, _, body = get(srv.url + "/", {"Authorization": basic_header("alice", "alice-pw")})
+        assert (status, body) == (200, "static page\n")
+        assert get(srv.url + "/", {"Authorization": basic_header("alice", "bad")})[0] == 401
+    assert not canary.exists()
 
 
 def test_example_page_when_nothing_to_serve_is_given(work):

@@ -629,3 +629,74 @@ def test_python_home_without_python_fails_cleanly():
         assert set(child_pids(parent_pid(srv))) == {log_pid(failed)}
     finally:
         srv.cleanup()
+
+
+ISOLATION_SCRIPT = """
+import os, sys
+
+def check_password(environ, user, password):
+    record(
+        isolated=sys.flags.isolated,
+        ignore_environment=sys.flags.ignore_environment,
+        no_user_site=sys.flags.no_user_site,
+        path=sys.path,
+        canaries=sorted(os.listdir(os.environ.get("CANARY_DIR", "/nonexistent")))
+        if os.path.isdir(os.environ.get("CANARY_DIR", "/nonexistent")) else [],
+    )
+    return True
+"""
+
+CANARY = "import os; open(os.path.join({dir!r}, {name!r}), 'w').close()\n"
+
+
+@pytest.mark.parametrize("vector", ["pythonpath", "user-site", "pythonhome"])
+def test_the_interpreter_reads_nothing_from_its_environment(vector):
+    """A sitecustomize.py on an inherited PYTHONPATH, a .pth file in the
+    user site directory of the children's user (found through HOME), or an
+    inherited PYTHONHOME never take effect: the interpreter starts
+    isolated, and only WSGIPythonPath adds to sys.path."""
+    server = Apache(name="isolated", server_conf="StartServers 1\nServerLimit 1\n")
+    try:
+        canaries = server.dir / "canaries"
+        canaries.mkdir()
+        os.chmod(canaries, 0o777)
+        on_path = server.dir / "on-pythonpath"
+        on_path.mkdir()
+        (on_path / "sitecustomize.py").write_text(CANARY.format(dir=str(canaries),
+                                                                name="sitecustomize"))
+        home = server.dir / "home"
+        user_site = home / ".local" / "lib" / f"python3.{sys_minor()}" / "site-packages"
+        user_site.mkdir(parents=True)
+        (user_site / "evil.pth").write_text(CANARY.format(dir=str(canaries), name="user-site"))
+        wanted = server.dir / "wanted"
+        wanted.mkdir()
+        for d in (on_path, home, home / ".local", home / ".local" / "lib", user_site.parent,
+                  user_site, wanted):
+            os.chmod(d, 0o755)
+        server.environment = {
+            "pythonpath": {"PYTHONPATH": str(on_path)},
+            "user-site": {"HOME": str(home)},
+            "pythonhome": {"PYTHONHOME": "/nonexistent-python-home"},
+        }[vector]
+        server.environment["CANARY_DIR"] = str(canaries)
+        server.server_conf += f'WSGIPythonPath "{wanted}"\n'
+        script = server.write_script("isolation.py", ISOLATION_SCRIPT)
+        server.site_conf = protected("/iso", script)
+        make_dirs(server, "iso")
+        server.start()
+        assert server.get_basic("/iso/index.html", "u", "p").status == 200
+        (seen,) = server.records()
+        assert (seen["isolated"], seen["ignore_environment"], seen["no_user_site"]) == (1, 1, 1)
+        assert seen["canaries"] == [] and list(canaries.iterdir()) == []
+        assert str(on_path) not in seen["path"]
+        assert not [p for p in seen["path"] if p.startswith(str(home))]
+        assert seen["path"][0] == str(wanted)
+        assert server.error_lines("AUTHNZ_WSGI0003")
+    finally:
+        server.cleanup()
+
+
+def sys_minor():
+    out = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(sys.version_info[1])"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()

@@ -1,7 +1,8 @@
 //! Interpreter lifecycle: initialised once per child in `child_init` (never
 //! in the parent: forked interpreter state shares PRNG state and held locks),
-//! through `PyConfig` with Python's signal handlers off, then the GIL is
-//! released. Each Apache worker thread keeps one persistent thread state, so
+//! through `PyConfig` with Python's signal handlers off and isolated from
+//! the environment (no `PYTHON*` variables, no user site directory), then
+//! the GIL is released. Each Apache worker thread keeps one persistent thread state, so
 //! `threading.local` data (e.g. Django's DB connections) survives between
 //! requests. Every entry attaches with a non-panicking `try_attach`.
 
@@ -125,6 +126,16 @@ pub fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
         let config = config.as_mut_ptr();
         (*config).install_signal_handlers = 0;
         (*config).parse_argv = 0;
+        // Isolated from the process environment (as `python -I`): no
+        // PYTHON* variable (PYTHONPATH, PYTHONHOME, PYTHONSTARTUP, ...) is
+        // read, in pre-initialisation either, and no user site directory
+        // (~/.local/lib/pythonX.Y/site-packages of the user the children
+        // run as) is added. WSGIPythonHome/WSGIPythonPath decide instead.
+        // The locale and UTF-8 mode stay as a normal interpreter's.
+        (*config).isolated = 1;
+        (*config).use_environment = 0;
+        (*config).user_site_directory = 0;
+        (*config).safe_path = 1;
         let result = match &settings.home {
             Some(home) if std::path::Path::new(home).join("pyvenv.cfg").is_file() => {
                 // A virtualenv: start as its interpreter so getpath reads
