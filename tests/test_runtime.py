@@ -700,3 +700,70 @@ def sys_minor():
     out = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(sys.version_info[1])"],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+RETIRED_SCRIPT = """
+import threading, time, weakref
+
+LOCAL = threading.local()
+
+class Token:
+    pass
+
+def check_password(environ, user, password):
+    thread = threading.get_ident()
+    if not hasattr(LOCAL, "token"):
+        LOCAL.token = Token()
+        # Recorded when the thread's threading.local data is released.
+        weakref.finalize(LOCAL.token, record, "freed", thread=thread)
+    record("calls", thread=thread, user=user)
+    if user == "slow":
+        time.sleep(1.5)
+    if user == "loop":
+        while True:
+            pass
+    return True
+"""
+
+
+def h2_burst(server, user, count=4):
+    """`count` concurrent HTTP/2 logins, one connection each; their statuses."""
+    procs = [subprocess.Popen(["curl", "-sS", "--http2-prior-knowledge", "--max-time", "20",
+                               "-o", "/dev/null", "-w", "%{http_code}", "-u", f"{user}:pw",
+                               server.url("/h2/index.html")],
+                              stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return [p.communicate(timeout=30)[0] for p in procs]
+
+
+def test_states_of_retired_threads_are_released_and_timeouts_still_fire():
+    """mod_http2 retires idle workers (H2MaxWorkerIdleSeconds): the ended
+    threads' thread states are released (their threading.local data is
+    freed), and WSGIScriptTimeout still interrupts calls afterwards, on
+    whichever workers run them (new workers get the ended threads' ids
+    when mod_http2 starts any)."""
+    server = Apache(name="h2-retired", mpm="event", modules=["http2"],
+                    server_conf="StartServers 1\nServerLimit 1\nProtocols h2c http/1.1\n"
+                                "H2MinWorkers 1\nH2MaxWorkers 4\nH2MaxWorkerIdleSeconds 1\n")
+    script = server.write_script("retired.py", RETIRED_SCRIPT)
+    server.site_conf = protected("/h2", script, "WSGIScriptTimeout 2")
+    make_dirs(server, "h2")
+    try:
+        server.start()
+        assert h2_burst(server, "slow") == ["200"] * 4
+        first = {r["thread"] for r in server.records("calls")}
+        assert len(first) >= 2, first
+        # Idle workers above H2MinWorkers retire after a second; their
+        # states are released.
+        def freed():
+            return {r["thread"] for r in server.records("freed")}
+        assert wait_until(lambda: len(freed()) >= len(first) - 1, timeout=10), (freed(), first)
+        assert freed() <= first
+        started = time.monotonic()
+        assert h2_burst(server, "loop") == ["500"] * 4
+        # Each interrupted after its two seconds, whichever workers ran them.
+        assert time.monotonic() - started < 14
+        loops = [r["thread"] for r in server.records("calls") if r["user"] == "loop"]
+        assert len(loops) == 4
+        assert len(server.error_lines("exceeded WSGIScriptTimeout (2s) and was interrupted")) == 4
+    finally:
+        server.cleanup()

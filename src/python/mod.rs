@@ -11,4 +11,5 @@ pub mod header_keys;
 pub mod request_objects;
 pub mod runtime;
 pub mod scripts;
+pub mod thread_states;
 pub mod watchdog;

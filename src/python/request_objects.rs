@@ -12,7 +12,6 @@
 //! detached for good.
 
 use std::cell::RefCell;
-use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -131,9 +130,9 @@ struct Objects {
 
 thread_local! {
     // A finished call's objects, detached, that nothing else refers to.
-    // Never dropped (see `environ_template`); only touched with the GIL held.
-    static IDLE: RefCell<ManuallyDrop<Option<Objects>>> =
-        const { RefCell::new(ManuallyDrop::new(None)) };
+    // Only touched with the GIL held; dropped when the thread ends (pyo3
+    // queues the release of its objects for the next thread with the GIL).
+    static IDLE: RefCell<Option<Objects>> = const { RefCell::new(None) };
 }
 
 impl Objects {
@@ -229,7 +228,7 @@ impl CallScope {
         if let Some(objects) = self.objects.take() {
             objects.detach();
             if objects.unshared(py) {
-                IDLE.with(|idle| **idle.borrow_mut() = Some(objects));
+                IDLE.with(|idle| *idle.borrow_mut() = Some(objects));
             }
         }
     }

@@ -6,13 +6,14 @@
 //! `threading.local` data (e.g. Django's DB connections) survives between
 //! requests. Every entry attaches with a non-panicking `try_attach`.
 
-use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi as pyffi;
 use pyo3::prelude::*;
+
+use crate::python::thread_states;
 
 /// Settings from `WSGIPythonHome` / `WSGIPythonPath` of the main server.
 #[derive(Debug, Default, Clone)]
@@ -29,10 +30,6 @@ pub struct StartedPython {
 }
 
 static READY: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    static HAS_THREAD_STATE: Cell<bool> = const { Cell::new(false) };
-}
 
 /// `major.minor` this module was built against.
 pub const BUILT_PYTHON: &str = env!("AUTHNZ_WSGI_BUILT_PYTHON");
@@ -170,7 +167,7 @@ pub fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
         .map_err(|e| format!("Python start-up failed: {e}"));
     // SAFETY: release the GIL; this thread keeps its thread state.
     unsafe { pyffi::PyEval_SaveThread() };
-    HAS_THREAD_STATE.with(|t| t.set(true));
+    thread_states::note_initial();
     let started = started?;
     READY.store(true, Ordering::Release);
     Ok(started)
@@ -218,29 +215,12 @@ pub fn is_ready() -> bool {
     READY.load(Ordering::Acquire)
 }
 
-/// Give this worker thread a persistent thread state the first time it
-/// calls Python: `PyGILState_Ensure` creates it, and the extra count taken
-/// here keeps `PyGILState_Release` from deleting it after each call.
-fn ensure_thread_state() {
-    if HAS_THREAD_STATE.with(Cell::get) {
-        return;
-    }
-    // SAFETY: the interpreter is initialised (checked by the caller); the
-    // thread takes the GIL with a new thread state, then releases the GIL
-    // while keeping the state (its gilstate counter stays at 1).
-    unsafe {
-        pyffi::PyGILState_Ensure();
-        pyffi::PyEval_SaveThread();
-    }
-    HAS_THREAD_STATE.with(|t| t.set(true));
-}
-
 /// Run `f` with the GIL on this thread's persistent thread state; `None`
 /// when Python is not available in this child.
 pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     if !is_ready() {
         return None;
     }
-    ensure_thread_state();
+    thread_states::ensure();
     Python::try_attach(f)
 }

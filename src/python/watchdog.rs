@@ -42,6 +42,9 @@ struct RunningCall {
     thread_id: std::ffi::c_ulong,
     deadline: Instant,
     fired: bool,
+    /// Another thread state had the same id when the timeout was raised
+    /// (logged once; raised again on the next look).
+    collided: bool,
 }
 
 /// The running calls with a limit, by id: at most one per worker thread, so
@@ -149,25 +152,29 @@ fn fire_expired() -> bool {
             .iter_mut()
             .filter(|(_, c)| !c.fired && c.deadline <= now)
         {
-            call.fired = true;
             // SAFETY: the GIL is held; the exception type is a live class
             // object; the id is a thread that is inside a registered call
             // (entries are removed, under the GIL, before the call's thread
             // runs any other Python code).
             let modified =
                 unsafe { pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, kind.as_ptr()) };
-            if modified > 1 {
-                // CPython's contract: more than one thread state was hit; undo.
-                // SAFETY: as above; a NULL exception withdraws what was set.
-                unsafe {
-                    pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut())
-                };
+            if modified <= 1 {
+                call.fired = true;
+                continue;
+            }
+            // CPython's contract: more than one thread state was hit; undo.
+            // The other is the state of an ended thread with the same id,
+            // about to be deleted (`thread_states`): raise again next time.
+            // SAFETY: as above; a NULL exception withdraws what was set.
+            unsafe { pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut()) };
+            if !call.collided {
+                call.collided = true;
                 slog!(
                     None,
-                    Level::Error,
+                    Level::Warning,
                     46,
-                    "WSGIScriptTimeout: Python thread id {} matched {modified} threads; the \
-                     timeout was withdrawn",
+                    "WSGIScriptTimeout: Python thread id {} matched {modified} thread states \
+                     (one of an ended thread); the timeout is raised again once it is released",
                     call.thread_id
                 );
             }
@@ -196,6 +203,7 @@ impl TimedCall {
             thread_id,
             deadline: Instant::now() + limit,
             fired: false,
+            collided: false,
         };
         CALLS
             .lock()
