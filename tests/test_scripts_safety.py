@@ -271,3 +271,18 @@ def test_run_example_uses_a_private_directory_and_leaves_a_link_at_the_old_name_
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
         subprocess.run(["rm", "-rf", "--", str(canary), str(tmpdir)], check=True)
+
+
+def test_the_django_venv_is_kept_where_nobody_else_writes():
+    """The suite keeps a virtualenv with Django between runs and runs its
+    Python as root: every directory above it belongs to root and is
+    writable by nobody else."""
+    from test_django import django_venv
+
+    path = django_venv()
+    while True:
+        info = path.lstat()
+        assert info.st_uid == 0 and not info.st_mode & 0o022, (path, oct(info.st_mode))
+        if path == path.parent:
+            break
+        path = path.parent
