@@ -34,7 +34,7 @@ mkdir -p "$context/install" "$context/example" "$context/docker" "$context/scrip
 cp "$so" "$context/mod_authnz_wsgi.so"
 cp -r install/debian "$context/install/"
 cp scripts/install.sh "$context/scripts/"
-cp -r example/site example/auth_user.py "$context/example/"
+cp -r example/site "$context/example/"
 cp -r docker/site docker/apache2-foreground "$context/docker/"
 cp docker/Dockerfile "$context/Dockerfile"
 

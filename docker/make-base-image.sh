@@ -21,9 +21,28 @@ PACKAGES=apache2,libpython3.11,python3,curl,ca-certificates,procps
 
 image_exists() { docker image inspect "$IMAGE" >/dev/null 2>&1; }
 
+if [ "${FORCE:-0}" != 1 ] && image_exists; then
+  echo "base image $IMAGE exists (FORCE=1 rebuilds it)"
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "make-base-image.sh: building the base image needs root (debootstrap, chroot, mount)" >&2
+  exit 1
+fi
+
 # One build at a time on this machine: a second caller waits, then finds
-# the image made.
-exec 9>/var/tmp/authnz-wsgi-base-image.lock
+# the image made. The lock file lives in a directory only root can write to:
+# in /tmp or /var/tmp anyone could put a link under a fixed name, and root
+# would create or truncate whatever file it points at.
+LOCK_DIR=/run
+if [ -L "$LOCK_DIR" ] || [ ! -d "$LOCK_DIR" ] || [ "$(stat -c %u "$LOCK_DIR")" != 0 ] ||
+   [ $((0$(stat -c %a "$LOCK_DIR") & 022)) != 0 ]; then
+  echo "make-base-image.sh: $LOCK_DIR is not a directory that only root can write to;" \
+       "not taking the build lock there" >&2
+  exit 1
+fi
+exec 9>>"$LOCK_DIR/authnz-wsgi-base-image.lock"
 flock 9
 
 if [ "${FORCE:-0}" != 1 ] && image_exists; then

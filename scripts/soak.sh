@@ -10,7 +10,7 @@
 #
 #   bash scripts/soak.sh
 #   bash scripts/soak.sh --mpms event --requests 50000 --leak-requests 0
-#   bash scripts/soak.sh --json /tmp/soak.json     # the full report
+#   bash scripts/soak.sh --json target/soak.json   # the full report
 #   bash scripts/soak.sh --help
 #
 # Run as root (Apache's children run as www-data). Builds the module first

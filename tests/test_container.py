@@ -1,14 +1,16 @@
 """Apache with mod_authnz_wsgi inside a container, checked from the host.
 
-The image comes from docker/build-image.sh: a debootstrapped Debian 12 base
-(no registry is needed), the module installed by scripts/install.sh and
-enabled the Debian way (`a2enmod authnz_wsgi`), the example site of
-docker/site/ and example/auth_user.py. Each container runs on a private
-Docker network and is reached at its own address. Every test runs against
-an event-MPM and a prefork-MPM container: Basic, Digest, a group location,
-identity reflection, and `apachectl -k graceful` under light load without a
-failed request. Every answer is checked against what Apache logged inside
-the container.
+The image comes from docker/build-image.sh, under a tag of this run's own
+(removed at the end): a debootstrapped Debian 12 base (no registry is
+needed), the module installed by scripts/install.sh and enabled the Debian
+way (`a2enmod authnz_wsgi`), the example site of docker/site/ and
+example/site/. Each container runs on a private Docker network and is reached
+at its own address, with passwords for the demo users drawn at random here
+(the image has none of its own and refuses to start without one). Every test
+runs against an event-MPM and a prefork-MPM container: Basic, Digest, a group
+location, identity reflection, the demo CGI reachable nowhere else, and
+`apachectl -k graceful` under light load without a failed request. Every
+answer is checked against what Apache logged inside the container.
 
 When no Docker engine answers the tests skip, except when the CI variable is
 set: there they fail, because CI must run them.
@@ -16,6 +18,7 @@ set: there they fail, because CI must run them.
 
 import base64
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -31,8 +34,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE_SO = Path(os.environ.get("AUTHNZ_WSGI_SO", ROOT / "target/release/libmod_authnz_wsgi.so"))
-IMAGE = "authnz-wsgi:test"
 RUN_ID = uuid.uuid4().hex[:8]
+# A tag of this run's own: runs from other checkouts on the same engine
+# build and remove theirs.
+IMAGE = f"authnz-wsgi:test-{RUN_ID}"
+# The image has no demo passwords: a container is given them at start.
+DEMO_PASSWORD = secrets.token_urlsafe(18)
+GUEST_PASSWORD = secrets.token_urlsafe(18)
+PASSWORD_ENV = {"AUTHNZ_WSGI_DEMO_PASSWORD": DEMO_PASSWORD,
+                "AUTHNZ_WSGI_GUEST_PASSWORD": GUEST_PASSWORD}
 # Every container and the network of this run carry this label, so teardown
 # removes exactly what this run started, whatever failed on the way.
 LABEL = f"authnz-wsgi-test={RUN_ID}"
@@ -62,19 +72,22 @@ class Case:
 # The example site's protected locations (docker/site/authnz-wsgi-example.conf).
 # A new location there needs only new rows here.
 CASES = [
-    Case("/basic/index.html", "basic", "demo", "demo-password", 200, "demo"),
+    Case("/basic/index.html", "basic", "demo", DEMO_PASSWORD, 200, "demo"),
     Case("/basic/index.html", "basic", "demo", "wrong", 401, "demo",
          'AH01617: user demo: authentication failure for "/basic/index.html": Password Mismatch'),
     Case("/basic/index.html", "basic", "nobody", "x", 401, "nobody",
          "AH01618: user nobody not found: /basic/index.html"),
     Case("/basic/index.html", None, None, None, 401, "-"),
-    Case("/digest/index.html", "digest", "demo", "demo-password", 200, "demo"),
+    # The image has no password of its own: the one earlier images had is refused.
+    Case("/basic/index.html", "basic", "demo", "demo-password", 401, "demo",
+         'AH01617: user demo: authentication failure for "/basic/index.html": Password Mismatch'),
+    Case("/digest/index.html", "digest", "demo", DEMO_PASSWORD, 200, "demo"),
     Case("/digest/index.html", "digest", "demo", "wrong", 401, "demo",
          "AH01794: user demo: password mismatch: /digest/index.html"),
     Case("/digest/index.html", "digest", "nobody", "x", 401, "nobody",
          "AH01790: user `nobody' in realm `authnz_wsgi digest' not found: /digest/index.html"),
-    Case("/staff/index.html", "basic", "demo", "demo-password", 200, "demo"),
-    Case("/staff/index.html", "basic", "guest", "guest-password", 403, "guest",
+    Case("/staff/index.html", "basic", "demo", DEMO_PASSWORD, 200, "demo"),
+    Case("/staff/index.html", "basic", "guest", GUEST_PASSWORD, 403, "guest",
          'AH01631: user guest: authorization failure for "/staff/index.html"'),
 ]
 
@@ -110,15 +123,16 @@ def build_image():
 @pytest.fixture(scope="module")
 def network():
     require_docker()
-    build_image()
-    docker("network", "create", "--label", LABEL, NETWORK)
     try:
+        build_image()
+        docker("network", "create", "--label", LABEL, NETWORK)
         yield NETWORK
     finally:
         leftovers = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
         if leftovers:
             docker("rm", "-f", *leftovers, check=False)
         docker("network", "rm", NETWORK, check=False)
+        docker("rmi", IMAGE, check=False)
 
 
 class Container:
@@ -129,11 +143,20 @@ class Container:
         command = [FOREGROUND]
         if MPM_SWITCH[mpm]:
             command = ["sh", "-c", f"{MPM_SWITCH[mpm]} && exec {FOREGROUND}"]
+        env = [arg for name, value in PASSWORD_ENV.items() for arg in ("-e", f"{name}={value}")]
         docker("run", "-d", "--name", self.name, "--label", LABEL, "--network", network,
-               IMAGE, *command)
+               *env, IMAGE, *command)
+        self._find_and_wait()
+
+    def _find_and_wait(self):
         self.ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                          self.name).stdout.strip()
         self._wait_listening()
+
+    def restart(self):
+        """`docker restart`: the same container (its files kept) starts anew."""
+        docker("restart", self.name)
+        self._find_and_wait()
 
     def _wait_listening(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -150,8 +173,8 @@ class Container:
     def url(self, path):
         return f"http://{self.ip}{path}"
 
-    def exec(self, *args):
-        return docker("exec", self.name, *args, check=False)
+    def exec(self, *args, user=None):
+        return docker("exec", *(["-u", user] if user else []), self.name, *args, check=False)
 
     def read(self, path):
         return self.exec("cat", path).stdout
@@ -171,6 +194,20 @@ class Container:
         while True:
             entries = self.access_entries(uri)
             if len(entries) >= count or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.1)
+
+    def wait_access_entries_ending(self, suffix, timeout=10):
+        """Access log entries whose URI (as logged: path and query) ends with
+        `suffix`, once there is one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = []
+            for line in self.read(ACCESS_LOG).splitlines():
+                status, user, method, logged_uri = line.split("|", 3)
+                if logged_uri.endswith(suffix):
+                    entries.append({"status": status, "user": user, "method": method})
+            if entries or time.monotonic() > deadline:
                 return entries
             time.sleep(0.1)
 
@@ -220,10 +257,15 @@ def fetch(url, auth=None, user=None, password=None):
         return error.code, error.headers, error.read()
 
 
-def raw_get(host, path):
-    """The response bytes exactly as they crossed the wire."""
+def raw_get(host, path, host_header=None, version="HTTP/1.1"):
+    """The response bytes exactly as they crossed the wire. The path is sent
+    as given (no normalisation); HTTP/1.0 is sent without a Host header."""
+    lines = [f"GET {path} {version}"]
+    if version == "HTTP/1.1":
+        lines.append(f"Host: {host_header or host}")
+    lines.append("Connection: close")
     with socket.create_connection((host, 80), timeout=30) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         chunks = []
         while data := sock.recv(65536):
             chunks.append(data)
@@ -279,6 +321,86 @@ def test_reflection_logs_the_app_user_and_hides_the_header(server):
     assert server.wait_access_entries(uri)[-1]["user"] == "alice"
 
 
+# The demo CGI (docker/site/whoami.cgi) names a user in X-Remote-User for
+# whoever asks: only under /app/, where WSGIReflectAuth removes the header and
+# strips request headers of that name, may it run. Debian's serve-cgi-bin.conf
+# (ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/, live once cgid is enabled) would
+# serve any CGI there without either.
+CGI_OUTPUT = b"hello from the app"
+OUTSIDE_PROBES = [
+    "/cgi-bin/whoami.cgi", "/cgi-bin/", "/cgi-bin/whoami.cgi/extra", "//cgi-bin/whoami.cgi",
+    "/cgi-bin//whoami.cgi", "/cgi-bin/./whoami.cgi", "/cgi-bin/%77hoami.cgi",
+    "/CGI-BIN/whoami.cgi", "/app/../cgi-bin/whoami.cgi", "/basic/../cgi-bin/whoami.cgi",
+    "/app/..%2fcgi-bin/whoami.cgi", "/whoami.cgi", "/usr/lib/cgi-bin/whoami.cgi",
+    "/usr/lib/authnz-wsgi-example/cgi-bin/whoami.cgi", "/cgi/whoami.cgi", "/APP/whoami.cgi",
+    "/apps/whoami.cgi", "/appwhoami.cgi", "/icons/../cgi-bin/whoami.cgi", "/app",
+]
+INSIDE_PROBES = ["/app/whoami.cgi", "/app//whoami.cgi", "//app/whoami.cgi", "/app/./whoami.cgi",
+                 "/app/whoami.cgi/extra", "/basic/../app/whoami.cgi"]
+
+
+def test_the_demo_cgi_runs_only_in_the_reflecting_location(server):
+    probes = [(path, inside, host, version)
+              for paths, inside in ((OUTSIDE_PROBES, False), (INSIDE_PROBES, True))
+              for path in paths
+              for host, version in ((None, "HTTP/1.1"), ("other.example", "HTTP/1.1"),
+                                    (None, "HTTP/1.0"))]
+    for path, inside, host, version in probes:
+        probe = uuid.uuid4().hex[:8]
+        raw = raw_get(server.ip, f"{path}?probe={probe}", host, version)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        where = (path, host, version, head.decode(errors="replace"))
+        # Never an identity header, wherever the request went.
+        assert b"x-remote-user" not in head.lower() and b"x-auth-type" not in head.lower(), where
+        if inside:
+            assert status == 200 and CGI_OUTPUT in body, where
+        else:
+            assert status in (301, 400, 403, 404) and CGI_OUTPUT not in body, where
+        [entry] = server.wait_access_entries_ending(f"probe={probe}")
+        assert entry["status"] == str(status), where
+        # Reflected only where the CGI ran behind WSGIReflectAuth.
+        assert entry["user"] == ("alice" if inside else "-"), where
+    # Debian's ScriptAlias for /usr/lib/cgi-bin is off in the image.
+    assert server.exec("test", "-e", "/etc/apache2/conf-enabled/serve-cgi-bin.conf").returncode == 1
+
+
+def test_no_start_without_a_demo_password(network):
+    """The image has no password of its own: without one, or with a short
+    one, the container stops at once and says what to set."""
+    for env in ({}, {"AUTHNZ_WSGI_DEMO_PASSWORD": "short"},
+                {"AUTHNZ_WSGI_DEMO_PASSWORD": DEMO_PASSWORD, "AUTHNZ_WSGI_GUEST_PASSWORD": "x"}):
+        args = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
+        run = docker("run", "--rm", "--label", LABEL, "--network", network, *args, IMAGE,
+                     check=False, timeout=60)
+        assert run.returncode != 0, (env, run.stdout, run.stderr)
+        name = "AUTHNZ_WSGI_GUEST_PASSWORD" if "AUTHNZ_WSGI_GUEST_PASSWORD" in env \
+            else "AUTHNZ_WSGI_DEMO_PASSWORD"
+        assert f"apache2-foreground: set {name} to a password of 12 characters or more" \
+            in run.stderr, (env, run.stderr)
+        assert "resuming normal operations" not in run.stdout + run.stderr
+
+
+def test_a_link_left_in_place_of_the_lock_dir_is_not_followed(network):
+    """Apache's lock directory is /run/lock/apache2: /run/lock is writable by
+    everybody, and the directory belongs to www-data. A symbolic link that
+    www-data (a CGI, a script) leaves in its place is removed when the
+    container starts again, not followed by root's chown."""
+    container = Container(network)
+    try:
+        plant = container.exec("sh", "-c", "rmdir /run/lock/apache2 && ln -s /etc /run/lock/apache2",
+                               user="www-data")
+        assert plant.returncode == 0, plant.stderr
+        container.restart()
+        assert container.exec("stat", "-c", "%U", "/etc").stdout.strip() == "root"
+        assert container.exec("stat", "-c", "%F %U", "/run/lock/apache2").stdout.strip() \
+            == "directory www-data"
+        status, _, body = fetch(container.url("/basic/index.html"), "basic", "demo", DEMO_PASSWORD)
+        assert status == 200 and b"a Python function let you through" in body
+    finally:
+        container.remove()
+
+
 def test_graceful_restart_under_load_loses_no_request(server):
     uri = f"/basic/index.html?load={uuid.uuid4().hex[:8]}"
     mark = ErrorLogMark(server)
@@ -288,7 +410,7 @@ def test_graceful_restart_under_load_loses_no_request(server):
     def load():
         while not stop.is_set():
             try:
-                status = fetch(server.url(uri), "basic", "demo", "demo-password")[0]
+                status = fetch(server.url(uri), "basic", "demo", DEMO_PASSWORD)[0]
             except Exception as error:  # a refused or reset connection is a failure too
                 failures.append(repr(error))
                 continue

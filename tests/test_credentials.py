@@ -1,10 +1,20 @@
 """Decoding of credentials (SPEC §3.1): UTF-8 when valid, else Latin-1;
 passwords with ':'; a returned name equal to its input keeps the client's
-bytes in r->user (the access log escapes non-ASCII bytes as \\xhh)."""
+bytes in r->user (the access log escapes non-ASCII bytes as \\xhh). So one
+name typed in two encodings is one user to Python and two to everything in
+Apache that compares r->user's bytes (pinned below until an option stores
+one form)."""
 
 import pytest
 
 from harness import Apache
+
+# A CGI that answers with the bytes of REMOTE_USER, in hex.
+WHO_CGI = """#!/usr/bin/python3
+import os, sys
+sys.stdout.buffer.write(b"Content-Type: text/plain\\r\\n\\r\\n"
+                        + os.environb.get(b"REMOTE_USER", b"").hex().encode() + b"\\n")
+"""
 
 SCRIPT = """
 def check_password(environ, user, password):
@@ -23,8 +33,13 @@ def check_password(environ, user, password):
 
 @pytest.fixture(scope="module")
 def apache():
-    server = Apache(name="credentials")
+    server = Apache(name="credentials", modules=["cgid"])
     script = server.write_script("cred.py", SCRIPT)
+    cgi_dir = server.dir / "cgi"
+    cgi_dir.mkdir()
+    (cgi_dir / "who.cgi").write_text(WHO_CGI)
+    (cgi_dir / "who.cgi").chmod(0o755)
+    # The config file is UTF-8: `Require not user josé` names the bytes c3 a9.
     server.site_conf = f"""
     <Location /cred>
       AuthType Basic
@@ -33,9 +48,18 @@ def apache():
       WSGIAuthUserScript "{script}"
       Require valid-user
     </Location>
+    ScriptAlias /cred/cgi/ "{cgi_dir}/"
+    <Location /cred/not-jose>
+      <RequireAll>
+        Require valid-user
+        Require not user jos\u00e9
+      </RequireAll>
+    </Location>
     """
     (server.docroot / "cred").mkdir()
     (server.docroot / "cred" / "index.html").write_text("cred page\n")
+    (server.docroot / "cred" / "not-jose").mkdir()
+    (server.docroot / "cred" / "not-jose" / "index.html").write_text("not for jose\n")
     server.start()
     yield server
     server.cleanup()
@@ -83,3 +107,30 @@ def test_empty_user_and_password_reach_python(apache):
     resp = apache.get_basic("/cred/index.html", b"", b"")
     assert resp.status == 401
     assert apache.records()[before:] == [{"user": "", "password": ""}]
+
+
+def test_one_name_in_two_encodings_is_one_user_to_python_and_two_to_apache(apache):
+    """`josé` in UTF-8 (c3 a9) and in Latin-1 (e9): both decode to the same
+    str, so a script that grants `josé` lets both in; r->user keeps each
+    client's bytes, so %u, REMOTE_USER and `Require not user` see two users."""
+    forms = {b"jos\xc3\xa9": r"jos\xc3\xa9", b"jos\xe9": r"jos\xe9"}
+    for raw, logged in forms.items():
+        before = len(apache.records())
+        resp = apache.get_basic("/cred/cgi/who.cgi", raw, "p\u00e4ssword".encode())
+        assert resp.status == 200
+        assert apache.records()[before:] == [{"user": "jos\u00e9", "password": "p\u00e4ssword"}]
+        assert resp.body == raw.hex().encode() + b"\n"  # REMOTE_USER: the client's bytes
+        entry = apache.last_access(200)
+        assert (entry["uri"], entry["user"]) == ("/cred/cgi/who.cgi", logged)
+
+    # A rule written with the UTF-8 name refuses that form only.
+    before = len(apache.records())
+    utf8 = apache.get_basic("/cred/not-jose/", b"jos\xc3\xa9", "p\u00e4ssword".encode())
+    assert utf8.status == 401
+    assert apache.last_access(401)["user"] == r"jos\xc3\xa9"
+    latin1 = apache.get_basic("/cred/not-jose/", b"jos\xe9", "p\u00e4ssword".encode())
+    assert latin1.status == 200 and latin1.body == b"not for jose\n"
+    assert apache.last_access(200)["user"] == r"jos\xe9"
+    assert [r["user"] for r in apache.records()[before:]] == ["jos\u00e9", "jos\u00e9"]
+    assert apache.error_lines(r'AH01631: user jos\xc3\xa9: authorization failure for "/cred/not-jose/"')
+    assert not apache.error_lines(r"AH01631: user jos\xe9:")

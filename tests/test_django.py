@@ -7,6 +7,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import textwrap
 from pathlib import Path
@@ -16,7 +17,10 @@ import pytest
 from harness import Apache, run_user_ids
 
 DJANGO_VERSION = os.environ.get("AUTHNZ_WSGI_DJANGO_VERSION", "5.2.19")
-VENV_PARENT = Path(os.environ.get("AUTHNZ_WSGI_VENV_DIR", "/var/tmp"))
+# Kept between runs, so in a directory nobody else can write to: in /var/tmp
+# anyone could plant the venv (whose Python the tests run as root) or a link
+# at the lock's name.
+VENV_PARENT = Path(os.environ.get("AUTHNZ_WSGI_VENV_DIR", "/var/cache/authnz-wsgi-tests"))
 SYSTEM_PYTHON = "/usr/bin/python3"  # the Python Apache's children embed
 
 
@@ -25,7 +29,11 @@ def django_venv():
     runs (keyed on the Django version); world-readable for the child user."""
     venv = VENV_PARENT / f"authnz-wsgi-django-venv-{DJANGO_VERSION}"
     done = venv / ".authnz-wsgi-complete"
-    VENV_PARENT.mkdir(parents=True, exist_ok=True)
+    VENV_PARENT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    info = VENV_PARENT.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise RuntimeError(f"{VENV_PARENT} must be a directory of ours that nobody else can "
+                           "write to (set AUTHNZ_WSGI_VENV_DIR)")
     with open(VENV_PARENT / "authnz-wsgi-django-venv.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.exists():

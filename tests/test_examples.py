@@ -1,10 +1,13 @@
 """Every file under apache-conf/ works: each example config is included,
 unchanged, into a real Apache (with Debian's default `<Directory />`
 refusal) and exercised; each script or page there is used by some config;
-no config lets every valid user through a `Require wsgi-group` line."""
+no config lets every valid user through a `Require wsgi-group` line; no
+config starts when a `${NAME}` it needs is not defined, or defined without
+a value (Apache would leave the text `${NAME}` in its place)."""
 
 import re
 import shutil
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -29,18 +32,22 @@ PAGES = ["basic", "digest", "staff", "admin", "intranet", "reports", "partners",
 
 
 class Example:
-    def __init__(self, run, modules, defines):
+    def __init__(self, run, modules, defines, tls):
         self.run = run
         self.modules = modules
         self.defines = defines
+        self.tls = tls
 
 
 EXERCISES = {}
 
 
-def example(name, modules=(), defines=None):
+def example(name, modules=(), defines=None, tls=False):
+    """Register the exercise of apache-conf/`name`. With `tls`, the server
+    also has a TLS virtual host (`server.tls` is (https base URL, ssl
+    context)), to which the example's sections apply as well."""
     def register(run):
-        EXERCISES[name] = Example(run, list(modules), defines)
+        EXERCISES[name] = Example(run, list(modules) + (["ssl"] if tls else []), defines, tls)
         return run
     return register
 
@@ -53,10 +60,17 @@ def start(name):
     defines = {"AUTHNZ_WSGI_EXAMPLES": str(copy)}
     if ex.defines:
         defines.update(ex.defines(server))
+    tls_conf = ""
+    if ex.tls:
+        from test_form_login import tls_vhost
+
+        tls_conf, base, context = tls_vhost(server)
+        server.tls = (base, context)
     server.site_conf = (
         DEBIAN_DEFAULTS.format(docroot=server.docroot)
         + "".join(f'Define {k} "{v}"\n' for k, v in defines.items())
         + f'Include "${{AUTHNZ_WSGI_EXAMPLES}}/{name}"\n'
+        + tls_conf
     )
     for page in PAGES:
         (server.docroot / page).mkdir(parents=True, exist_ok=True)
@@ -214,30 +228,73 @@ def exercise_django(server):
     assert module_errors(server) == []
 
 
+SESSION_SECRET = "example-test-secret-Zx81kQ"
+
+
+def cookie_attributes(set_cookie):
+    """The attributes of one Set-Cookie value: {lower-case name: value}."""
+    parts = [p.strip() for p in set_cookie.split(";")][1:]
+    return {p.split("=", 1)[0].lower(): (p.split("=", 1) + [""])[1] for p in parts if p}
+
+
 @example("form-login.conf",
          modules=["auth_form", "session", "session_cookie", "session_crypto", "request"],
-         defines=lambda server: {"AUTHNZ_WSGI_SESSION_SECRET": "example-test-secret"})
+         defines=lambda server: {"AUTHNZ_WSGI_SESSION_SECRET": SESSION_SECRET},
+         tls=True)
 def exercise_form_login(server):
     from test_form_login import Browser
 
-    browser = Browser(server)
-    status, headers, _ = browser.open("/members/")
+    def visit(browser, path, form=None):
+        before = len(server.access_entries())
+        status, headers, body = browser.open(path, form)
+        entry = server.wait_access(before + 1)[before]
+        assert entry["status"] == status
+        return status, headers, body, entry
+
+    base, context = server.tls
+    browser = Browser(server, "authnz-example-session", base, context)
+    status, headers, _, entry = visit(browser, "/members/")
     assert status == 302 and headers["Location"] == "/login.html"
-    status, _, body = browser.open("/login.html")
+    assert entry["user"] == "-" and entry["uri"] == "/members/"
+    status, _, body, _ = visit(browser, "/login.html")
     assert status == 200 and b'action="/dologin"' in body
-    status, headers, _ = browser.open(
-        "/dologin", {"httpd_username": "alice", "httpd_password": "wrong"})
+    status, headers, _, entry = visit(
+        browser, "/dologin", {"httpd_username": "alice", "httpd_password": "wrong"})
     assert status == 302 and headers["Location"] == "/login.html?failed"
-    status, headers, _ = browser.open(
-        "/dologin", {"httpd_username": "alice", "httpd_password": "wonderland"})
+    assert any("AH01807: user 'alice': authentication failure" in l
+               for l in server.error_lines("auth_form:error"))
+    status, headers, _, entry = visit(
+        browser, "/dologin", {"httpd_username": "alice", "httpd_password": "wonderland"})
     assert status == 302 and headers["Location"] == "/members/"
-    status, _, body = browser.open("/members/")
-    assert status == 200 and body == b"members page\n"
-    assert server.last_access(200)["user"] == "alice"
-    status, headers, _ = browser.open("/logout")
+    assert entry["user"] == "alice" and entry["method"] == "POST"
+    # The session cookie: over TLS only, out of reach of page scripts, and
+    # not sent along with requests that other sites start (except top-level
+    # navigation); encrypted with the secret (neither name nor password shows).
+    [set_cookie] = browser.set_cookies
+    assert set_cookie.startswith("authnz-example-session=")
+    attributes = cookie_attributes(set_cookie)
+    assert attributes["path"] == "/" and attributes["samesite"] == "Lax"
+    assert "secure" in attributes and "httponly" in attributes
+    plain = urllib.parse.unquote(browser.cookie())
+    assert "alice" not in plain and "wonderland" not in plain
+    status, _, body, entry = visit(browser, "/members/")
+    assert status == 200 and body == b"members page\n" and entry["user"] == "alice"
+    status, headers, _, _ = visit(browser, "/logout")
     assert status == 307 and headers["Location"] == "/login.html?bye"
-    status, headers, _ = browser.open("/members/")
-    assert status == 302 and headers["Location"] == "/login.html"
+    status, headers, _, entry = visit(browser, "/members/")
+    assert status == 302 and headers["Location"] == "/login.html" and entry["user"] == "-"
+
+    # Over plain HTTP the login is checked and the cookie is set with the
+    # same attributes, but a browser never sends a Secure cookie back over
+    # HTTP: the next page asks for the login again.
+    plain_http = Browser(server, "authnz-example-session")
+    status, headers, _, entry = visit(
+        plain_http, "/dologin", {"httpd_username": "alice", "httpd_password": "wonderland"})
+    assert status == 302 and headers["Location"] == "/members/" and entry["user"] == "alice"
+    [set_cookie] = plain_http.set_cookies
+    assert "secure" in cookie_attributes(set_cookie)
+    status, headers, _, entry = visit(plain_http, "/members/")
+    assert status == 302 and headers["Location"] == "/login.html" and entry["user"] == "-"
     assert module_errors(server) == []
 
 
@@ -260,6 +317,55 @@ def test_example(name):
 
 def test_every_exercise_has_its_file():
     assert sorted(EXERCISES) == CONF_FILES
+
+
+def placeholder_cases():
+    """(config, NAME) for every `${NAME}` a config uses and does not define
+    itself."""
+    cases = []
+    for name in CONF_FILES:
+        text = "\n".join(l for l in (EXAMPLES / name).read_text().splitlines()
+                         if not l.lstrip().startswith("#"))
+        own = set(re.findall(r"^\s*Define\s+(\w+)", text, re.M))
+        for var in sorted(set(re.findall(r"\$\{(\w+)\}", text)) - own):
+            cases.append((name, var))
+    return cases
+
+
+@pytest.mark.parametrize("how", ["missing", "no value"])
+@pytest.mark.parametrize("name,var", placeholder_cases())
+def test_a_placeholder_without_a_value_stops_the_config(name, var, how):
+    """Apache leaves an undefined `${NAME}` as that literal text and only
+    warns: a session secret would become a passphrase anyone can read here,
+    a path would point nowhere. Each example refuses to start instead, and
+    says what to define. `-D NAME` or `Define NAME` without a value define
+    the name for <IfDefine> but give it no value: refused too."""
+    server = Apache(name="example-placeholder", modules=EXERCISES[name].modules)
+    try:
+        copy = server.dir / "apache-conf"
+        shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        lines = []
+        for other in [v for n, v in placeholder_cases() if n == name]:
+            value = str(copy) if other == "AUTHNZ_WSGI_EXAMPLES" else str(server.dir)
+            if other != var:
+                lines.append(f'Define {other} "{value}"')
+            elif how == "no value":
+                lines.append(f"Define {other}")
+        server.site_conf = "\n".join(lines) + f'\nInclude "{copy}/{name}"\n'
+        code, output = server.configtest()
+        assert code != 0 and "Syntax OK" not in output, output
+        # What stopped it names the variable (Apache's own AH00111 warning
+        # about the undefined variable does not count).
+        error = output[output.index("AH00526: Syntax error"):]
+        if how == "missing":
+            assert f"{name}: Define {var} " in error, error
+        else:
+            assert var in error, error
+        # Starting the server stops at the same point.
+        with pytest.raises(RuntimeError, match=re.escape(error.splitlines()[1])):
+            server.start()
+    finally:
+        server.cleanup()
 
 
 def test_every_other_file_is_used_by_a_config():

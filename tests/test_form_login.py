@@ -1,15 +1,19 @@
 """Form login (mod_auth_form + mod_session_cookie) with `AuthFormProvider
 wsgi`: log in through the form, reach the protected pages with the session
-cookie, log out, and be refused again."""
+cookie, log out, and be refused again. `tls_vhost` and `Browser` serve the
+shipped example (apache-conf/form-login.conf, exercised over TLS in
+test_examples.py) as well."""
 
 import http.cookiejar
+import ssl
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from harness import Apache
+from harness import Apache, free_port
 
 SCRIPT = """
 USERS = {"ann": "ann-pw", "jos\\u00e9": "s\\u00e9same"}
@@ -84,25 +88,62 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def tls_vhost(server):
+    """A TLS virtual host for `server` on a second 127.0.0.1 port, with a
+    self-signed certificate for 127.0.0.1 made here (load mod_ssl). The main
+    server's sections apply to it too. Returns (config text, https base URL,
+    an ssl context that trusts that certificate only and checks the name)."""
+    cert, key = server.dir / "tls-cert.pem", server.dir / "tls-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    port = free_port()
+    conf = f"""
+Listen 127.0.0.1:{port} https
+<VirtualHost 127.0.0.1:{port}>
+    SSLEngine on
+    SSLCertificateFile "{cert}"
+    SSLCertificateKeyFile "{key}"
+</VirtualHost>
+"""
+    return conf, f"https://127.0.0.1:{port}", ssl.create_default_context(cafile=str(cert))
+
+
 class Browser:
-    def __init__(self, apache):
+    """A client that keeps cookies as a browser does (a `Secure` cookie goes
+    back over https only) and shows each redirect instead of following it.
+    With `base` and `context`, it talks TLS to that base URL."""
+
+    def __init__(self, apache, cookie_name="authnz-session", base=None, context=None):
         self.apache = apache
+        self.cookie_name = cookie_name
+        self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()
-        )
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()]
+        if context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self.opener = urllib.request.build_opener(*handlers)
+        self.set_cookies = []
 
     def open(self, path, form=None):
+        """(status, headers, body); the response's Set-Cookie header values
+        are kept in `set_cookies`."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        req = urllib.request.Request(self.apache.url(path), data=data)
+        url = self.base + path if self.base else self.apache.url(path)
+        req = urllib.request.Request(url, data=data)
         try:
             with self.opener.open(req, timeout=30) as resp:
+                self.set_cookies = resp.headers.get_all("Set-Cookie") or []
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as e:
+            self.set_cookies = e.headers.get_all("Set-Cookie") or []
             return e.code, dict(e.headers), e.read()
 
     def cookie(self):
-        values = [c.value for c in self.jar if c.name == "authnz-session"]
+        values = [c.value for c in self.jar if c.name == self.cookie_name]
         return values[0] if values else None
 
 
