@@ -16,11 +16,10 @@ mod httpd;
 mod module;
 mod python;
 
-use std::ffi::c_void;
 use std::ptr::{addr_of, null, null_mut};
 
 use httpd::guard::{guard, install_panic_hook};
-use module::{access, authn, authz_group, config, directives, lifecycle, reflect, socache};
+use module::{access, config, directives, lifecycle, providers, reflect, socache};
 
 /// The module record httpd links into its module list. It must be mutable
 /// memory: httpd writes `module_index`, `next` and `dynamic_load_handle`.
@@ -54,8 +53,12 @@ pub(crate) fn module_index() -> i32 {
 unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
     install_panic_hook();
     guard("register_hooks", (), || {
-        // SAFETY: hook registration with static functions, in the pool httpd
-        // hands to register_hooks; the provider record is a static.
+        // SAFETY: httpd hands register_hooks its live configuration pool.
+        if let Some(pool) = unsafe { apr::Pool::from_raw(pool) } {
+            providers::register(pool);
+        }
+        // SAFETY: hook registration with static functions and static,
+        // NULL-terminated module name lists.
         unsafe {
             ffi::ap_hook_pre_config(
                 Some(lifecycle::pre_config),
@@ -63,9 +66,11 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 null(),
                 ffi::HOOK_MIDDLE,
             );
+            // After mod_wsgi's: when it starts Python in the child, this
+            // module attaches to that interpreter instead of starting one.
             ffi::ap_hook_child_init(
                 Some(lifecycle::child_init),
-                null(),
+                lifecycle::CHILD_INIT_AFTER.0.as_ptr(),
                 null(),
                 ffi::HOOK_MIDDLE,
             );
@@ -77,22 +82,6 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 null(),
                 ffi::HOOK_MIDDLE,
             );
-            ffi::ap_register_auth_provider(
-                pool,
-                ffi::AUTHN_PROVIDER_GROUP.as_ptr().cast(),
-                c"wsgi".as_ptr(),
-                ffi::AUTHN_PROVIDER_VERSION.as_ptr().cast(),
-                &authn::WSGI_AUTHN_PROVIDER as *const ffi::authn_provider as *const c_void,
-                ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
-            );
-            ffi::ap_register_auth_provider(
-                pool,
-                ffi::AUTHZ_PROVIDER_GROUP.as_ptr().cast(),
-                c"wsgi-host".as_ptr(),
-                ffi::AUTHZ_PROVIDER_VERSION.as_ptr().cast(),
-                &access::WSGI_HOST_PROVIDER as *const ffi::authz_provider as *const c_void,
-                ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
-            );
             ffi::ap_hook_check_access(
                 Some(access::access_checker),
                 null(),
@@ -100,13 +89,13 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 ffi::HOOK_MIDDLE,
                 ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
             );
-            ffi::ap_register_auth_provider(
-                pool,
-                ffi::AUTHZ_PROVIDER_GROUP.as_ptr().cast(),
-                c"wsgi-group".as_ptr(),
-                ffi::AUTHZ_PROVIDER_VERSION.as_ptr().cast(),
-                &authz_group::WSGI_GROUP_PROVIDER as *const ffi::authz_provider as *const c_void,
-                ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
+            // First on every request: a worker thread gets its thread state
+            // in the main interpreter before mod_wsgi gives it one of its own.
+            ffi::ap_hook_create_request(
+                Some(lifecycle::create_request),
+                null(),
+                null(),
+                ffi::APR_HOOK_REALLY_FIRST,
             );
             ffi::ap_hook_post_perdir_config(
                 Some(reflect::strip_request_headers),

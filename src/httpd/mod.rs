@@ -5,6 +5,7 @@ pub mod cmd;
 pub mod expr;
 pub mod filter;
 pub mod guard;
+pub mod hook_order;
 pub mod log;
 pub mod request;
 pub mod server;

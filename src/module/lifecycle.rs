@@ -1,22 +1,33 @@
-//! Process lifecycle hooks: refusing to start next to another embedder of
-//! CPython (`pre_config`), and starting Python in each child (`child_init`)
-//! when the configuration uses Python at all.
+//! Process lifecycle hooks: refusing to start next to mod_python and taking
+//! the script directives over from mod_wsgi (`pre_config`), starting Python
+//! in each child — or attaching to the interpreter mod_wsgi started there —
+//! when the configuration uses Python at all (`child_init`), and giving
+//! each worker thread its Python thread state before mod_wsgi touches it
+//! (`create_request`).
 
 use std::ffi::CStr;
+use std::ptr::null;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::guard::guard;
+use crate::httpd::hook_order::HookOrder;
 use crate::httpd::log::Level;
 use crate::httpd::Server;
+use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
 use crate::python::call_limit;
 use crate::python::runtime::{self, PythonSettings};
+use crate::python::thread_states;
 use crate::slog;
 
-/// Modules that embed CPython (and mod_wsgi also registers our names).
-const CONFLICTING_MODULES: [&CStr; 2] = [c"mod_wsgi.c", c"mod_python.c"];
+/// Embeds CPython too, and cannot share it.
+const MOD_PYTHON: &CStr = c"mod_python.c";
+
+/// Our `child_init` runs after mod_wsgi's, which may start Python.
+pub static CHILD_INIT_AFTER: HookOrder<2> = HookOrder([c"mod_wsgi.c".as_ptr(), null()]);
 
 /// Whether the configuration being read names a Python script (or lets
 /// `.htaccess` files name one). Reset in `pre_config`, before every reading
@@ -31,29 +42,39 @@ pub fn note_python_needed() {
 }
 
 /// `pre_config`: all `LoadModule` lines have run; fail start-up (and
-/// `apache2 -t`) when another CPython embedder is loaded.
+/// `apache2 -t`) when mod_python is loaded, and take the script
+/// directives over from mod_wsgi when it is.
 pub unsafe extern "C" fn pre_config(
-    _pconf: *mut ffi::apr_pool_t,
+    pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     _ptemp: *mut ffi::apr_pool_t,
 ) -> i32 {
     guard("pre_config", ffi::HOOK_SERVER_ERROR, || {
         PYTHON_NEEDED.store(false, Ordering::Relaxed);
-        for name in CONFLICTING_MODULES {
-            // SAFETY: a lookup in httpd's module list by a C string literal.
-            if !unsafe { ffi::ap_find_linked_module(name.as_ptr()) }.is_null() {
-                slog!(
-                    None,
-                    Level::Emerg,
-                    2,
-                    "mod_authnz_wsgi cannot be loaded together with {}: only one CPython can live in an \
-                     httpd process and both modules register the WSGIAuth* directives. Remove the \
-                     LoadModule line of one of them (mod_authnz_wsgi replaces mod_wsgi's \
-                     WSGIAuthUserScript, WSGIAuthGroupScript and WSGIAccessScript).",
-                    name.to_string_lossy()
-                );
-                return ffi::HOOK_SERVER_ERROR;
-            }
+        if beside_mod_wsgi::is_loaded(MOD_PYTHON) {
+            slog!(
+                None,
+                Level::Emerg,
+                2,
+                "mod_authnz_wsgi cannot be loaded together with mod_python.c: only one CPython \
+                 can live in an httpd process and mod_python does not share it. Remove the \
+                 LoadModule line of one of them."
+            );
+            return ffi::HOOK_SERVER_ERROR;
+        }
+        // SAFETY: httpd passes its live configuration pool.
+        let Some(pconf) = (unsafe { Pool::from_raw(pconf) }) else {
+            return ffi::HOOK_SERVER_ERROR;
+        };
+        if beside_mod_wsgi::take_over_auth(pconf) {
+            slog!(
+                None,
+                Level::Debug,
+                85,
+                "mod_wsgi is loaded: this module answers WSGIAuthUserScript, \
+                 WSGIAuthGroupScript and WSGIAccessScript (providers wsgi, wsgi-group, \
+                 wsgi-host); mod_wsgi keeps hosting applications"
+            );
         }
         ffi::HOOK_OK
     })
@@ -100,9 +121,9 @@ fn python_settings(main: Server) -> PythonSettings {
     }
 }
 
-/// `child_init`: start Python in this child, unless no configuration
-/// uses it.
-pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+/// `child_init`: start Python in this child (or attach to the one mod_wsgi
+/// started), unless no configuration uses it.
+pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     guard("child_init", (), || {
         // SAFETY: httpd passes the live main server record.
         let Some(main) = (unsafe { Server::from_raw(s) }) else {
@@ -120,13 +141,19 @@ pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::
             );
             return;
         }
-        match runtime::initialize(&python_settings(main)) {
+        let beside = beside_mod_wsgi::is_beside();
+        match runtime::start(&python_settings(main), beside) {
             Ok(started) => slog!(
                 Some(main),
                 Level::Info,
                 3,
-                "Python {} started in child {} (sys.prefix {}, library {})",
+                "Python {} {} child {} (sys.prefix {}, library {})",
                 started.version,
+                if started.attached {
+                    "(started by mod_wsgi) used in"
+                } else {
+                    "started in"
+                },
                 std::process::id(),
                 started.prefix,
                 started.library
@@ -140,5 +167,33 @@ pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::
                 std::process::id()
             ),
         }
+        // Registered after mod_wsgi's child cleanups, so it runs before
+        // them: Python calls stop before mod_wsgi finalises the interpreter.
+        // SAFETY: httpd passes the child's live pool.
+        if let Some(pchild) = unsafe { Pool::from_raw(pchild) } {
+            pchild.alloc(ChildExit);
+        }
+    })
+}
+
+/// Dropped by the child pool's cleanup as the child exits.
+struct ChildExit;
+
+impl Drop for ChildExit {
+    fn drop(&mut self) {
+        runtime::stop();
+    }
+}
+
+/// `create_request`, first: give the worker thread its thread state in the
+/// main interpreter before anything else in the request uses Python.
+/// Beside mod_wsgi only: its first use of Python on a thread would
+/// otherwise decide which thread state `PyGILState` hands out there.
+pub unsafe extern "C" fn create_request(_r: *mut ffi::request_rec) -> i32 {
+    guard("create_request", ffi::HOOK_DECLINED, || {
+        if beside_mod_wsgi::is_beside() && runtime::is_ready() {
+            thread_states::ensure();
+        }
+        ffi::HOOK_DECLINED
     })
 }

@@ -2,9 +2,13 @@
 //! in the parent: forked interpreter state shares PRNG state and held locks),
 //! through `PyConfig` with Python's signal handlers off and isolated from
 //! the environment (no `PYTHON*` variables, no user site directory), then
-//! the GIL is released. Each Apache worker thread keeps one persistent thread state, so
-//! `threading.local` data (e.g. Django's DB connections) survives between
-//! requests. Every entry attaches with a non-panicking `try_attach`.
+//! the GIL is released. Beside mod_wsgi, whose `child_init` runs first and
+//! may have started Python in the child, this module attaches to that
+//! interpreter's main interpreter instead and changes nothing in it. Each
+//! Apache worker thread keeps one persistent thread state (`thread_states`),
+//! so `threading.local` data (e.g. Django's DB connections) survives
+//! between requests. Every entry attaches with a non-panicking `try_attach`;
+//! none does once the child has begun to exit.
 
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
@@ -27,6 +31,8 @@ pub struct StartedPython {
     pub version: String,
     pub prefix: String,
     pub library: String,
+    /// mod_wsgi had started it; this module attached.
+    pub attached: bool,
 }
 
 static READY: AtomicBool = AtomicBool::new(false);
@@ -98,8 +104,36 @@ unsafe fn set_config_string(
     status_error(status).map_or(Ok(()), Err)
 }
 
-/// Start the interpreter in this process. Must run once, in the child.
-pub fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
+/// Make Python available in this child: attach to the interpreter mod_wsgi
+/// started (`beside_mod_wsgi`), or start one. Must run once, in the child,
+/// without the GIL.
+pub fn start(settings: &PythonSettings, beside_mod_wsgi: bool) -> Result<StartedPython, String> {
+    // SAFETY: a check without side effects.
+    let running = unsafe { pyffi::Py_IsInitialized() } != 0;
+    if running && beside_mod_wsgi {
+        return attach();
+    }
+    initialize(settings)
+}
+
+/// Use the interpreter mod_wsgi started in this child: its `child_init`
+/// ran first and released the GIL. Nothing in it is re-configured
+/// (mod_wsgi applied `WSGIPythonHome`/`WSGIPythonPath`, which it read too).
+fn attach() -> Result<StartedPython, String> {
+    check_runtime_version()?;
+    let started = Python::try_attach(|py| describe(py).map_err(|e| e.to_string()))
+        .ok_or_else(|| "cannot attach to the interpreter mod_wsgi started".to_owned())??;
+    // This (the child's main) thread keeps mod_wsgi's thread state.
+    thread_states::note_initial();
+    READY.store(true, Ordering::Release);
+    Ok(StartedPython {
+        attached: true,
+        ..started
+    })
+}
+
+/// Refuse a libpython of another minor version than the one built against.
+fn check_runtime_version() -> Result<(), String> {
     let runtime = runtime_python_version();
     if runtime != BUILT_PYTHON {
         return Err(format!(
@@ -109,6 +143,12 @@ pub fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
             libpython_path()
         ));
     }
+    Ok(())
+}
+
+/// Start the interpreter in this process.
+fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
+    check_runtime_version()?;
     // SAFETY: a check without side effects.
     if unsafe { pyffi::Py_IsInitialized() } != 0 {
         return Err(
@@ -207,12 +247,20 @@ fn describe(py: Python<'_>) -> PyResult<StartedPython> {
             .to_owned(),
         prefix: sys.getattr("prefix")?.extract()?,
         library: libpython_path(),
+        attached: false,
     })
 }
 
-/// Whether the interpreter started in this child.
+/// Whether Python is available in this child.
 pub fn is_ready() -> bool {
     READY.load(Ordering::Acquire)
+}
+
+/// As the child exits: no Python call starts any more, and the thread-state
+/// releaser stops (mod_wsgi may finalise the interpreter next).
+pub fn stop() {
+    READY.store(false, Ordering::Release);
+    thread_states::stop_releasing();
 }
 
 /// Run `f` with the GIL on this thread's persistent thread state; `None`
@@ -221,6 +269,8 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     if !is_ready() {
         return None;
     }
-    thread_states::ensure();
+    if !thread_states::ensure() {
+        return None;
+    }
     Python::try_attach(f)
 }
