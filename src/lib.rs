@@ -109,7 +109,7 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
             );
             ffi::ap_hook_post_perdir_config(
-                Some(reflect::strip_request_headers),
+                Some(reflect::strip_before_checks),
                 null(),
                 null(),
                 ffi::APR_HOOK_FIRST as i32,
