@@ -4,11 +4,18 @@ authnz_reflect.lua: identity reflection with mod_lua (no custom module).
 An application that does its own login names the user in a response header
 (`X-Remote-User: alice`, optionally `X-Auth-Type: Session`). This file lets
 Apache log that user as %u without the header ever reaching the client.
-Wire it with authnz_reflect.conf (see lua/README.md); two entry points:
+Wire it with authnz_reflect.conf (see lua/README.md); three entry points:
 
   strip_request(r)   LuaHookFixups: removes request headers that spell an
                      identity header name (any case, `-` or `_`), so a client
-                     cannot hand the app a name to echo back.
+                     cannot hand the app a name to echo back, and the CGI
+                     variables such headers become.
+  strip_request_before_handler(r)
+                     LuaMapHandler, run just before the handler of every
+                     request of the location: the same again, for requests
+                     that reached the location after their fixups ran
+                     (DirectoryIndex, FallbackResource). Declines, so the
+                     location's own handler answers.
   reflect_filter(r)  LuaOutputFilter, run when the handler's response headers
                      pass through the filter chain, before the HTTP header
                      filter writes them: removes the identity headers from
@@ -43,10 +50,11 @@ local IDENTITY_NAMES = {
     [canonical(AUTH_TYPE_HEADER)] = true,
 }
 
--- LuaHookFixups: identity comes from the response only. Drop request headers
--- whose name is an identity header in any spelling (case, `-` or `_`) before
--- the handler (CGI environment, proxied request, ...) is built.
-function strip_request(r)
+-- Identity comes from the response only. Drop request headers whose name is
+-- an identity header in any spelling (case, `-` or `_`) before the handler
+-- (CGI environment, proxied request, ...) is built; `moment` goes into the
+-- log line.
+local function remove_identity_headers(r, moment)
     local found = {}
     local headers = r:headers_in_table()
     for name in pairs(headers) do
@@ -56,8 +64,54 @@ function strip_request(r)
     end
     for _, name in ipairs(found) do
         r.headers_in[name] = nil
-        r:info(TAG .. "removed request header " .. name
+        r:info(TAG .. "removed request header " .. name .. " from " .. r.uri .. moment
                .. " (identity is taken from the response only)")
+    end
+    -- The CGI variables such headers become: mod_include puts the page's
+    -- into its environment before `include virtual`, and the subrequest
+    -- starts with a copy of it.
+    local variables = {}
+    for key in pairs(r:subprocess_env_table()) do
+        if string.sub(key, 1, 5) == "HTTP_" and IDENTITY_NAMES[canonical(string.sub(key, 6))] then
+            variables[#variables + 1] = key
+        end
+    end
+    for _, key in ipairs(variables) do
+        r.subprocess_env[key] = nil
+        r:info(TAG .. "removed environment variable " .. key .. " from " .. r.uri .. moment
+               .. " (identity is taken from the response only)")
+    end
+end
+
+-- LuaHookFixups.
+function strip_request(r)
+    remove_identity_headers(r, "")
+    return apache2.DECLINED
+end
+
+-- What httpd's ap_invoke_handler would pick for a request without a
+-- handler: the media type without parameters, else the default handler.
+local function handler_for_content_type(r)
+    local content_type = r.content_type
+    if content_type == nil or content_type == "" then
+        return "default-handler"
+    end
+    return (string.gsub(string.match(content_type, "^[^;]*"), "%s+$", ""))
+end
+
+-- LuaMapHandler (pattern "." in authnz_reflect.conf): mod_dir's
+-- DirectoryIndex and FallbackResource switch a request to another location
+-- during its fixups, after strip_request ran with the old location's
+-- configuration, and keep its original request headers; this runs in the
+-- final location, just before the handler.
+function strip_request_before_handler(r)
+    remove_identity_headers(r, " just before the handler")
+    -- mod_lua names the handler "lua-map-handler" for a request that has
+    -- none when its fixups run (static files, directory listings, handlers
+    -- chosen by media type). Give such a request the handler httpd would
+    -- have chosen, so the location's content is served as before.
+    if r.handler == "lua-map-handler" then
+        r.handler = handler_for_content_type(r)
     end
     return apache2.DECLINED
 end

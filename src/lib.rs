@@ -114,6 +114,14 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 null(),
                 ffi::APR_HOOK_FIRST as i32,
             );
+            // First, so no other insert_filter hook sees the headers either:
+            // the request whose handler runs next, in its final location.
+            ffi::ap_hook_insert_filter(
+                Some(reflect::strip_before_handler),
+                null(),
+                null(),
+                ffi::APR_HOOK_REALLY_FIRST,
+            );
             // Last, so the filter sits after every other content-set
             // filter (mod_headers' `Header set|always` included) and still
             // before mod_cache's CACHE_SAVE and the protocol filters.

@@ -15,6 +15,10 @@ Every wire check is paired with a control that shows the same header on the
 wire without reflection, and the last tests run the widely copied log-phase
 recipe to show that these checks catch its leak.
 
+Beyond the response headers: client-sent identity headers on every way into a
+reflecting location (DirectoryIndex, FallbackResource, MultiViews, rewrites,
+ErrorDocument, Action, mod_include).
+
 Backends: tests/backends/identity.cgi (CGI) and identity_server.py (behind
 mod_proxy), both driven by the query string (see identity_app.py).
 HTTP/1.1 answers are read as raw bytes from a socket; HTTP/2 (h2c) through
@@ -27,6 +31,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -64,6 +69,15 @@ class Variant:
     # returning 204/304. Only protocol filters and insert_error_filter ones
     # run there. Stripped and reflected?
     covers_error_path: bool
+    # In the error-log line of a request-header strip that ran just before
+    # the handler, for a request switched to the location late.
+    spoof_late: str
+    # Does a request switched to the reflecting location by MultiViews (in
+    # type_checker, before fixups) need the strip before the handler?
+    late_after_multiviews: bool
+    # `RequestHeader set X-Remote-User ...` in a reflecting location (the
+    # server naming a user for the app): does it still reach the app?
+    keeps_server_set_header: bool
 
 
 def lua_variant():
@@ -90,6 +104,13 @@ def lua_variant():
         # `Header always unset` there edits err_headers_out, which
         # ap_send_error_response has just emptied (it swaps the tables).
         covers_error_path=False,
+        spoof_late="just before the handler",
+        # mod_lua's strip runs in the fixups, which follow type_checker.
+        late_after_multiviews=False,
+        # The strip just before the handler cannot tell a header mod_headers
+        # set from one the client sent (mod_lua reaches neither r->main nor
+        # the table a fast redirect kept), so it removes both.
+        keeps_server_set_header=False,
     )
 
 
@@ -111,6 +132,9 @@ def native_variant():
         sets_ap_auth_type=True,
         reflects_replaced_error=True,
         covers_error_path=True,
+        spoof_late="AUTHNZ_WSGI0090",
+        late_after_multiviews=True,
+        keeps_server_set_header=True,
     )
 
 
@@ -129,7 +153,32 @@ def install_cgi(server):
     return cgi_dir
 
 
+def install_routes(server):
+    """The directory behind /routes (and /plainroutes): the CGI script as
+    its DirectoryIndex, a copy run by media type (`.xcgi`), a static file;
+    and the pages that reach it through mod_include, mod_rewrite's
+    per-directory rules and a directory listing. Returns the routes dir."""
+    routes = server.dir / "routes"
+    routes.mkdir()
+    for name, source, mode in (("identity.cgi", "identity.cgi", 0o755),
+                               ("identity_app.py", "identity_app.py", 0o644),
+                               ("bytype.xcgi", "identity.cgi", 0o755)):
+        shutil.copy(BACKENDS / source, routes / name)
+        os.chmod(routes / name, mode)
+    (routes / "static.txt").write_text("static file\n")
+    (routes / "listing").mkdir()
+    (routes / "listing" / "entry.txt").write_text("entry\n")
+    ssi = server.docroot / "ssi"
+    ssi.mkdir()
+    (ssi / "file.shtml").write_text(
+        'page\n<!--#include virtual="/routes/identity.cgi?echo=1" -->\nend\n')
+    (ssi / "dir.shtml").write_text('page\n<!--#include virtual="/routes/?echo=1" -->\nend\n')
+    (server.docroot / "rw").mkdir()
+    return routes
+
+
 def site_conf(server, cgi_dir, backend, on, debug):
+    routes = install_routes(server)
     htpasswd = server.dir / "htpasswd"
     digest = base64.b64encode(hashlib.sha1(b"bobpw").digest()).decode()
     htpasswd.write_text(f"bob:{{SHA}}{digest}\n")
@@ -156,9 +205,47 @@ Alias /plaincgi "{cgi_dir}"
 <Location /plainproxy>
   ProxyPass {backend}
 </Location>
-<Location /inproc>
-  LuaMapHandler ^/inproc "{BACKENDS / "inproc_app.lua"}" handle
+# Ways to reach /routes/identity.cgi, whose Location alone reflects; and
+# /routes/served, a reflecting view of the same directory.
+Alias /routes/served "{routes}"
+Alias /routes "{routes}"
+Alias /plainroutes "{routes}"
+<Directory "{routes}">
+  Options +ExecCGI +MultiViews +Indexes
+  MultiViewsMatch Any
+  AddHandler cgi-script .cgi
+  AddType application/x-httpd-cgi .xcgi
+  DirectoryIndex identity.cgi
+  Require all granted
+</Directory>
+<Location /routes/identity.cgi>
 {on}</Location>
+<Location /routes/served>
+{on}</Location>
+<Location /fallback>
+  FallbackResource /routes/identity.cgi
+</Location>
+<Location /missing>
+  ErrorDocument 404 /routes/identity.cgi?echo=1&status=404
+</Location>
+<Directory "{server.docroot}/ssi">
+  Options +Includes
+  AddType text/html .shtml
+  AddOutputFilter INCLUDES .shtml
+</Directory>
+<Directory "{server.docroot}/rw">
+  RewriteEngine On
+  RewriteRule ^go$ /routes/identity.cgi
+</Directory>
+RewriteEngine On
+RewriteRule ^/pt/go$ /routes/identity.cgi [PT]
+Action identity-app /routes/identity.cgi virtual
+<Location /action>
+  SetHandler identity-app
+</Location>
+<Location /inproc>
+{on}  LuaMapHandler ^/inproc "{BACKENDS / "inproc_app.lua"}" handle
+</Location>
 <Location /gone-cgi>
 {on}  ErrorDocument 404 /cgi/identity.cgi?status=404&user=carol&type=Session
 </Location>
@@ -172,6 +259,10 @@ Alias /plaincgi "{cgi_dir}"
 {on}</Location>
 <Location /errors>
 {on}</Location>
+<Location /server-named>
+  ProxyPass {backend}
+{on}  RequestHeader set X-Remote-User "named-by-apache"
+</Location>
 <Location /authed>
   ProxyPass {backend}
   AuthType Basic
@@ -192,7 +283,8 @@ def variant(request, identity_backend):
     server = Apache(
         name=f"reflect-{spec.name}",
         # mod_lua also runs the in-process test app (tests/backends/inproc_app.lua).
-        modules=["cgi", "proxy", "proxy_http", "http2", "authn_file", "lua", *spec.modules],
+        modules=["cgi", "proxy", "proxy_http", "http2", "authn_file", "lua", "rewrite",
+                 "include", "actions", "negotiation", "autoindex", *spec.modules],
         load_authnz_wsgi=spec.load_authnz_wsgi,
     )
     cgi_dir = install_cgi(server)
@@ -535,6 +627,126 @@ def test_spoofing_control_without_reflection(variant, backend, proto):
     assert identity_names(received(head, body)) == expected
     assert b"x-remote-user: mallory" in leaked(head)
     assert logged(server, target)["user"] == "-"
+
+
+# ---- spoofing on every way into a reflecting location --------------------------
+
+def received_in_page(head, body):
+    """Like `received`, for a body that may hold the app's JSON line inside
+    a page (mod_include)."""
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    lines = [line for line in body.splitlines() if line.startswith(b"[")]
+    assert len(lines) == 1, body
+    return {name.lower() for name, _ in json.loads(lines[0])}
+
+
+# Every way a request reaches /routes/identity.cgi (only that Location
+# reflects; the app echoes a received X-Remote-User). Fields: how the client
+# asks (a target with {rid} for the access log), the status it gets, and
+# `late`: the request is switched to the location after its configuration
+# was first known (so the strip just before the handler is what catches it)
+# - "fast" for fixups-time switches, "multiviews" for MultiViews'
+# type_checker-time switch.
+ROUTES = {
+    "direct": ("/routes/identity.cgi?echo=1&{rid}", 200, None),
+    "directory-index": ("/routes/?echo=1&{rid}", 200, "fast"),
+    "fallback-resource": ("/fallback/nothing?echo=1&{rid}", 200, "fast"),
+    "multiviews": ("/routes/identity?echo=1&{rid}", 200, "multiviews"),
+    "rewrite-per-directory": ("/rw/go?echo=1&{rid}", 200, None),
+    "rewrite-passthrough": ("/pt/go?echo=1&{rid}", 200, None),
+    "error-document": ("/missing/nothing-{rid}", 404, None),
+    "action": ("/action/x?echo=1&{rid}", 200, None),
+    "include-virtual": ("/ssi/file.shtml?{rid}", 200, None),
+    "include-virtual-directory-index": ("/ssi/dir.shtml?{rid}", 200, "fast"),
+}
+
+
+def logged_with(server, tag, timeout=5):
+    """The one access-log entry whose %U%q holds `tag` (for requests whose
+    logged URI is not the one the client asked for)."""
+    pattern = re.compile(re.escape(tag) + r"(?![0-9])")
+    deadline = time.time() + timeout
+    while True:
+        found = [e for e in server.access_entries() if pattern.search(e["uri"])]
+        if found or time.time() > deadline:
+            assert len(found) == 1, (tag, server.access_entries()[-5:])
+            return found[0]
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_client_sent_identity_never_reaches_the_app_by_any_route(variant, route):
+    """However the request gets to the reflecting location, the request that
+    runs the app has no identity header left: the app (which would echo it
+    as its own) does not see it, %u stays "-", and the error log says where
+    it was removed."""
+    server = variant.apache
+    pattern, status, late = ROUTES[route]
+    tag = rid() if "?" in pattern else rid().replace("=", "")
+    target = pattern.format(rid=tag)
+    before = len(server.error_lines("removed request header"))
+    got, head, body, raw = raw_http1(server, target, headers=SPOOF)
+    assert got == status, raw[:600]
+    assert not identity_names(received_in_page(head, body)), body
+    assert not leaked(raw), raw
+    entry = logged_with(server, tag)
+    assert (entry["status"], entry["user"], entry["auth_type"]) == (status, "-", "-")
+    new = error_lines_after(server, before, "removed request header")
+    caught_late = late == "fast" or (late == "multiviews" and variant.late_after_multiviews)
+    marker = variant.spoof_late if caught_late else variant.spoof
+    assert [line for line in new if marker in line and "/routes/identity.cgi" in line
+            and "X-Remote-User" in line], new
+
+
+def test_server_set_request_header_still_reaches_the_app(variant, request):
+    """The client's X-Remote-User never reaches the app, but one the server
+    sets itself (`RequestHeader set`, after the headers were cleaned) does;
+    the app echoes it, so it is logged as the user."""
+    if not variant.keeps_server_set_header:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: removes server-set identity request headers too"))
+    server = variant.apache
+    target = f"/server-named/x?echo=1&{rid()}"
+    got, head, body, raw = raw_http1(server, target, headers=SPOOF)
+    assert got == 200
+    seen = json.loads(dechunk(body) if b"chunked" in head.lower() else body)
+    assert [v for k, v in seen if k.lower().replace("_", "-") == "x-remote-user"] == [
+        "named-by-apache"], seen
+    assert not leaked(raw), raw
+    assert logged(server, target)["user"] == "named-by-apache"
+
+
+def test_routes_control_without_reflection(variant):
+    """Control: the same directory under an alias that does not reflect; its
+    DirectoryIndex app receives (and echoes) the client's X-Remote-User."""
+    server = variant.apache
+    tag = rid()
+    got, head, body, raw = raw_http1(server, f"/plainroutes/?echo=1&{tag}", headers=SPOOF)
+    assert got == 200
+    assert identity_names(received_in_page(head, body)) == {"x-remote-user"}
+    assert b"x-remote-user: mallory" in leaked(head)
+    assert logged_with(server, tag)["user"] == "-"
+
+
+@pytest.mark.parametrize("path,status,expect", [
+    ("/routes/served/static.txt", 200, b"static file\n"),
+    ("/routes/served/listing/", 200, b"entry.txt"),
+    ("/routes/served/bytype.xcgi?user=alice", 200, b"status 200 from the app\n"),
+])
+def test_location_content_is_served_as_before(variant, path, status, expect):
+    """A reflecting location still serves what it served before: a static
+    file, a directory listing (mod_autoindex) and a script that runs by its
+    media type (AddType application/x-httpd-cgi), never as its source."""
+    server = variant.apache
+    got, head, body, raw = raw_http1(server, path)
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    assert got == status, raw[:600]
+    assert expect in body, body[:600]
+    assert b"#!/usr/bin/python3" not in body
+    assert not leaked(raw), raw
 
 
 # ---- validation ---------------------------------------------------------------

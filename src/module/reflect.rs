@@ -3,8 +3,9 @@
 //! Apache logs it as `%u` and the header never reaches the client.
 //!
 //! - [`request_strip`]: request headers with the configured names (any case,
-//!   any `-`/`_` spelling) are removed where reflection is on, when the
-//!   request's configuration is known.
+//!   any `-`/`_` spelling) are removed where reflection is on, once when the
+//!   request's configuration is known and again just before its handler
+//!   runs, on the request that runs it.
 //! - [`response_filter`]: the `AUTHNZ_WSGI_REFLECT` output filter takes the
 //!   identity headers out of the response before anything writes them.
 //! - [`log_phase`]: sets `r->user` and `r->ap_auth_type` for the log.
@@ -18,7 +19,7 @@ mod response_filter;
 use authnz_core::reflect::{single_reflected_value, MAX_REFLECTED_LEN};
 
 pub use log_phase::{log_transaction, LOG_BEFORE};
-pub use request_strip::strip_before_checks;
+pub use request_strip::{strip_before_checks, strip_before_handler};
 pub use response_filter::{insert_error_filter, insert_output_filter, ReflectFilter};
 
 use crate::httpd::log::Level;

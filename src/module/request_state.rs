@@ -2,8 +2,9 @@
 //! request's module config slot): the result of `groups_for_user`, so it is
 //! called at most once however many `Require wsgi-group` lines apply, the
 //! answer of `allow_access` (shared by the access phase and
-//! `Require wsgi-host`), and the identity the reflection filter took from
-//! the response headers.
+//! `Require wsgi-host`), the identity the reflection filter took from
+//! the response headers, and whether reflection already cleaned the
+//! request's headers.
 
 use authnz_core::group_set::GroupSet;
 
@@ -26,4 +27,7 @@ pub struct RequestState {
     pub host_verdict: Option<Result<Verdict, CallFailed>>,
     /// Set once the reflection filter has seen this request's response.
     pub reflected: Option<Reflected>,
+    /// Identity reflection removed the client's identity headers from this
+    /// request when its configuration was merged (`post_perdir_config`).
+    pub identity_headers_stripped: bool,
 }
