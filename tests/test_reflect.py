@@ -17,10 +17,12 @@ recipe to show that these checks catch its leak.
 
 Beyond the response headers: client-sent identity headers on every way into a
 reflecting location (DirectoryIndex, FallbackResource, MultiViews, rewrites,
-ErrorDocument, Action, mod_include).
+ErrorDocument, Action, mod_include) and HTTP/2 trailers, which httpd sends
+without running any output filter.
 
 Backends: tests/backends/identity.cgi (CGI) and identity_server.py (behind
-mod_proxy), both driven by the query string (see identity_app.py).
+mod_proxy; it also sends trailers), both driven by
+the query string (see identity_app.py).
 HTTP/1.1 answers are read as raw bytes from a socket; HTTP/2 (h2c) through
 `curl --http2-prior-knowledge`.
 """
@@ -75,6 +77,10 @@ class Variant:
     # Does a request switched to the reflecting location by MultiViews (in
     # type_checker, before fixups) need the strip before the handler?
     late_after_multiviews: bool
+    # HTTP/2 trailers (r->trailers_out) from a proxied backend: stripped?
+    strips_trailers: bool
+    # In the warning for a dropped trailer.
+    trailer_dropped: str
     # `RequestHeader set X-Remote-User ...` in a reflecting location (the
     # server naming a user for the app): does it still reach the app?
     keeps_server_set_header: bool
@@ -107,6 +113,10 @@ def lua_variant():
         spoof_late="just before the handler",
         # mod_lua's strip runs in the fixups, which follow type_checker.
         late_after_multiviews=False,
+        # mod_lua has no access to r->trailers_out (no trailers_out field
+        # in lua_request.c), and mod_headers edits headers only.
+        strips_trailers=False,
+        trailer_dropped="",
         # The strip just before the handler cannot tell a header mod_headers
         # set from one the client sent (mod_lua reaches neither r->main nor
         # the table a fast redirect kept), so it removes both.
@@ -134,6 +144,8 @@ def native_variant():
         covers_error_path=True,
         spoof_late="AUTHNZ_WSGI0090",
         late_after_multiviews=True,
+        strips_trailers=True,
+        trailer_dropped="AUTHNZ_WSGI0091",
         keeps_server_set_header=True,
     )
 
@@ -747,6 +759,68 @@ def test_location_content_is_served_as_before(variant, path, status, expect):
     assert expect in body, body[:600]
     assert b"#!/usr/bin/python3" not in body
     assert not leaked(raw), raw
+
+
+# ---- trailers ------------------------------------------------------------------
+
+def trailer_leaks(raw):
+    """Identity lines anywhere in a response, trailers included: the raw
+    HTTP/1.1 bytes, or curl's -i output, which lists HTTP/2 trailers after
+    the body."""
+    return [line for line in raw.lower().replace(b"\r\n", b"\n").split(b"\n")
+            if any(line.startswith(name + b":") for name in IDENTITY)]
+
+
+@pytest.mark.parametrize("proto", ["h1", "h2"])
+def test_trailers_never_carry_identity(variant, proto, request):
+    """A proxied backend sends the identity as chunked trailers (announced
+    with `Trailer:`). mod_proxy_http copies them to r->trailers_out, which
+    mod_http2 sends as an HTTP/2 trailer block: none of them reaches the
+    client, and a trailer never names the user (%u stays "-")."""
+    if proto == "h2" and not variant.strips_trailers:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: cannot reach r->trailers_out"))
+    server = variant.apache
+    target = f"/proxy/x?trailer_user=alice&trailer_type=Session&{rid()}"
+    got, head, body, raw = fetch(server, proto, target)
+    assert got == 200
+    assert b"status 200 from the app" in raw
+    assert not trailer_leaks(raw), raw
+    entry = logged(server, target)
+    assert (entry["status"], entry["user"], entry["auth_type"]) == (200, "-", "-")
+
+
+def test_trailer_identity_is_dropped_with_a_warning(variant, request):
+    """The header section names alice, the trailers mallory: alice is
+    reflected, mallory is dropped with a warning and never sent."""
+    if not variant.strips_trailers:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: cannot reach r->trailers_out"))
+    server = variant.apache
+    before = len(server.error_lines(variant.trailer_dropped or "no such line"))
+    target = f"/proxy/x?user=alice&type=Session&trailer_user=mallory&{rid()}"
+    got, head, body, raw = fetch(server, "h2", target)
+    assert got == 200
+    assert b"mallory" not in raw.lower() and not trailer_leaks(raw), raw
+    entry = logged(server, target)
+    assert (entry["user"], entry["auth_type"]) == ("alice", "Session")
+    new = error_lines_after(server, before, variant.trailer_dropped or "no such line")
+    assert len(new) == 1 and "X-Remote-User" in new[0], new
+
+
+def test_trailers_control_without_reflection(variant):
+    """Control: without reflection the trailers reach an HTTP/2 client (so
+    the check above would see them). Apache's HTTP/1.1 chunk filter writes
+    no trailers at all: if that changes, the h1 case above becomes live."""
+    server = variant.apache
+    target = f"/plainproxy/x?trailer_user=alice&{rid()}"
+    got, head, body, raw = fetch(server, "h2", target)
+    assert got == 200
+    assert trailer_leaks(raw) == [b"x-remote-user: alice"], raw
+    got, head, body, raw = raw_http1(server, target)
+    assert got == 200 and body.endswith(b"0\r\n\r\n") and not trailer_leaks(raw), raw
 
 
 # ---- validation ---------------------------------------------------------------

@@ -278,6 +278,14 @@ impl Request {
             .expect("request without err_headers_out")
     }
 
+    /// Trailer fields of the response (`r->trailers_out`): mod_proxy_http
+    /// copies a backend's chunked trailers there and mod_http2 sends them
+    /// as an HTTP/2 trailer block.
+    pub fn trailers_out(self) -> Option<Table> {
+        // SAFETY: trailers_out is NULL or a live table of the request.
+        unsafe { Table::from_raw(self.raw().trailers_out) }
+    }
+
     pub fn subprocess_env(self) -> Table {
         // SAFETY: subprocess_env is a live table of the request.
         unsafe { Table::from_raw(self.raw().subprocess_env) }

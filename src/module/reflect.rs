@@ -7,7 +7,8 @@
 //!   request's configuration is known and again just before its handler
 //!   runs, on the request that runs it.
 //! - [`response_filter`]: the `AUTHNZ_WSGI_REFLECT` output filter takes the
-//!   identity headers out of the response before anything writes them.
+//!   identity headers out of the response (header tables and trailers)
+//!   before anything writes them.
 //! - [`log_phase`]: sets `r->user` and `r->ap_auth_type` for the log.
 //!
 //! No Python is involved.

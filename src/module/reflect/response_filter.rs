@@ -9,7 +9,9 @@
 //! mod_http2's H2_C2_RESPONSE_OUT), which write the headers. It stays in the
 //! chain and checks every brigade: when a filter after it buffers, the
 //! headers are written later than its first call, and a handler may still
-//! add one in between.
+//! add one in between; trailers (`r->trailers_out`, which mod_http2 sends
+//! when the end of the response passes) are filled as the last brigade of a
+//! proxied chunked body arrives.
 
 use std::ffi::CStr;
 use std::sync::Arc;
@@ -17,9 +19,11 @@ use std::sync::Arc;
 use crate::ffi;
 use crate::httpd::filter::{add_output_filter, Brigade, OutputFilter, OutputFilterBody};
 use crate::httpd::guard::guard;
+use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ReflectHeaders;
 use crate::module::request_state::RequestState;
+use crate::rlog;
 
 use super::{identity_from, reflection, Identity, Reflected};
 
@@ -91,6 +95,33 @@ pub(super) fn take_identity(
     identity
 }
 
+/// Remove the identity names from the response's trailers. A trailer never
+/// names the user: it arrives after the header section the identity belongs
+/// to (RFC 9110 §6.5.1: trailer fields are not merged into the header
+/// section unless the field's definition allows it), so it is dropped with
+/// a warning.
+fn strip_trailers(r: Request, strip: &[Arc<str>]) {
+    let Some(trailers) = r.trailers_out() else {
+        return;
+    };
+    for name in strip {
+        let values = trailers.get_all(name.as_bytes());
+        if values.is_empty() {
+            continue;
+        }
+        rlog!(
+            &r,
+            Level::Warning,
+            91,
+            "dropped trailer field {name} of {} ({} value(s)): identity reflection reads the \
+             response header section only, never trailers",
+            String::from_utf8_lossy(r.uri()),
+            values.len()
+        );
+        trailers.unset(name.as_bytes());
+    }
+}
+
 /// The output filter.
 pub struct ReflectFilter;
 
@@ -101,6 +132,7 @@ impl OutputFilterBody for ReflectFilter {
     fn on_brigade(filter: OutputFilter, brigade: Brigade) -> ffi::apr_status_t {
         if let (Some(r), Some(plan)) = (filter.request(), filter.context::<FilterPlan>()) {
             let found = take_identity(r, plan.reflect.as_ref(), &plan.strip);
+            strip_trailers(r, &plan.strip);
             let state = &mut r.state::<RequestState>().reflected;
             match (state.as_mut(), found) {
                 (Some(seen), Some(identity)) => seen.identity = Some(identity),
