@@ -8,8 +8,11 @@ Wire it with authnz_reflect.conf (see lua/README.md); three entry points:
 
   strip_request(r)   LuaHookFixups: removes request headers that spell an
                      identity header name (any case, `-` or `_`), so a client
-                     cannot hand the app a name to echo back, and the CGI
-                     variables such headers become.
+                     cannot hand the app a name to echo back; refuses
+                     protocol upgrades (WebSocket), whose `101` response
+                     mod_proxy sends without any filter or hook running; and
+                     suppresses the `1xx` interim responses mod_proxy relays
+                     the same way.
   strip_request_before_handler(r)
                      LuaMapHandler, run just before the handler of every
                      request of the location: the same again, for requests
@@ -36,6 +39,13 @@ No state is kept between calls, so any LuaScope works.
 -- authnz_reflect.conf to match.
 local USER_HEADER = "X-Remote-User"
 local AUTH_TYPE_HEADER = "X-Auth-Type"
+-- Protocol upgrades (WebSocket) through this location. mod_proxy sends the
+-- backend's `101 Switching Protocols` head as it is, before any filter runs,
+-- so an identity header in it would reach the client; with false, the
+-- `Upgrade` request header is removed and the backend answers an ordinary
+-- request. Set it to true only for backends that never name the user in
+-- a `101`.
+local ALLOW_UPGRADE = false
 -- Longest value accepted, in bytes.
 local MAX_LEN = 256
 -- Every log line starts with this, so `grep authnz_reflect` finds them.
@@ -81,6 +91,15 @@ local function remove_identity_headers(r, moment)
         r:info(TAG .. "removed environment variable " .. key .. " from " .. r.uri .. moment
                .. " (identity is taken from the response only)")
     end
+    if not ALLOW_UPGRADE and r.headers_in["Upgrade"] then
+        r:info(TAG .. "removed request header Upgrade (" .. r.headers_in["Upgrade"]
+               .. ") from " .. r.uri .. moment .. ": mod_proxy would relay the backend's"
+               .. " 101 response unfiltered")
+        r.headers_in["Upgrade"] = nil
+    end
+    -- mod_proxy relays 1xx interim responses (103 Early Hints) without
+    -- running any filter; this makes it drop them.
+    r.subprocess_env["proxy-interim-response"] = "Suppress"
 end
 
 -- LuaHookFixups.

@@ -55,7 +55,10 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
     install_panic_hook();
     guard("register_hooks", (), || {
         // SAFETY: hook registration with static functions, in the pool httpd
-        // hands to register_hooks; the provider record is a static.
+        // hands to register_hooks; the provider record is a static. The
+        // optional hook's function is stored as `void (*)(void)` and called
+        // by mod_proxy with its real signature, `int (request_rec *,
+        // request_rec *)`, which `watch_backend_head` has.
         unsafe {
             ffi::ap_hook_pre_config(
                 Some(lifecycle::pre_config),
@@ -122,6 +125,19 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 null(),
                 ffi::APR_HOOK_REALLY_FIRST,
             );
+            // mod_proxy's optional create_req hook (APR_OPTIONAL_HOOK in C):
+            // mod_proxy_http runs it for the fake request each backend
+            // response is read through. Harmless when mod_proxy is absent.
+            ffi::apr_optional_hook_add(
+                c"create_req".as_ptr(),
+                Some(std::mem::transmute::<
+                    unsafe extern "C" fn(*mut ffi::request_rec, *mut ffi::request_rec) -> i32,
+                    unsafe extern "C" fn(),
+                >(reflect::watch_backend_head)),
+                null(),
+                null(),
+                ffi::HOOK_MIDDLE,
+            );
             // Last, so the filter sits after every other content-set
             // filter (mod_headers' `Header set|always` included) and still
             // before mod_cache's CACHE_SAVE and the protocol filters.
@@ -145,5 +161,6 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
             );
         }
         httpd::filter::register_output_filter::<reflect::ReflectFilter>();
+        httpd::input_filter::register_input_filter::<reflect::BackendHeadFilter>();
     });
 }

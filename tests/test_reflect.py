@@ -17,11 +17,12 @@ recipe to show that these checks catch its leak.
 
 Beyond the response headers: client-sent identity headers on every way into a
 reflecting location (DirectoryIndex, FallbackResource, MultiViews, rewrites,
-ErrorDocument, Action, mod_include) and HTTP/2 trailers, which httpd sends
-without running any output filter.
+ErrorDocument, Action, mod_include), HTTP/2 trailers, 103 Early Hints and
+WebSocket upgrades (mod_proxy_http's 101),
+which httpd sends without running any output filter.
 
 Backends: tests/backends/identity.cgi (CGI) and identity_server.py (behind
-mod_proxy; it also sends trailers), both driven by
+mod_proxy; it also sends trailers, 103s and speaks WebSocket), both driven by
 the query string (see identity_app.py).
 HTTP/1.1 answers are read as raw bytes from a socket; HTTP/2 (h2c) through
 `curl --http2-prior-knowledge`.
@@ -81,6 +82,11 @@ class Variant:
     strips_trailers: bool
     # In the warning for a dropped trailer.
     trailer_dropped: str
+    # A WebSocket upgrade through the location: relayed (101, with the
+    # identity taken out of it), or refused?
+    relays_upgrade: bool
+    # In the log line for a refused upgrade.
+    upgrade_refused: str
     # `RequestHeader set X-Remote-User ...` in a reflecting location (the
     # server naming a user for the app): does it still reach the app?
     keeps_server_set_header: bool
@@ -117,6 +123,11 @@ def lua_variant():
         # in lua_request.c), and mod_headers edits headers only.
         strips_trailers=False,
         trailer_dropped="",
+        # No hook or filter of mod_lua runs between mod_proxy_http reading
+        # the backend's 101 and sending it; the snippet removes the
+        # request's Upgrade header instead.
+        relays_upgrade=False,
+        upgrade_refused="authnz_reflect: removed request header Upgrade",
         # The strip just before the handler cannot tell a header mod_headers
         # set from one the client sent (mod_lua reaches neither r->main nor
         # the table a fast redirect kept), so it removes both.
@@ -146,6 +157,8 @@ def native_variant():
         late_after_multiviews=True,
         strips_trailers=True,
         trailer_dropped="AUTHNZ_WSGI0091",
+        relays_upgrade=True,
+        upgrade_refused="",
         keeps_server_set_header=True,
     )
 
@@ -212,10 +225,10 @@ Alias /plaincgi "{cgi_dir}"
 <Location /cgi>
 {on}</Location>
 <Location /proxy>
-  ProxyPass {backend}
+  ProxyPass {backend} upgrade=websocket
 {on}</Location>
 <Location /plainproxy>
-  ProxyPass {backend}
+  ProxyPass {backend} upgrade=websocket
 </Location>
 # Ways to reach /routes/identity.cgi, whose Location alone reflects; and
 # /routes/served, a reflecting view of the same directory.
@@ -271,6 +284,9 @@ Action identity-app /routes/identity.cgi virtual
 {on}</Location>
 <Location /errors>
 {on}</Location>
+<Location /wsproxy>
+  ProxyPass {backend.replace("http://", "ws://")}
+{on}</Location>
 <Location /server-named>
   ProxyPass {backend}
 {on}  RequestHeader set X-Remote-User "named-by-apache"
@@ -296,7 +312,8 @@ def variant(request, identity_backend):
         name=f"reflect-{spec.name}",
         # mod_lua also runs the in-process test app (tests/backends/inproc_app.lua).
         modules=["cgi", "proxy", "proxy_http", "http2", "authn_file", "lua", "rewrite",
-                 "include", "actions", "negotiation", "autoindex", *spec.modules],
+                 "include", "actions", "negotiation", "autoindex", "proxy_wstunnel",
+                 *spec.modules],
         load_authnz_wsgi=spec.load_authnz_wsgi,
     )
     cgi_dir = install_cgi(server)
@@ -821,6 +838,141 @@ def test_trailers_control_without_reflection(variant):
     assert trailer_leaks(raw) == [b"x-remote-user: alice"], raw
     got, head, body, raw = raw_http1(server, target)
     assert got == 200 and body.endswith(b"0\r\n\r\n") and not trailer_leaks(raw), raw
+
+
+# ---- interim responses -----------------------------------------------------------
+
+def test_early_hints_never_carry_identity(variant):
+    """A backend's 103 Early Hints names the user; mod_proxy would relay it
+    without running any filter. Where reflection is on it is not relayed."""
+    server = variant.apache
+    target = f"/proxy/x?hints=1&{IDENTITY_QUERY}&{rid()}"
+    got, head, body, raw = raw_http1(server, target)
+    assert got == 200
+    assert b" 103 " not in raw and not leaked(raw), raw
+    entry = logged(server, target)
+    assert (entry["status"], entry["user"]) == (200, "alice")
+    # Control: elsewhere the 103 goes out with the identity.
+    got, head, body, raw = raw_http1(server, f"/plainproxy/x?hints=1&{IDENTITY_QUERY}&{rid()}")
+    assert raw.startswith(b"HTTP/1.1 103 ") and b"x-remote-user: alice" in raw.lower(), raw
+
+
+WEBSOCKET_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def read_response(sock, data=b""):
+    """Read one response from `sock` (after `data` already read): (head,
+    body). The body is read as its Content-Length or chunking says, or, for
+    a 101, until the connection closes."""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    lower = head.lower()
+    length = re.search(rb"\r\ncontent-length: *(\d+)", lower)
+    while True:
+        if length and len(body) >= int(length.group(1)):
+            return head, body
+        if b"transfer-encoding: chunked" in lower and body.endswith(b"0\r\n\r\n"):
+            return head, dechunk(body)
+        more = sock.recv(65536)
+        if not more:
+            return head, body
+        body += more
+
+
+def websocket(server, target):
+    """A WebSocket handshake on a raw socket; after a 101, one masked text
+    frame "hello" is sent and what the tunnel carries back is read until it
+    closes. Returns (status, head, body or tunnel bytes)."""
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket",
+             "Connection: Upgrade", f"Sec-WebSocket-Key: {WEBSOCKET_KEY}",
+             "Sec-WebSocket-Version: 13"]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data and (more := sock.recv(65536)):
+            data += more
+        status = int(data.split(b" ", 2)[1])
+        if status != 101:
+            head, body = read_response(sock, data)
+            return status, head, body
+        head, _, rest = data.partition(b"\r\n\r\n")
+        mask = b"\x01\x02\x03\x04"
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"hello"))
+        sock.sendall(bytes([0x81, 0x80 | 5]) + mask + payload)
+        while more := sock.recv(65536):
+            rest += more
+    return status, head, rest
+
+
+@pytest.mark.parametrize("prefix", ["/proxy", "/wsproxy"])
+def test_websocket_upgrade_never_carries_identity(variant, prefix):
+    """The backend names the user in its 101 Switching Protocols, which
+    mod_proxy_http sends without running any output filter (for an http://
+    target with upgrade=websocket, and for a ws:// target, which
+    mod_proxy_wstunnel hands to mod_proxy_http by default). Either the 101
+    goes out without the identity (and %u shows the user it named), or the
+    upgrade is refused and the backend answers an ordinary request."""
+    server = variant.apache
+    before = len(server.error_lines(variant.upgrade_refused or "no such line"))
+    target = f"{prefix}/ws?{IDENTITY_QUERY}&echo=1&{rid()}"
+    status, head, rest = websocket(server, target)
+    assert not leaked(head + b"\r\n"), head
+    assert b"alice" not in head.lower()
+    entry = logged(server, target)
+    assert (entry["user"], entry["auth_type"]) == ("alice", "Session"), entry
+    if variant.relays_upgrade:
+        assert status == 101, head
+        assert b"sec-websocket-accept:" in head.lower()
+        # The tunnel works: the backend echoes the frame, then closes.
+        assert rest.startswith(b"\x81\x0aecho:hello"), rest
+        assert entry["status"] == 101
+    else:
+        assert status == 200, head
+        # The backend got no Upgrade: it answered with the request headers
+        # it received.
+        received_names = {name.lower() for name, _ in json.loads(rest)}
+        assert "upgrade" not in received_names, received_names
+        new = error_lines_after(server, before, variant.upgrade_refused)
+        assert len(new) == 1 and f"{prefix}/ws" in new[0], new
+
+
+def test_websocket_upgrade_with_bad_identity(variant):
+    """An invalid user in the 101 (or, where upgrades are refused, in the
+    ordinary answer) is dropped with a log line, like any other."""
+    server = variant.apache
+    before = len(server.error_lines(variant.dropped))
+    target = f"/proxy/ws?user=ali%09ce&{rid()}"
+    status, head, rest = websocket(server, target)
+    assert status == (101 if variant.relays_upgrade else 200), head
+    assert not leaked(head + b"\r\n") and b"ali\tce" not in head, head
+    assert logged(server, target)["user"] == "-"
+    new = error_lines_after(server, before, variant.dropped)
+    assert len(new) == 1 and "control character at byte 3" in new[0], new
+
+
+def test_websocket_works_through_reflecting_location(variant, request):
+    """What a site gives up with each variant: the WebSocket itself."""
+    if not variant.relays_upgrade:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: refuses upgrades in reflecting locations"))
+    status, head, rest = websocket(variant.apache, f"/proxy/ws?{IDENTITY_QUERY}&{rid()}")
+    assert status == 101 and rest.startswith(b"\x81\x0aecho:hello"), (head, rest)
+
+
+def test_websocket_control_without_reflection(variant):
+    """Control: elsewhere the backend's 101 reaches the client with the
+    identity headers (so the check above would see them)."""
+    target = f"/plainproxy/ws?{IDENTITY_QUERY}&{rid()}"
+    status, head, rest = websocket(variant.apache, target)
+    assert status == 101
+    assert sorted(leaked(head + b"\r\n")) == [b"x-auth-type: session", b"x-remote-user: alice"]
+    assert rest.startswith(b"\x81\x0aecho:hello")
+    assert logged(variant.apache, target)["user"] == "-"
 
 
 # ---- validation ---------------------------------------------------------------

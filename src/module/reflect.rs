@@ -9,16 +9,21 @@
 //! - [`response_filter`]: the `AUTHNZ_WSGI_REFLECT` output filter takes the
 //!   identity headers out of the response (header tables and trailers)
 //!   before anything writes them.
+//! - [`interim`]: mod_proxy_http relays a backend's interim responses
+//!   (`101 Switching Protocols`) outside the output filters; an input filter
+//!   on the backend's response takes the identity lines out of them first.
 //! - [`log_phase`]: sets `r->user` and `r->ap_auth_type` for the log.
 //!
 //! No Python is involved.
 
+mod interim;
 mod log_phase;
 mod request_strip;
 mod response_filter;
 
 use authnz_core::reflect::{single_reflected_value, MAX_REFLECTED_LEN};
 
+pub use interim::{watch_backend_head, BackendHeadFilter};
 pub use log_phase::{log_transaction, LOG_BEFORE};
 pub use request_strip::{strip_before_checks, strip_before_handler};
 pub use response_filter::{insert_error_filter, insert_output_filter, ReflectFilter};

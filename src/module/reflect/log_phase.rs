@@ -22,7 +22,7 @@ use super::response_filter::take_identity;
 use super::{reflection, Identity};
 
 /// The identity a request of the redirect chain yields: what its filter
-/// found, else (a reflecting
+/// (or, for a `101`, its backend-head filter) found, else (a reflecting
 /// request whose response was never sent, e.g. replaced by an ErrorDocument
 /// after `ProxyErrorOverride`) what its handler left in the unsent headers.
 fn identity_of(r: Request) -> Option<Identity> {
