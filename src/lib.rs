@@ -125,6 +125,13 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 null(),
                 ffi::APR_HOOK_REALLY_FIRST,
             );
+            // Which mod_proxy_wstunnel mode a reflecting location would get.
+            ffi::ap_hook_post_config(
+                Some(reflect::check_wstunnel),
+                null(),
+                null(),
+                ffi::HOOK_MIDDLE,
+            );
             // mod_proxy's optional create_req hook (APR_OPTIONAL_HOOK in C):
             // mod_proxy_http runs it for the fake request each backend
             // response is read through. Harmless when mod_proxy is absent.

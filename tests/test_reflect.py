@@ -18,7 +18,7 @@ recipe to show that these checks catch its leak.
 Beyond the response headers: client-sent identity headers on every way into a
 reflecting location (DirectoryIndex, FallbackResource, MultiViews, rewrites,
 ErrorDocument, Action, mod_include), HTTP/2 trailers, 103 Early Hints and
-WebSocket upgrades (mod_proxy_http's 101),
+WebSocket upgrades (mod_proxy_http's 101, mod_proxy_wstunnel's raw tunnel),
 which httpd sends without running any output filter.
 
 Backends: tests/backends/identity.cgi (CGI) and identity_server.py (behind
@@ -87,6 +87,9 @@ class Variant:
     relays_upgrade: bool
     # In the log line for a refused upgrade.
     upgrade_refused: str
+    # In the log line for an upgrade refused because mod_proxy_wstunnel's
+    # legacy mode would tunnel the backend's 101 unseen.
+    raw_tunnel_refused: str
     # `RequestHeader set X-Remote-User ...` in a reflecting location (the
     # server naming a user for the app): does it still reach the app?
     keeps_server_set_header: bool
@@ -132,6 +135,7 @@ def lua_variant():
         # set from one the client sent (mod_lua reaches neither r->main nor
         # the table a fast redirect kept), so it removes both.
         keeps_server_set_header=False,
+        raw_tunnel_refused="authnz_reflect: removed request header Upgrade",
     )
 
 
@@ -160,6 +164,7 @@ def native_variant():
         relays_upgrade=True,
         upgrade_refused="",
         keeps_server_set_header=True,
+        raw_tunnel_refused="AUTHNZ_WSGI0095",
     )
 
 
@@ -287,6 +292,14 @@ Action identity-app /routes/identity.cgi virtual
 <Location /wsproxy>
   ProxyPass {backend.replace("http://", "ws://")}
 {on}</Location>
+<Location /wslegacy>
+  ProxyPass {backend.replace("http://", "ws://")}
+  ProxyWebsocketFallbackToProxyHttp Off
+{on}</Location>
+<Location /plainwslegacy>
+  ProxyPass {backend.replace("http://", "ws://")}
+  ProxyWebsocketFallbackToProxyHttp Off
+</Location>
 <Location /server-named>
   ProxyPass {backend}
 {on}  RequestHeader set X-Remote-User "named-by-apache"
@@ -962,6 +975,26 @@ def test_websocket_works_through_reflecting_location(variant, request):
             reason=f"{variant.name}: refuses upgrades in reflecting locations"))
     status, head, rest = websocket(variant.apache, f"/proxy/ws?{IDENTITY_QUERY}&{rid()}")
     assert status == 101 and rest.startswith(b"\x81\x0aecho:hello"), (head, rest)
+
+
+def test_raw_websocket_tunnel_is_refused(variant):
+    """mod_proxy_wstunnel with ProxyWebsocketFallbackToProxyHttp Off copies
+    the backend's bytes, 101 head included, to the client unseen: where
+    reflection is on the upgrade is refused (426 from mod_proxy_wstunnel)."""
+    server = variant.apache
+    before = len(server.error_lines(variant.raw_tunnel_refused))
+    target = f"/wslegacy/ws?{IDENTITY_QUERY}&{rid()}"
+    status, head, rest = websocket(server, target)
+    assert status == 426, head
+    assert not leaked(head + b"\r\n") and b"alice" not in head.lower() + rest.lower()
+    assert logged(server, target)["status"] == 426
+    new = error_lines_after(server, before, variant.raw_tunnel_refused)
+    assert len(new) == 1 and "/wslegacy/ws" in new[0], new
+    # Control: without reflection the tunnel carries the 101 as the backend
+    # wrote it.
+    status, head, rest = websocket(server, f"/plainwslegacy/ws?{IDENTITY_QUERY}&{rid()}")
+    assert status == 101 and b"x-remote-user: alice" in head.lower(), head
+    assert rest.startswith(b"\x81\x0aecho:hello"), rest
 
 
 def test_websocket_control_without_reflection(variant):

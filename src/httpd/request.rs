@@ -135,6 +135,12 @@ impl Request {
         unsafe { bytes(self.raw().uri) }
     }
 
+    /// `r->filename`: a path, or `proxy:URL` for mod_proxy's requests.
+    pub fn filename(&self) -> &[u8] {
+        // SAFETY: C string field of the live request.
+        unsafe { bytes(self.raw().filename) }
+    }
+
     pub fn path_info(&self) -> &[u8] {
         // SAFETY: C string field of the live request.
         unsafe { bytes(self.raw().path_info) }

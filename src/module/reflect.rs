@@ -11,7 +11,9 @@
 //!   before anything writes them.
 //! - [`interim`]: mod_proxy_http relays a backend's interim responses
 //!   (`101 Switching Protocols`) outside the output filters; an input filter
-//!   on the backend's response takes the identity lines out of them first.
+//!   on the backend's response takes the identity lines out of them first;
+//!   [`wstunnel`]: upgrades mod_proxy_wstunnel's legacy mode would tunnel
+//!   unseen are refused.
 //! - [`log_phase`]: sets `r->user` and `r->ap_auth_type` for the log.
 //!
 //! No Python is involved.
@@ -20,6 +22,7 @@ mod interim;
 mod log_phase;
 mod request_strip;
 mod response_filter;
+mod wstunnel;
 
 use authnz_core::reflect::{single_reflected_value, MAX_REFLECTED_LEN};
 
@@ -27,6 +30,7 @@ pub use interim::{watch_backend_head, BackendHeadFilter};
 pub use log_phase::{log_transaction, LOG_BEFORE};
 pub use request_strip::{strip_before_checks, strip_before_handler};
 pub use response_filter::{insert_error_filter, insert_output_filter, ReflectFilter};
+pub use wstunnel::check_wstunnel;
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;

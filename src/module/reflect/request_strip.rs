@@ -25,6 +25,8 @@
 //!   (`RequestHeader set X-Remote-User ...`, mod_headers' fixups) still
 //!   reaches it.
 //!
+//! Both refuse a WebSocket upgrade that mod_proxy_wstunnel's legacy mode
+//! would tunnel without any look at the backend's `101` (see `wstunnel`).
 //! Both also remove the CGI variables such headers become (`HTTP_X_REMOTE_USER`)
 //! from `subprocess_env`: mod_include adds the page's CGI variables to its
 //! own request before it runs `include virtual`, and a subrequest starts
@@ -43,7 +45,7 @@ use crate::rlog;
 
 use authnz_core::reflect::request_header_matches;
 
-use super::reflection;
+use super::{reflection, wstunnel};
 
 /// When a strip runs.
 #[derive(Clone, Copy)]
@@ -86,10 +88,31 @@ fn strip_environment(r: Request, headers: &ReflectHeaders) {
     }
 }
 
+/// Refuse an upgrade mod_proxy_wstunnel would tunnel unseen.
+fn refuse_raw_tunnel(r: Request) {
+    let headers_in = r.headers_in();
+    if headers_in.get_all(b"Upgrade").is_empty() || !wstunnel::tunnels_without_looking(r) {
+        return;
+    }
+    headers_in.unset(b"Upgrade");
+    rlog!(
+        &r,
+        Level::Warning,
+        95,
+        "refused the protocol upgrade of {} to {}: mod_proxy_wstunnel \
+         (ProxyWebsocketFallbackToProxyHttp Off) would copy the backend's 101 response to the \
+         client unseen, identity headers included; proxy WebSockets through mod_proxy_http \
+         (the default) where WSGIReflectAuth is On",
+        String::from_utf8_lossy(r.uri()),
+        String::from_utf8_lossy(r.filename())
+    );
+}
+
 fn strip(r: Request, headers: &ReflectHeaders, moment: Moment) {
     r.subprocess_env()
         .set(b"proxy-interim-response", b"Suppress");
     strip_environment(r, headers);
+    refuse_raw_tunnel(r);
     let headers_in = r.headers_in();
     let spoofed: Vec<Vec<u8>> = headers_in
         .iter()
