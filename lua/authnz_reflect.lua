@@ -4,11 +4,21 @@ authnz_reflect.lua: identity reflection with mod_lua (no custom module).
 An application that does its own login names the user in a response header
 (`X-Remote-User: alice`, optionally `X-Auth-Type: Session`). This file lets
 Apache log that user as %u without the header ever reaching the client.
-Wire it with authnz_reflect.conf (see lua/README.md); two entry points:
+Wire it with authnz_reflect.conf (see lua/README.md); three entry points:
 
   strip_request(r)   LuaHookFixups: removes request headers that spell an
                      identity header name (any case, `-` or `_`), so a client
-                     cannot hand the app a name to echo back.
+                     cannot hand the app a name to echo back; refuses
+                     protocol upgrades (WebSocket), whose `101` response
+                     mod_proxy sends without any filter or hook running; and
+                     suppresses the `1xx` interim responses mod_proxy relays
+                     the same way.
+  strip_request_before_handler(r)
+                     LuaMapHandler, run just before the handler of every
+                     request of the location: the same again, for requests
+                     that reached the location after their fixups ran
+                     (DirectoryIndex, FallbackResource). Declines, so the
+                     location's own handler answers.
   reflect_filter(r)  LuaOutputFilter, run when the handler's response headers
                      pass through the filter chain, before the HTTP header
                      filter writes them: removes the identity headers from
@@ -29,6 +39,13 @@ No state is kept between calls, so any LuaScope works.
 -- authnz_reflect.conf to match.
 local USER_HEADER = "X-Remote-User"
 local AUTH_TYPE_HEADER = "X-Auth-Type"
+-- Protocol upgrades (WebSocket) through this location. mod_proxy sends the
+-- backend's `101 Switching Protocols` head as it is, before any filter runs,
+-- so an identity header in it would reach the client; with false, the
+-- `Upgrade` request header is removed and the backend answers an ordinary
+-- request. Set it to true only for backends that never name the user in
+-- a `101`.
+local ALLOW_UPGRADE = false
 -- Longest value accepted, in bytes.
 local MAX_LEN = 256
 -- Every log line starts with this, so `grep authnz_reflect` finds them.
@@ -43,10 +60,11 @@ local IDENTITY_NAMES = {
     [canonical(AUTH_TYPE_HEADER)] = true,
 }
 
--- LuaHookFixups: identity comes from the response only. Drop request headers
--- whose name is an identity header in any spelling (case, `-` or `_`) before
--- the handler (CGI environment, proxied request, ...) is built.
-function strip_request(r)
+-- Identity comes from the response only. Drop request headers whose name is
+-- an identity header in any spelling (case, `-` or `_`) before the handler
+-- (CGI environment, proxied request, ...) is built; `moment` goes into the
+-- log line.
+local function remove_identity_headers(r, moment)
     local found = {}
     local headers = r:headers_in_table()
     for name in pairs(headers) do
@@ -56,8 +74,63 @@ function strip_request(r)
     end
     for _, name in ipairs(found) do
         r.headers_in[name] = nil
-        r:info(TAG .. "removed request header " .. name
+        r:info(TAG .. "removed request header " .. name .. " from " .. r.uri .. moment
                .. " (identity is taken from the response only)")
+    end
+    -- The CGI variables such headers become: mod_include puts the page's
+    -- into its environment before `include virtual`, and the subrequest
+    -- starts with a copy of it.
+    local variables = {}
+    for key in pairs(r:subprocess_env_table()) do
+        if string.sub(key, 1, 5) == "HTTP_" and IDENTITY_NAMES[canonical(string.sub(key, 6))] then
+            variables[#variables + 1] = key
+        end
+    end
+    for _, key in ipairs(variables) do
+        r.subprocess_env[key] = nil
+        r:info(TAG .. "removed environment variable " .. key .. " from " .. r.uri .. moment
+               .. " (identity is taken from the response only)")
+    end
+    if not ALLOW_UPGRADE and r.headers_in["Upgrade"] then
+        r:info(TAG .. "removed request header Upgrade (" .. r.headers_in["Upgrade"]
+               .. ") from " .. r.uri .. moment .. ": mod_proxy would relay the backend's"
+               .. " 101 response unfiltered")
+        r.headers_in["Upgrade"] = nil
+    end
+    -- mod_proxy relays 1xx interim responses (103 Early Hints) without
+    -- running any filter; this makes it drop them.
+    r.subprocess_env["proxy-interim-response"] = "Suppress"
+end
+
+-- LuaHookFixups.
+function strip_request(r)
+    remove_identity_headers(r, "")
+    return apache2.DECLINED
+end
+
+-- What httpd's ap_invoke_handler would pick for a request without a
+-- handler: the media type without parameters, else the default handler.
+local function handler_for_content_type(r)
+    local content_type = r.content_type
+    if content_type == nil or content_type == "" then
+        return "default-handler"
+    end
+    return (string.gsub(string.match(content_type, "^[^;]*"), "%s+$", ""))
+end
+
+-- LuaMapHandler (pattern "." in authnz_reflect.conf): mod_dir's
+-- DirectoryIndex and FallbackResource switch a request to another location
+-- during its fixups, after strip_request ran with the old location's
+-- configuration, and keep its original request headers; this runs in the
+-- final location, just before the handler.
+function strip_request_before_handler(r)
+    remove_identity_headers(r, " just before the handler")
+    -- mod_lua names the handler "lua-map-handler" for a request that has
+    -- none when its fixups run (static files, directory listings, handlers
+    -- chosen by media type). Give such a request the handler httpd would
+    -- have chosen, so the location's content is served as before.
+    if r.handler == "lua-map-handler" then
+        r.handler = handler_for_content_type(r)
     end
     return apache2.DECLINED
 end

@@ -58,7 +58,10 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
             providers::register(pool);
         }
         // SAFETY: hook registration with static functions and static,
-        // NULL-terminated module name lists.
+        // NULL-terminated module name lists. The optional hook's function
+        // is stored as `void (*)(void)` and called by mod_proxy with its
+        // real signature, `int (request_rec *, request_rec *)`, which
+        // `watch_backend_head` has.
         unsafe {
             ffi::ap_hook_pre_config(
                 Some(lifecycle::pre_config),
@@ -98,10 +101,38 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_REALLY_FIRST,
             );
             ffi::ap_hook_post_perdir_config(
-                Some(reflect::strip_request_headers),
+                Some(reflect::strip_before_checks),
                 null(),
                 null(),
                 ffi::APR_HOOK_FIRST as i32,
+            );
+            // First, so no other insert_filter hook sees the headers either:
+            // the request whose handler runs next, in its final location.
+            ffi::ap_hook_insert_filter(
+                Some(reflect::strip_before_handler),
+                null(),
+                null(),
+                ffi::APR_HOOK_REALLY_FIRST,
+            );
+            // Which mod_proxy_wstunnel mode a reflecting location would get.
+            ffi::ap_hook_post_config(
+                Some(reflect::check_wstunnel),
+                null(),
+                null(),
+                ffi::HOOK_MIDDLE,
+            );
+            // mod_proxy's optional create_req hook (APR_OPTIONAL_HOOK in C):
+            // mod_proxy_http runs it for the fake request each backend
+            // response is read through. Harmless when mod_proxy is absent.
+            ffi::apr_optional_hook_add(
+                c"create_req".as_ptr(),
+                Some(std::mem::transmute::<
+                    unsafe extern "C" fn(*mut ffi::request_rec, *mut ffi::request_rec) -> i32,
+                    unsafe extern "C" fn(),
+                >(reflect::watch_backend_head)),
+                null(),
+                null(),
+                ffi::HOOK_MIDDLE,
             );
             // Last, so the filter sits after every other content-set
             // filter (mod_headers' `Header set|always` included) and still
@@ -126,5 +157,6 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
             );
         }
         httpd::filter::register_output_filter::<reflect::ReflectFilter>();
+        httpd::input_filter::register_input_filter::<reflect::BackendHeadFilter>();
     });
 }

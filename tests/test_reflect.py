@@ -15,8 +15,15 @@ Every wire check is paired with a control that shows the same header on the
 wire without reflection, and the last tests run the widely copied log-phase
 recipe to show that these checks catch its leak.
 
+Beyond the response headers: client-sent identity headers on every way into a
+reflecting location (DirectoryIndex, FallbackResource, MultiViews, rewrites,
+ErrorDocument, Action, mod_include), HTTP/2 trailers, 103 Early Hints and
+WebSocket upgrades (mod_proxy_http's 101, mod_proxy_wstunnel's raw tunnel),
+which httpd sends without running any output filter.
+
 Backends: tests/backends/identity.cgi (CGI) and identity_server.py (behind
-mod_proxy), both driven by the query string (see identity_app.py).
+mod_proxy; it also sends trailers, 103s and speaks WebSocket), both driven by
+the query string (see identity_app.py).
 HTTP/1.1 answers are read as raw bytes from a socket; HTTP/2 (h2c) through
 `curl --http2-prior-knowledge`.
 """
@@ -27,6 +34,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -64,6 +72,27 @@ class Variant:
     # returning 204/304. Only protocol filters and insert_error_filter ones
     # run there. Stripped and reflected?
     covers_error_path: bool
+    # In the error-log line of a request-header strip that ran just before
+    # the handler, for a request switched to the location late.
+    spoof_late: str
+    # Does a request switched to the reflecting location by MultiViews (in
+    # type_checker, before fixups) need the strip before the handler?
+    late_after_multiviews: bool
+    # HTTP/2 trailers (r->trailers_out) from a proxied backend: stripped?
+    strips_trailers: bool
+    # In the warning for a dropped trailer.
+    trailer_dropped: str
+    # A WebSocket upgrade through the location: relayed (101, with the
+    # identity taken out of it), or refused?
+    relays_upgrade: bool
+    # In the log line for a refused upgrade.
+    upgrade_refused: str
+    # In the log line for an upgrade refused because mod_proxy_wstunnel's
+    # legacy mode would tunnel the backend's 101 unseen.
+    raw_tunnel_refused: str
+    # `RequestHeader set X-Remote-User ...` in a reflecting location (the
+    # server naming a user for the app): does it still reach the app?
+    keeps_server_set_header: bool
 
 
 def lua_variant():
@@ -90,6 +119,23 @@ def lua_variant():
         # `Header always unset` there edits err_headers_out, which
         # ap_send_error_response has just emptied (it swaps the tables).
         covers_error_path=False,
+        spoof_late="just before the handler",
+        # mod_lua's strip runs in the fixups, which follow type_checker.
+        late_after_multiviews=False,
+        # mod_lua has no access to r->trailers_out (no trailers_out field
+        # in lua_request.c), and mod_headers edits headers only.
+        strips_trailers=False,
+        trailer_dropped="",
+        # No hook or filter of mod_lua runs between mod_proxy_http reading
+        # the backend's 101 and sending it; the snippet removes the
+        # request's Upgrade header instead.
+        relays_upgrade=False,
+        upgrade_refused="authnz_reflect: removed request header Upgrade",
+        # The strip just before the handler cannot tell a header mod_headers
+        # set from one the client sent (mod_lua reaches neither r->main nor
+        # the table a fast redirect kept), so it removes both.
+        keeps_server_set_header=False,
+        raw_tunnel_refused="authnz_reflect: removed request header Upgrade",
     )
 
 
@@ -111,6 +157,14 @@ def native_variant():
         sets_ap_auth_type=True,
         reflects_replaced_error=True,
         covers_error_path=True,
+        spoof_late="AUTHNZ_WSGI0090",
+        late_after_multiviews=True,
+        strips_trailers=True,
+        trailer_dropped="AUTHNZ_WSGI0091",
+        relays_upgrade=True,
+        upgrade_refused="",
+        keeps_server_set_header=True,
+        raw_tunnel_refused="AUTHNZ_WSGI0095",
     )
 
 
@@ -129,7 +183,32 @@ def install_cgi(server):
     return cgi_dir
 
 
+def install_routes(server):
+    """The directory behind /routes (and /plainroutes): the CGI script as
+    its DirectoryIndex, a copy run by media type (`.xcgi`), a static file;
+    and the pages that reach it through mod_include, mod_rewrite's
+    per-directory rules and a directory listing. Returns the routes dir."""
+    routes = server.dir / "routes"
+    routes.mkdir()
+    for name, source, mode in (("identity.cgi", "identity.cgi", 0o755),
+                               ("identity_app.py", "identity_app.py", 0o644),
+                               ("bytype.xcgi", "identity.cgi", 0o755)):
+        shutil.copy(BACKENDS / source, routes / name)
+        os.chmod(routes / name, mode)
+    (routes / "static.txt").write_text("static file\n")
+    (routes / "listing").mkdir()
+    (routes / "listing" / "entry.txt").write_text("entry\n")
+    ssi = server.docroot / "ssi"
+    ssi.mkdir()
+    (ssi / "file.shtml").write_text(
+        'page\n<!--#include virtual="/routes/identity.cgi?echo=1" -->\nend\n')
+    (ssi / "dir.shtml").write_text('page\n<!--#include virtual="/routes/?echo=1" -->\nend\n')
+    (server.docroot / "rw").mkdir()
+    return routes
+
+
 def site_conf(server, cgi_dir, backend, on, debug):
+    routes = install_routes(server)
     htpasswd = server.dir / "htpasswd"
     digest = base64.b64encode(hashlib.sha1(b"bobpw").digest()).decode()
     htpasswd.write_text(f"bob:{{SHA}}{digest}\n")
@@ -151,14 +230,52 @@ Alias /plaincgi "{cgi_dir}"
 <Location /cgi>
 {on}</Location>
 <Location /proxy>
-  ProxyPass {backend}
+  ProxyPass {backend} upgrade=websocket
 {on}</Location>
 <Location /plainproxy>
-  ProxyPass {backend}
+  ProxyPass {backend} upgrade=websocket
+</Location>
+# Ways to reach /routes/identity.cgi, whose Location alone reflects; and
+# /routes/served, a reflecting view of the same directory.
+Alias /routes/served "{routes}"
+Alias /routes "{routes}"
+Alias /plainroutes "{routes}"
+<Directory "{routes}">
+  Options +ExecCGI +MultiViews +Indexes
+  MultiViewsMatch Any
+  AddHandler cgi-script .cgi
+  AddType application/x-httpd-cgi .xcgi
+  DirectoryIndex identity.cgi
+  Require all granted
+</Directory>
+<Location /routes/identity.cgi>
+{on}</Location>
+<Location /routes/served>
+{on}</Location>
+<Location /fallback>
+  FallbackResource /routes/identity.cgi
+</Location>
+<Location /missing>
+  ErrorDocument 404 /routes/identity.cgi?echo=1&status=404
+</Location>
+<Directory "{server.docroot}/ssi">
+  Options +Includes
+  AddType text/html .shtml
+  AddOutputFilter INCLUDES .shtml
+</Directory>
+<Directory "{server.docroot}/rw">
+  RewriteEngine On
+  RewriteRule ^go$ /routes/identity.cgi
+</Directory>
+RewriteEngine On
+RewriteRule ^/pt/go$ /routes/identity.cgi [PT]
+Action identity-app /routes/identity.cgi virtual
+<Location /action>
+  SetHandler identity-app
 </Location>
 <Location /inproc>
-  LuaMapHandler ^/inproc "{BACKENDS / "inproc_app.lua"}" handle
-{on}</Location>
+{on}  LuaMapHandler ^/inproc "{BACKENDS / "inproc_app.lua"}" handle
+</Location>
 <Location /gone-cgi>
 {on}  ErrorDocument 404 /cgi/identity.cgi?status=404&user=carol&type=Session
 </Location>
@@ -172,6 +289,21 @@ Alias /plaincgi "{cgi_dir}"
 {on}</Location>
 <Location /errors>
 {on}</Location>
+<Location /wsproxy>
+  ProxyPass {backend.replace("http://", "ws://")}
+{on}</Location>
+<Location /wslegacy>
+  ProxyPass {backend.replace("http://", "ws://")}
+  ProxyWebsocketFallbackToProxyHttp Off
+{on}</Location>
+<Location /plainwslegacy>
+  ProxyPass {backend.replace("http://", "ws://")}
+  ProxyWebsocketFallbackToProxyHttp Off
+</Location>
+<Location /server-named>
+  ProxyPass {backend}
+{on}  RequestHeader set X-Remote-User "named-by-apache"
+</Location>
 <Location /authed>
   ProxyPass {backend}
   AuthType Basic
@@ -192,7 +324,9 @@ def variant(request, identity_backend):
     server = Apache(
         name=f"reflect-{spec.name}",
         # mod_lua also runs the in-process test app (tests/backends/inproc_app.lua).
-        modules=["cgi", "proxy", "proxy_http", "http2", "authn_file", "lua", *spec.modules],
+        modules=["cgi", "proxy", "proxy_http", "http2", "authn_file", "lua", "rewrite",
+                 "include", "actions", "negotiation", "autoindex", "proxy_wstunnel",
+                 *spec.modules],
         load_authnz_wsgi=spec.load_authnz_wsgi,
     )
     cgi_dir = install_cgi(server)
@@ -535,6 +669,343 @@ def test_spoofing_control_without_reflection(variant, backend, proto):
     assert identity_names(received(head, body)) == expected
     assert b"x-remote-user: mallory" in leaked(head)
     assert logged(server, target)["user"] == "-"
+
+
+# ---- spoofing on every way into a reflecting location --------------------------
+
+def received_in_page(head, body):
+    """Like `received`, for a body that may hold the app's JSON line inside
+    a page (mod_include)."""
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    lines = [line for line in body.splitlines() if line.startswith(b"[")]
+    assert len(lines) == 1, body
+    return {name.lower() for name, _ in json.loads(lines[0])}
+
+
+# Every way a request reaches /routes/identity.cgi (only that Location
+# reflects; the app echoes a received X-Remote-User). Fields: how the client
+# asks (a target with {rid} for the access log), the status it gets, and
+# `late`: the request is switched to the location after its configuration
+# was first known (so the strip just before the handler is what catches it)
+# - "fast" for fixups-time switches, "multiviews" for MultiViews'
+# type_checker-time switch.
+ROUTES = {
+    "direct": ("/routes/identity.cgi?echo=1&{rid}", 200, None),
+    "directory-index": ("/routes/?echo=1&{rid}", 200, "fast"),
+    "fallback-resource": ("/fallback/nothing?echo=1&{rid}", 200, "fast"),
+    "multiviews": ("/routes/identity?echo=1&{rid}", 200, "multiviews"),
+    "rewrite-per-directory": ("/rw/go?echo=1&{rid}", 200, None),
+    "rewrite-passthrough": ("/pt/go?echo=1&{rid}", 200, None),
+    "error-document": ("/missing/nothing-{rid}", 404, None),
+    "action": ("/action/x?echo=1&{rid}", 200, None),
+    "include-virtual": ("/ssi/file.shtml?{rid}", 200, None),
+    "include-virtual-directory-index": ("/ssi/dir.shtml?{rid}", 200, "fast"),
+}
+
+
+def logged_with(server, tag, timeout=5):
+    """The one access-log entry whose %U%q holds `tag` (for requests whose
+    logged URI is not the one the client asked for)."""
+    pattern = re.compile(re.escape(tag) + r"(?![0-9])")
+    deadline = time.time() + timeout
+    while True:
+        found = [e for e in server.access_entries() if pattern.search(e["uri"])]
+        if found or time.time() > deadline:
+            assert len(found) == 1, (tag, server.access_entries()[-5:])
+            return found[0]
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_client_sent_identity_never_reaches_the_app_by_any_route(variant, route):
+    """However the request gets to the reflecting location, the request that
+    runs the app has no identity header left: the app (which would echo it
+    as its own) does not see it, %u stays "-", and the error log says where
+    it was removed."""
+    server = variant.apache
+    pattern, status, late = ROUTES[route]
+    tag = rid() if "?" in pattern else rid().replace("=", "")
+    target = pattern.format(rid=tag)
+    before = len(server.error_lines("removed request header"))
+    got, head, body, raw = raw_http1(server, target, headers=SPOOF)
+    assert got == status, raw[:600]
+    assert not identity_names(received_in_page(head, body)), body
+    assert not leaked(raw), raw
+    entry = logged_with(server, tag)
+    assert (entry["status"], entry["user"], entry["auth_type"]) == (status, "-", "-")
+    new = error_lines_after(server, before, "removed request header")
+    caught_late = late == "fast" or (late == "multiviews" and variant.late_after_multiviews)
+    marker = variant.spoof_late if caught_late else variant.spoof
+    assert [line for line in new if marker in line and "/routes/identity.cgi" in line
+            and "X-Remote-User" in line], new
+
+
+def test_server_set_request_header_still_reaches_the_app(variant, request):
+    """The client's X-Remote-User never reaches the app, but one the server
+    sets itself (`RequestHeader set`, after the headers were cleaned) does;
+    the app echoes it, so it is logged as the user."""
+    if not variant.keeps_server_set_header:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: removes server-set identity request headers too"))
+    server = variant.apache
+    target = f"/server-named/x?echo=1&{rid()}"
+    got, head, body, raw = raw_http1(server, target, headers=SPOOF)
+    assert got == 200
+    seen = json.loads(dechunk(body) if b"chunked" in head.lower() else body)
+    assert [v for k, v in seen if k.lower().replace("_", "-") == "x-remote-user"] == [
+        "named-by-apache"], seen
+    assert not leaked(raw), raw
+    assert logged(server, target)["user"] == "named-by-apache"
+
+
+def test_routes_control_without_reflection(variant):
+    """Control: the same directory under an alias that does not reflect; its
+    DirectoryIndex app receives (and echoes) the client's X-Remote-User."""
+    server = variant.apache
+    tag = rid()
+    got, head, body, raw = raw_http1(server, f"/plainroutes/?echo=1&{tag}", headers=SPOOF)
+    assert got == 200
+    assert identity_names(received_in_page(head, body)) == {"x-remote-user"}
+    assert b"x-remote-user: mallory" in leaked(head)
+    assert logged_with(server, tag)["user"] == "-"
+
+
+@pytest.mark.parametrize("path,status,expect", [
+    ("/routes/served/static.txt", 200, b"static file\n"),
+    ("/routes/served/listing/", 200, b"entry.txt"),
+    ("/routes/served/bytype.xcgi?user=alice", 200, b"status 200 from the app\n"),
+])
+def test_location_content_is_served_as_before(variant, path, status, expect):
+    """A reflecting location still serves what it served before: a static
+    file, a directory listing (mod_autoindex) and a script that runs by its
+    media type (AddType application/x-httpd-cgi), never as its source."""
+    server = variant.apache
+    got, head, body, raw = raw_http1(server, path)
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    assert got == status, raw[:600]
+    assert expect in body, body[:600]
+    assert b"#!/usr/bin/python3" not in body
+    assert not leaked(raw), raw
+
+
+# ---- trailers ------------------------------------------------------------------
+
+def trailer_leaks(raw):
+    """Identity lines anywhere in a response, trailers included: the raw
+    HTTP/1.1 bytes, or curl's -i output, which lists HTTP/2 trailers after
+    the body."""
+    return [line for line in raw.lower().replace(b"\r\n", b"\n").split(b"\n")
+            if any(line.startswith(name + b":") for name in IDENTITY)]
+
+
+@pytest.mark.parametrize("proto", ["h1", "h2"])
+def test_trailers_never_carry_identity(variant, proto, request):
+    """A proxied backend sends the identity as chunked trailers (announced
+    with `Trailer:`). mod_proxy_http copies them to r->trailers_out, which
+    mod_http2 sends as an HTTP/2 trailer block: none of them reaches the
+    client, and a trailer never names the user (%u stays "-")."""
+    if proto == "h2" and not variant.strips_trailers:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: cannot reach r->trailers_out"))
+    server = variant.apache
+    target = f"/proxy/x?trailer_user=alice&trailer_type=Session&{rid()}"
+    got, head, body, raw = fetch(server, proto, target)
+    assert got == 200
+    assert b"status 200 from the app" in raw
+    assert not trailer_leaks(raw), raw
+    entry = logged(server, target)
+    assert (entry["status"], entry["user"], entry["auth_type"]) == (200, "-", "-")
+
+
+def test_trailer_identity_is_dropped_with_a_warning(variant, request):
+    """The header section names alice, the trailers mallory: alice is
+    reflected, mallory is dropped with a warning and never sent."""
+    if not variant.strips_trailers:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: cannot reach r->trailers_out"))
+    server = variant.apache
+    before = len(server.error_lines(variant.trailer_dropped or "no such line"))
+    target = f"/proxy/x?user=alice&type=Session&trailer_user=mallory&{rid()}"
+    got, head, body, raw = fetch(server, "h2", target)
+    assert got == 200
+    assert b"mallory" not in raw.lower() and not trailer_leaks(raw), raw
+    entry = logged(server, target)
+    assert (entry["user"], entry["auth_type"]) == ("alice", "Session")
+    new = error_lines_after(server, before, variant.trailer_dropped or "no such line")
+    assert len(new) == 1 and "X-Remote-User" in new[0], new
+
+
+def test_trailers_control_without_reflection(variant):
+    """Control: without reflection the trailers reach an HTTP/2 client (so
+    the check above would see them). Apache's HTTP/1.1 chunk filter writes
+    no trailers at all: if that changes, the h1 case above becomes live."""
+    server = variant.apache
+    target = f"/plainproxy/x?trailer_user=alice&{rid()}"
+    got, head, body, raw = fetch(server, "h2", target)
+    assert got == 200
+    assert trailer_leaks(raw) == [b"x-remote-user: alice"], raw
+    got, head, body, raw = raw_http1(server, target)
+    assert got == 200 and body.endswith(b"0\r\n\r\n") and not trailer_leaks(raw), raw
+
+
+# ---- interim responses -----------------------------------------------------------
+
+def test_early_hints_never_carry_identity(variant):
+    """A backend's 103 Early Hints names the user; mod_proxy would relay it
+    without running any filter. Where reflection is on it is not relayed."""
+    server = variant.apache
+    target = f"/proxy/x?hints=1&{IDENTITY_QUERY}&{rid()}"
+    got, head, body, raw = raw_http1(server, target)
+    assert got == 200
+    assert b" 103 " not in raw and not leaked(raw), raw
+    entry = logged(server, target)
+    assert (entry["status"], entry["user"]) == (200, "alice")
+    # Control: elsewhere the 103 goes out with the identity.
+    got, head, body, raw = raw_http1(server, f"/plainproxy/x?hints=1&{IDENTITY_QUERY}&{rid()}")
+    assert raw.startswith(b"HTTP/1.1 103 ") and b"x-remote-user: alice" in raw.lower(), raw
+
+
+WEBSOCKET_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def read_response(sock, data=b""):
+    """Read one response from `sock` (after `data` already read): (head,
+    body). The body is read as its Content-Length or chunking says, or, for
+    a 101, until the connection closes."""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    lower = head.lower()
+    length = re.search(rb"\r\ncontent-length: *(\d+)", lower)
+    while True:
+        if length and len(body) >= int(length.group(1)):
+            return head, body
+        if b"transfer-encoding: chunked" in lower and body.endswith(b"0\r\n\r\n"):
+            return head, dechunk(body)
+        more = sock.recv(65536)
+        if not more:
+            return head, body
+        body += more
+
+
+def websocket(server, target):
+    """A WebSocket handshake on a raw socket; after a 101, one masked text
+    frame "hello" is sent and what the tunnel carries back is read until it
+    closes. Returns (status, head, body or tunnel bytes)."""
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket",
+             "Connection: Upgrade", f"Sec-WebSocket-Key: {WEBSOCKET_KEY}",
+             "Sec-WebSocket-Version: 13"]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data and (more := sock.recv(65536)):
+            data += more
+        status = int(data.split(b" ", 2)[1])
+        if status != 101:
+            head, body = read_response(sock, data)
+            return status, head, body
+        head, _, rest = data.partition(b"\r\n\r\n")
+        mask = b"\x01\x02\x03\x04"
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"hello"))
+        sock.sendall(bytes([0x81, 0x80 | 5]) + mask + payload)
+        while more := sock.recv(65536):
+            rest += more
+    return status, head, rest
+
+
+@pytest.mark.parametrize("prefix", ["/proxy", "/wsproxy"])
+def test_websocket_upgrade_never_carries_identity(variant, prefix):
+    """The backend names the user in its 101 Switching Protocols, which
+    mod_proxy_http sends without running any output filter (for an http://
+    target with upgrade=websocket, and for a ws:// target, which
+    mod_proxy_wstunnel hands to mod_proxy_http by default). Either the 101
+    goes out without the identity (and %u shows the user it named), or the
+    upgrade is refused and the backend answers an ordinary request."""
+    server = variant.apache
+    before = len(server.error_lines(variant.upgrade_refused or "no such line"))
+    target = f"{prefix}/ws?{IDENTITY_QUERY}&echo=1&{rid()}"
+    status, head, rest = websocket(server, target)
+    assert not leaked(head + b"\r\n"), head
+    assert b"alice" not in head.lower()
+    entry = logged(server, target)
+    assert (entry["user"], entry["auth_type"]) == ("alice", "Session"), entry
+    if variant.relays_upgrade:
+        assert status == 101, head
+        assert b"sec-websocket-accept:" in head.lower()
+        # The tunnel works: the backend echoes the frame, then closes.
+        assert rest.startswith(b"\x81\x0aecho:hello"), rest
+        assert entry["status"] == 101
+    else:
+        assert status == 200, head
+        # The backend got no Upgrade: it answered with the request headers
+        # it received.
+        received_names = {name.lower() for name, _ in json.loads(rest)}
+        assert "upgrade" not in received_names, received_names
+        new = error_lines_after(server, before, variant.upgrade_refused)
+        assert len(new) == 1 and f"{prefix}/ws" in new[0], new
+
+
+def test_websocket_upgrade_with_bad_identity(variant):
+    """An invalid user in the 101 (or, where upgrades are refused, in the
+    ordinary answer) is dropped with a log line, like any other."""
+    server = variant.apache
+    before = len(server.error_lines(variant.dropped))
+    target = f"/proxy/ws?user=ali%09ce&{rid()}"
+    status, head, rest = websocket(server, target)
+    assert status == (101 if variant.relays_upgrade else 200), head
+    assert not leaked(head + b"\r\n") and b"ali\tce" not in head, head
+    assert logged(server, target)["user"] == "-"
+    new = error_lines_after(server, before, variant.dropped)
+    assert len(new) == 1 and "control character at byte 3" in new[0], new
+
+
+def test_websocket_works_through_reflecting_location(variant, request):
+    """What a site gives up with each variant: the WebSocket itself."""
+    if not variant.relays_upgrade:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"{variant.name}: refuses upgrades in reflecting locations"))
+    status, head, rest = websocket(variant.apache, f"/proxy/ws?{IDENTITY_QUERY}&{rid()}")
+    assert status == 101 and rest.startswith(b"\x81\x0aecho:hello"), (head, rest)
+
+
+def test_raw_websocket_tunnel_is_refused(variant):
+    """mod_proxy_wstunnel with ProxyWebsocketFallbackToProxyHttp Off copies
+    the backend's bytes, 101 head included, to the client unseen: where
+    reflection is on the upgrade is refused (426 from mod_proxy_wstunnel)."""
+    server = variant.apache
+    before = len(server.error_lines(variant.raw_tunnel_refused))
+    target = f"/wslegacy/ws?{IDENTITY_QUERY}&{rid()}"
+    status, head, rest = websocket(server, target)
+    assert status == 426, head
+    assert not leaked(head + b"\r\n") and b"alice" not in head.lower() + rest.lower()
+    assert logged(server, target)["status"] == 426
+    new = error_lines_after(server, before, variant.raw_tunnel_refused)
+    assert len(new) == 1 and "/wslegacy/ws" in new[0], new
+    # Control: without reflection the tunnel carries the 101 as the backend
+    # wrote it.
+    status, head, rest = websocket(server, f"/plainwslegacy/ws?{IDENTITY_QUERY}&{rid()}")
+    assert status == 101 and b"x-remote-user: alice" in head.lower(), head
+    assert rest.startswith(b"\x81\x0aecho:hello"), rest
+
+
+def test_websocket_control_without_reflection(variant):
+    """Control: elsewhere the backend's 101 reaches the client with the
+    identity headers (so the check above would see them)."""
+    target = f"/plainproxy/ws?{IDENTITY_QUERY}&{rid()}"
+    status, head, rest = websocket(variant.apache, target)
+    assert status == 101
+    assert sorted(leaked(head + b"\r\n")) == [b"x-auth-type: session", b"x-remote-user: alice"]
+    assert rest.startswith(b"\x81\x0aecho:hello")
+    assert logged(variant.apache, target)["user"] == "-"
 
 
 # ---- validation ---------------------------------------------------------------

@@ -1,11 +1,12 @@
 //! Safe layer over httpd: requests, servers, directive parameters, output
-//! filters, logging and the panic boundary every `extern "C"` entry goes through.
+//! and input filters, logging and the panic boundary every `extern "C"` entry goes through.
 
 pub mod cmd;
 pub mod expr;
 pub mod filter;
 pub mod guard;
 pub mod hook_order;
+pub mod input_filter;
 pub mod log;
 pub mod request;
 pub mod server;

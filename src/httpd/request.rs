@@ -140,6 +140,12 @@ impl Request {
         unsafe { bytes(self.raw().uri) }
     }
 
+    /// `r->filename`: a path, or `proxy:URL` for mod_proxy's requests.
+    pub fn filename(&self) -> &[u8] {
+        // SAFETY: C string field of the live request.
+        unsafe { bytes(self.raw().filename) }
+    }
+
     pub fn path_info(&self) -> &[u8] {
         // SAFETY: C string field of the live request.
         unsafe { bytes(self.raw().path_info) }
@@ -289,6 +295,14 @@ impl Request {
         // SAFETY: err_headers_out is a live table of the request.
         unsafe { Table::from_raw(self.raw().err_headers_out) }
             .expect("request without err_headers_out")
+    }
+
+    /// Trailer fields of the response (`r->trailers_out`): mod_proxy_http
+    /// copies a backend's chunked trailers there and mod_http2 sends them
+    /// as an HTTP/2 trailer block.
+    pub fn trailers_out(self) -> Option<Table> {
+        // SAFETY: trailers_out is NULL or a live table of the request.
+        unsafe { Table::from_raw(self.raw().trailers_out) }
     }
 
     pub fn subprocess_env(self) -> Table {

@@ -2,8 +2,9 @@
 //! request's module config slot): the answers of `groups_for_user` and of
 //! `allow_access`, so each is asked at most once per request for each
 //! (script, application group[, user]) however many `Require` lines and
-//! `AuthzProviderAlias` sections apply, and the identity the reflection
-//! filter took from the response headers.
+//! `AuthzProviderAlias` sections apply, the identity the reflection filter
+//! took from the response headers, and whether reflection already cleaned
+//! the request's headers.
 //!
 //! A memo entry is found only by everything that decides its answer: the
 //! script's path and the application group as text (two aliases naming
@@ -58,6 +59,9 @@ pub struct RequestState {
     host_lookups: Vec<HostLookup>,
     /// Set once the reflection filter has seen this request's response.
     pub reflected: Option<Reflected>,
+    /// Identity reflection removed the client's identity headers from this
+    /// request when its configuration was merged (`post_perdir_config`).
+    pub identity_headers_stripped: bool,
 }
 
 impl RequestState {

@@ -105,7 +105,8 @@ pub fn ensure() -> bool {
         let (state, main) = unsafe {
             pyffi::PyGILState_Ensure();
             let state = pyffi::PyThreadState_Get();
-            let main = pyffi::PyThreadState_GetInterpreter(state) == pyffi::PyInterpreterState_Main();
+            let main =
+                pyffi::PyThreadState_GetInterpreter(state) == pyffi::PyInterpreterState_Main();
             (pyffi::PyEval_SaveThread(), main)
         };
         if !main {

@@ -2,9 +2,14 @@
 //! directive may configure, which incoming request headers count as a
 //! spoofing attempt (every `-`/`_` spelling, any case), validation of the
 //! values an application sends, and the decision whether a reflected user
-//! may replace what Apache knows.
+//! may replace what Apache knows; and, in `interim_head`, which lines of a
+//! proxied backend's interim heads must not be relayed.
 
 use std::fmt;
+
+mod interim_head;
+
+pub use interim_head::{InterimHeadScanner, LineVerdict};
 
 /// Longest user name or auth type accepted from a response header.
 pub const MAX_REFLECTED_LEN: usize = 256;
