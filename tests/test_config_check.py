@@ -14,6 +14,7 @@ from harness import MODULE_DIR, MODULE_SO, Apache, basic_header
 
 CONFIG_SCRIPTS = Path(__file__).resolve().parent / "scripts" / "config"
 MOD_WSGI_SO = MODULE_DIR / "mod_wsgi.so"
+MOD_PYTHON_SO = MODULE_DIR / "mod_python.so"
 
 
 def location(directive, path="/private"):
@@ -157,37 +158,55 @@ def test_relative_missing_script_is_resolved_against_server_root(server):
     assert f"'{server.dir}/scripts/absent.py'" in message
 
 
-# ---- mod_wsgi in the same server ----------------------------------------------------------
+# ---- other Python embedders in the same server -----------------------------------------------
+
+def embedder_server(module_line, order):
+    ours = f'LoadModule authnz_wsgi_module "{MODULE_SO}"'
+    lines = [ours, module_line] if order == "authnz_wsgi-first" else [module_line, ours]
+    srv = Apache(name="coexist", load_authnz_wsgi=False, server_conf="\n".join(lines) + "\n")
+    script = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    srv.site_conf = location(f'WSGIAuthUserScript "{script}"')
+    return srv
+
 
 @pytest.mark.parametrize("order", ["authnz_wsgi-first", "mod_wsgi-first"])
-def test_mod_wsgi_loaded_too_is_refused(order):
+def test_mod_wsgi_loaded_too_is_accepted(order):
+    """Beside mod_wsgi (which defines WSGIAuthUserScript too) the
+    configuration is accepted in either order; tests/test_beside_mod_wsgi.py
+    runs such servers."""
     assert MOD_WSGI_SO.exists(), (
         f"{MOD_WSGI_SO} is missing: this test needs Debian's libapache2-mod-wsgi-py3 package "
         "(apt-get install libapache2-mod-wsgi-py3)"
     )
-    ours = f'LoadModule authnz_wsgi_module "{MODULE_SO}"'
-    theirs = f'LoadModule wsgi_module "{MOD_WSGI_SO}"'
-    lines = [ours, theirs] if order == "authnz_wsgi-first" else [theirs, ours]
-    srv = Apache(name="coexist", load_authnz_wsgi=False, server_conf="\n".join(lines) + "\n")
+    srv = embedder_server(f'LoadModule wsgi_module "{MOD_WSGI_SO}"', order)
     try:
-        script = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
-        srv.site_conf = location(f'WSGIAuthUserScript "{script}"')
+        code, output = srv.configtest()
+        assert code == 0 and "Syntax OK" in output, output
+        assert "AUTHNZ_WSGI0002" not in output
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("order", ["authnz_wsgi-first", "mod_python-first"])
+def test_mod_python_loaded_too_is_refused(order):
+    assert MOD_PYTHON_SO.exists(), (
+        f"{MOD_PYTHON_SO} is missing: this test needs Debian's libapache2-mod-python package"
+    )
+    srv = embedder_server(f'LoadModule python_module "{MOD_PYTHON_SO}"',
+                          "authnz_wsgi-first" if order == "authnz_wsgi-first" else "other-first")
+    try:
         code, output = srv.configtest()
         assert code != 0, output
         assert "Syntax OK" not in output
         ours_lines = [l for l in output.splitlines() if "AUTHNZ_WSGI0002" in l]
         assert len(ours_lines) == 1, output
         assert "[authnz_wsgi:emerg]" in ours_lines[0]
-        assert "mod_wsgi.c" in ours_lines[0] and "mod_authnz_wsgi" in ours_lines[0]
+        assert "mod_python.c" in ours_lines[0] and "mod_authnz_wsgi" in ours_lines[0]
         assert "LoadModule" in ours_lines[0]
         # Nothing else complains: the one message is the whole story.
         others = [l for l in output.splitlines()
                   if l.strip() and "AUTHNZ_WSGI0002" not in l and "Pre-configuration failed" not in l]
         assert others == [], output
-        # Without mod_wsgi the same configuration is fine.
-        srv.server_conf = ours + "\n"
-        code, output = srv.configtest()
-        assert code == 0 and "Syntax OK" in output, output
     finally:
         srv.cleanup()
 
