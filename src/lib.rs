@@ -55,7 +55,7 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
     guard("register_hooks", (), || {
         // SAFETY: httpd hands register_hooks its live configuration pool.
         if let Some(pool) = unsafe { apr::Pool::from_raw(pool) } {
-            providers::register(pool);
+            providers::register(pool, providers::Registration::Counted);
         }
         // SAFETY: hook registration with static functions and static,
         // NULL-terminated module name lists. The optional hook's function

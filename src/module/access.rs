@@ -43,10 +43,7 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
         return Err(CallFailed);
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target {
-        spec,
-        group: &group,
-    };
+    let target = Target::new(spec, &group);
     let state = r.state::<RequestState>();
     if let Some(known) = state.host_verdict(target) {
         return known;

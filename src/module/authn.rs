@@ -117,10 +117,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         Err(status) => return status,
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target {
-        spec,
-        group: &group,
-    };
+    let target = Target::new(spec, &group);
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
@@ -255,10 +252,7 @@ fn digest(
         Err(status) => return status,
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target {
-        spec,
-        group: &group,
-    };
+    let target = Target::new(spec, &group);
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));

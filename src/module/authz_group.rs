@@ -250,10 +250,7 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
         return ffi::authz_status_AUTHZ_GENERAL_ERROR;
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target {
-        spec,
-        group: &group,
-    };
+    let target = Target::new(spec, &group);
     let granted = with_groups(r, dir, target, &user, |groups| {
         groups.any_of(required.iter().map(Vec::as_slice))
     });

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::apr::Pool;
 use crate::ffi;
-use crate::module::providers;
+use crate::module::providers::{self, Registration};
 
 /// mod_wsgi's module name (its `module.name`).
 const MOD_WSGI: &CStr = c"mod_wsgi.c";
@@ -51,7 +51,7 @@ pub fn take_over_auth(pconf: Pool) -> bool {
     let beside = is_loaded(MOD_WSGI);
     BESIDE.store(beside, Ordering::Relaxed);
     if beside {
-        providers::register_replacing(pconf);
+        providers::register(pconf, Registration::Replacing);
         drop_access_hook_of(MOD_WSGI);
     }
     beside

@@ -32,39 +32,41 @@ fn records() -> [(&'static [u8], &'static CStr, &'static [u8], *const c_void); 3
     ]
 }
 
-/// In `register_hooks`: register the providers, counted by httpd as
-/// `AP_AUTH_INTERNAL_PER_CONF` ones.
-pub fn register(pool: Pool) {
+/// How the providers are registered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// In `register_hooks`: counted by httpd as `AP_AUTH_INTERNAL_PER_CONF`
+    /// providers.
+    Counted,
+    /// Again, replacing any other module's providers of the same names (a
+    /// later registration of a name wins); not counted a second time.
+    Replacing,
+}
+
+/// Register the three providers.
+pub fn register(pool: Pool, how: Registration) {
     for (group, name, version, provider) in records() {
+        let (group, version) = (group.as_ptr().cast(), version.as_ptr().cast());
         // SAFETY: static C strings and static provider records; httpd keeps
         // the pointers for the life of the configuration.
         unsafe {
-            ffi::ap_register_auth_provider(
-                pool.as_ptr(),
-                group.as_ptr().cast(),
-                name.as_ptr(),
-                version.as_ptr().cast(),
-                provider,
-                ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
-            )
-        };
-    }
-}
-
-/// Register the same providers again, replacing any other module's
-/// providers of the same names (a later registration of a name wins). Not
-/// counted a second time: [`register`] already counted these names.
-pub fn register_replacing(pool: Pool) {
-    for (group, name, version, provider) in records() {
-        // SAFETY: as in `register`.
-        unsafe {
-            ffi::ap_register_provider(
-                pool.as_ptr(),
-                group.as_ptr().cast(),
-                name.as_ptr(),
-                version.as_ptr().cast(),
-                provider,
-            )
+            match how {
+                Registration::Counted => ffi::ap_register_auth_provider(
+                    pool.as_ptr(),
+                    group,
+                    name.as_ptr(),
+                    version,
+                    provider,
+                    ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
+                ),
+                Registration::Replacing => ffi::ap_register_provider(
+                    pool.as_ptr(),
+                    group,
+                    name.as_ptr(),
+                    version,
+                    provider,
+                ),
+            }
         };
     }
 }

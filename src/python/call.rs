@@ -62,6 +62,12 @@ pub struct Target<'a> {
     pub group: &'a str,
 }
 
+impl<'a> Target<'a> {
+    pub fn new(spec: &'a ScriptSpec, group: &'a str) -> Target<'a> {
+        Target { spec, group }
+    }
+}
+
 /// Call `function(environ, *args)` of `target` and hand the result to
 /// `interpret` while the GIL is still held. `secret` (the password given to
 /// `check_password`) is hidden in any exception that is logged. The caller
