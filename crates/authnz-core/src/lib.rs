@@ -3,8 +3,9 @@
 //! validation of what Python returns (§3.2, §3.3), script directive options
 //! (§2), environ key naming (§3.6), identity reflection checks (§7),
 //! hiding passwords in log text (§5), and the cache keys, bounded store and
-//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); also the
-//! byte comparison of the per-call path.
+//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); the lines
+//! a script's writes become in the error log (§4); also the byte
+//! comparison of the per-call path.
 
 pub mod auth_cache;
 pub mod basic_entry_hash;
@@ -12,6 +13,7 @@ pub mod credentials;
 pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;
+pub mod log_lines;
 pub mod permissions;
 pub mod realm_hash;
 pub mod redact;
