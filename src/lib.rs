@@ -137,5 +137,6 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
             );
         }
         httpd::filter::register_output_filter::<reflect::ReflectFilter>();
+        module::require_any_warning::register();
     });
 }

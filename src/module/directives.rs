@@ -315,6 +315,13 @@ fn allow_override(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(),
     Ok(())
 }
 
+/// `WSGIWarnRequireAny On|Off`. `require_any_warning` reads it from the
+/// parsed configuration tree, where it applies to the section it is
+/// written in and those inside; the handler only checks the value.
+fn warn_require_any(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    parse_flag(cmd, args).map(|_| ())
+}
+
 fn reflect_auth(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     dir.reflect_auth = Some(parse_flag(cmd, args)?);
     Ok(())
@@ -393,7 +400,7 @@ const fn end() -> ffi::command_rec {
 }
 
 /// The directives, as httpd's `cmds` table.
-pub static COMMANDS: CommandTable<15> = CommandTable([
+pub static COMMANDS: CommandTable<16> = CommandTable([
     raw_entry(
         c"WSGIAuthUserScript",
         auth_user_script,
@@ -449,6 +456,12 @@ pub static COMMANDS: CommandTable<15> = CommandTable([
         allow_override,
         ffi::RSRC_CONF,
         c"On|Off: allow the script directives in .htaccess files (default Off)",
+    ),
+    entry(
+        c"WSGIWarnRequireAny",
+        warn_require_any,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"On|Off: warn at start-up about a section whose other Require lines let users past its Require wsgi-group (default On)",
     ),
     // Reflection is for the server administrator: a .htaccess author could
     // otherwise make the access log name any user for their directory.

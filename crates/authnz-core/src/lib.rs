@@ -5,7 +5,8 @@
 //! hiding passwords in log text (§5), and the cache keys, bounded store and
 //! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); the lines
 //! a script's writes become in the error log (§4); also the byte
-//! comparison of the per-call path.
+//! comparison of the per-call path; and the sections of a configuration
+//! whose `Require` lines let every valid user past a group check (§6).
 
 pub mod auth_cache;
 pub mod basic_entry_hash;
@@ -18,6 +19,7 @@ pub mod permissions;
 pub mod realm_hash;
 pub mod redact;
 pub mod reflect;
+pub mod require_any;
 pub mod require_words;
 pub mod script_options;
 pub mod short_bytes;
