@@ -148,3 +148,48 @@ def test_threads_the_script_starts_write_to_the_server_log(apache):
     # The worker thread's own lines still carry its request.
     assert "[client 127.0.0.1:" in tagged(apache, 100, "stdout line for threaded")[0]
 
+
+
+def test_streams_another_embedder_installed_keep_what_is_written_outside_calls():
+    """Where something replaced sys.stdout before the first script was
+    loaded (mod_wsgi does, in the interpreter it shares; here a .pth file on
+    WSGIPythonPath), lines written outside a call still go there, while a
+    call's lines reach the error log with the request."""
+    server = Apache(name="stdio-foreign", server_conf="StartServers 1\nServerLimit 1\n")
+    try:
+        foreign = server.record_dir / "foreign-stdout.txt"
+        site = server.dir / "site"
+        site.mkdir()
+        (site / "foreign.pth").write_text(
+            f"import sys; sys.stdout = open({str(foreign)!r}, 'a', buffering=1)\n")
+        server.server_conf += f'WSGIPythonPath "{site}"\n'
+        script = server.write_script("printing.py", SCRIPT)
+        server.site_conf = f"""
+<Location /private>
+  AuthType Basic
+  AuthName "stdio"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}"
+  Require valid-user
+</Location>
+"""
+        server.start()
+        seen = login(server, "threaded")
+        assert seen["stdout_type"] == "ErrorStream"
+        deadline = time.time() + 5
+        while "thread line after the call" not in (foreign.read_text() if foreign.exists() else ""):
+            assert time.time() < deadline, foreign.read_text() if foreign.exists() else "no file"
+            time.sleep(0.05)
+        outside = foreign.read_text().splitlines()
+        assert outside == ["import-time line from a script module: True",
+                           "thread line during the call for threaded",
+                           "thread line after the call for threaded"]
+        for tag, text in ((100, "stdout line for threaded"), (101, "stderr line for threaded"),
+                          (100, "partial line for threaded")):
+            (line,) = tagged(server, tag, text)
+            assert "[client 127.0.0.1:" in line
+        # sys.stderr was the interpreter's own: ours logs it, outside calls too.
+        assert tagged(server, 101, "import-time partial line")
+        assert tagged(server, 100, "import-time line from a script module: True") == []
+    finally:
+        server.cleanup()
