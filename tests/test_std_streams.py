@@ -48,6 +48,14 @@ def check_password(environ, user, password):
            errors_type=type(environ["wsgi.errors"]).__name__,
            isatty=sys.stdout.isatty(), writable=sys.stderr.writable(), fileno=fileno)
     return True
+
+def groups_for_user(environ, user):
+    print("groups asked for", user)
+    def lazy():
+        # Runs while the module reads the result, after the function returned.
+        print("groups read for", user)
+        yield "staff"
+    return lazy()
 """
 
 
@@ -63,6 +71,14 @@ def apache(request):
   AuthBasicProvider wsgi
   WSGIAuthUserScript "{script}"
   Require valid-user
+</Location>
+<Location /staff>
+  AuthType Basic
+  AuthName "stdio"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}"
+  WSGIAuthGroupScript "{script}"
+  Require wsgi-group staff
 </Location>
 """
     server.start()
@@ -116,6 +132,15 @@ def test_a_partial_line_is_written_when_the_call_ends(apache):
     assert "[client 127.0.0.1:" in partial
     (full,) = tagged(apache, 100, "stdout line for bob")
     assert log.index(full) < log.index(partial)
+
+
+def test_reading_a_lazy_result_is_part_of_the_call(apache):
+    resp = apache.get_basic("/staff/", "erin", "pw")
+    assert resp.status == 404  # granted: no such directory
+    assert apache.last_access(404)["user"] == "erin"
+    for text in ("groups asked for erin", "groups read for erin"):
+        (line,) = tagged(apache, 100, text)
+        assert "[client 127.0.0.1:" in line, line
 
 
 def test_import_time_output_goes_to_the_server_log(apache):

@@ -312,13 +312,11 @@ impl Objects {
         self.var_lookup.get().request.set(r);
     }
 
-    /// Flush what `wsgi.errors` and this thread's `sys.stdout` and
-    /// `sys.stderr` hold for the call, and detach all three. The Py handles
+    /// Flush what `wsgi.errors` holds and detach all three. The Py handles
     /// are only read (`get` is a shared borrow of a frozen field), so no
     /// GIL is needed to clear the atomics.
     fn detach(&self) {
         self.errors.get().flush_pending();
-        std_streams::end_call();
         if let Some(request) = self.errors.get().call_request() {
             request.clear();
         }
@@ -349,8 +347,6 @@ impl CallScope {
             }
             None => Objects::new(py, r)?,
         };
-        // From here until `detach`, what this thread prints is the call's.
-        std_streams::begin_call(r);
         Ok(CallScope {
             objects: Some(objects),
         })

@@ -4,11 +4,12 @@
 //! interpreter by [`install_std_streams`] (before the first script is
 //! loaded, and by whoever starts or attaches to the interpreter).
 //!
-//! - During a call on the writing thread (from `CallScope::new` to its
-//!   end) a line carries the request's context (`[client ...]`), under tag
-//!   100 (`sys.stdout`) or 101 (`sys.stderr`); the call's partial lines are
-//!   written when it ends. This thread-local state is the only per-call
-//!   part; the line cutting is `wsgi.errors`'s own ([`LineBuffer`]).
+//! - During a call on the writing thread ([`CallOutputScope`]: the script
+//!   function and the reading of its result) a line carries the request's
+//!   context (`[client ...]`), under tag 100 (`sys.stdout`) or 101
+//!   (`sys.stderr`); the call's partial lines are written when it ends.
+//!   This thread-local state is the only per-call part; the line cutting
+//!   is `wsgi.errors`'s own ([`LineBuffer`]).
 //! - Outside a call (a script's import, a thread a script started) lines
 //!   go to the main server's error log; a partial line waits for its end,
 //!   `flush()`, the size bound, or the end of the script load that wrote it.
@@ -91,31 +92,39 @@ impl CallOutput {
 }
 
 thread_local! {
-    /// Set while a call runs on this thread (`CallScope`).
+    /// Set while a call runs on this thread ([`CallOutputScope`]).
     static CALL: RefCell<Option<CallOutput>> = const { RefCell::new(None) };
 }
 
-/// A call for `r` starts on this thread.
-pub fn begin_call(r: Request) {
-    CALL.with(|call| {
-        if let Ok(mut call) = call.try_borrow_mut() {
-            *call = Some(CallOutput {
-                request: r,
-                stdout: LineBuffer::new(),
-                stderr: LineBuffer::new(),
-            });
-        }
-    });
+/// While it lives, what this thread prints belongs to the call for its
+/// request: from after the script is found (its import is not part of the
+/// call) until the result has been read (iterating what `groups_for_user`
+/// returned is). Dropping it logs the call's partial lines.
+pub struct CallOutputScope(());
+
+impl CallOutputScope {
+    pub fn begin(r: Request) -> CallOutputScope {
+        CALL.with(|call| {
+            if let Ok(mut call) = call.try_borrow_mut() {
+                *call = Some(CallOutput {
+                    request: r,
+                    stdout: LineBuffer::new(),
+                    stderr: LineBuffer::new(),
+                });
+            }
+        });
+        CallOutputScope(())
+    }
 }
 
-/// The call on this thread ends: its partial lines are logged with the
-/// request's context.
-pub fn end_call() {
-    let finished = CALL.with(|call| call.try_borrow_mut().ok().and_then(|mut c| c.take()));
-    if let Some(mut output) = finished {
-        for name in StdName::BOTH {
-            if let Some(line) = output.buffer(name).take_partial() {
-                rlog!(&output.request, Level::Error, name.tag(), "{line}");
+impl Drop for CallOutputScope {
+    fn drop(&mut self) {
+        let finished = CALL.with(|call| call.try_borrow_mut().ok().and_then(|mut c| c.take()));
+        if let Some(mut output) = finished {
+            for name in StdName::BOTH {
+                if let Some(line) = output.buffer(name).take_partial() {
+                    rlog!(&output.request, Level::Error, name.tag(), "{line}");
+                }
             }
         }
     }
