@@ -21,11 +21,11 @@
 //! Nothing is hidden: a script that prints a password writes it to the log.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use authnz_core::log_lines::LineBuffer;
 use pyo3::prelude::*;
+use pyo3::sync::OnceLockExt;
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
@@ -164,32 +164,29 @@ pub(crate) fn flush_in_call(name: StdName) -> bool {
     })
 }
 
-/// The two streams once installed.
+/// The two streams once installed (empty when installing failed).
 static STREAMS: OnceLock<Vec<Py<ErrorStream>>> = OnceLock::new();
-/// Whether installing was tried in this process (one interpreter each).
-static INSTALL_TRIED: AtomicBool = AtomicBool::new(false);
 
 /// Make `sys.stdout` and `sys.stderr` write to the error log. Safe to call
 /// more than once and from any thread holding the GIL: the first call
-/// installs, the others return at once. A failure is logged (tag 102) and
-/// leaves the interpreter's streams as they were.
+/// installs (another caller waits for it without holding the GIL), the
+/// others return at once. A failure is logged (tag 102) and leaves the
+/// interpreter's streams as they were.
 pub fn install_std_streams(py: Python<'_>) {
-    if INSTALL_TRIED.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    match install(py) {
-        Ok(streams) => {
-            let _ = STREAMS.set(streams);
+    STREAMS.get_or_init_py_attached(py, || match install(py) {
+        Ok(streams) => streams,
+        Err(err) => {
+            slog!(
+                None,
+                Level::Error,
+                102,
+                "sys.stdout and sys.stderr could not be replaced; what scripts print does not \
+                 reach the error log: {}",
+                describe(py, &err)
+            );
+            Vec::new()
         }
-        Err(err) => slog!(
-            None,
-            Level::Error,
-            102,
-            "sys.stdout and sys.stderr could not be replaced; what scripts print does not reach \
-             the error log: {}",
-            describe(py, &err)
-        ),
-    }
+    });
 }
 
 fn install(py: Python<'_>) -> PyResult<Vec<Py<ErrorStream>>> {
