@@ -357,12 +357,12 @@ fn judge(section: &ConfigNode, lines: &[RequireLine<'_>]) -> Option<Warning> {
     }
     for line in &misdirected {
         let rest = line
-            .node
-            .args
-            .trim()
-            .strip_prefix("group")
+            .text()
+            .strip_prefix("Require ")
+            .and_then(|t| t.strip_prefix("group"))
             .unwrap_or("")
-            .trim();
+            .trim()
+            .to_owned();
         message.push_str(&format!(
             "{} names mod_authz_groupfile's provider 'group', which never asks groups_for_user \
              of WSGIAuthGroupScript: write 'Require wsgi-group {rest}'. ",
