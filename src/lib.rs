@@ -158,5 +158,6 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
         }
         httpd::filter::register_output_filter::<reflect::ReflectFilter>();
         httpd::input_filter::register_input_filter::<reflect::BackendHeadFilter>();
+        module::require_any_warning::register();
     });
 }

@@ -498,6 +498,9 @@ def test_bare_wsgi_group_next_to_valid_user_admits_every_valid_user(apache):
     # Without credentials every variant asks for them.
     for path in ("/trap-any/", "/trap-all/", "/trap-alone/"):
         assert call(apache, path).status == 401
+    # Start-up warned about exactly that section, and no other (SPEC §6).
+    (warning,) = apache.error_lines("AUTHNZ_WSGI0103")
+    assert warning.split("AUTHNZ_WSGI0103: ", 1)[1].startswith("<Location /trap-any> (")
 
 
 # ---- configuration ---------------------------------------------------------------------

@@ -311,6 +311,8 @@ def test_example(name):
     server = start(name)
     try:
         EXERCISES[name].run(server)
+        # No shipped section lets a group check be bypassed (SPEC §6).
+        assert server.error_lines("AUTHNZ_WSGI0103") == []
     finally:
         server.cleanup()
 

@@ -1,7 +1,9 @@
-//! Safe layer over httpd: requests, servers, directive parameters, output
-//! and input filters, logging and the panic boundary every `extern "C"` entry goes through.
+//! Safe layer over httpd: requests, servers, directive parameters, the
+//! parsed configuration tree, output and input filters, logging and the
+//! panic boundary every `extern "C"` entry goes through.
 
 pub mod cmd;
+pub mod conftree;
 pub mod expr;
 pub mod filter;
 pub mod guard;

@@ -1,7 +1,9 @@
-//! The directive table and its handlers. One `extern "C"` trampoline serves
-//! every directive: the Rust handler travels in `cmd_data`, arguments arrive
-//! as `TAKE_ARGV`, and an `Err` becomes httpd's "Syntax error on line N of
-//! FILE" message, so `apache2 -t` names file and line.
+//! The directive table and its handlers. Two `extern "C"` trampolines serve
+//! every directive: the Rust handler travels in `cmd_data`; arguments arrive
+//! as `TAKE_ARGV`, or for the three script directives as `RAW_ARGS` (read
+//! as mod_wsgi reads them, so option values may be quoted); an `Err`
+//! becomes httpd's "Syntax error on line N of FILE" message, so
+//! `apache2 -t` names file and line.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::reflect::validate_header_name;
-use authnz_core::script_options::parse_script_options;
+use authnz_core::script_options::{parse_script_directive, ScriptDirective};
 use authnz_core::wait_time::parse_wait_time;
 
 use crate::ffi;
@@ -22,11 +24,16 @@ use crate::module::lifecycle;
 /// A directive handler: the directive's arguments and our records.
 type Handler = fn(Cmd, &mut DirConfig, &[String]) -> Result<(), String>;
 
-unsafe extern "C" fn directive_trampoline(
+/// A handler that reads the argument text whole (`RAW_ARGS`), as mod_wsgi's
+/// script directives do, so an option's value may be quoted.
+type RawHandler = fn(Cmd, &mut DirConfig, &str) -> Result<(), String>;
+
+/// What both trampolines share: the panic boundary, our records, and an
+/// `Err` turned into httpd's error string.
+fn run_handler(
     parms: *mut ffi::cmd_parms,
     mconfig: *mut c_void,
-    argc: c_int,
-    argv: *const *mut c_char,
+    body: impl FnOnce(Cmd, &mut DirConfig) -> Result<(), String>,
 ) -> *const c_char {
     guard(
         "directive",
@@ -36,29 +43,6 @@ unsafe extern "C" fn directive_trampoline(
             let Some(cmd) = (unsafe { Cmd::from_raw(parms) }) else {
                 return c"mod_authnz_wsgi: no cmd_parms".as_ptr();
             };
-            // SAFETY: cmd->info is the `cmd_data` of our table entry: a `Handler`
-            // stored there by `entry()` below.
-            let handler: Handler =
-                unsafe { std::mem::transmute::<*mut c_void, Handler>((*parms).info) };
-            let count = usize::try_from(argc).unwrap_or(0);
-            let mut args = Vec::with_capacity(count);
-            for i in 0..count {
-                // SAFETY: argv holds argc NUL-terminated strings (TAKE_ARGV).
-                let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
-                match arg.to_str() {
-                    Ok(text) => args.push(text.to_owned()),
-                    Err(_) => {
-                        return error(
-                            cmd,
-                            format!(
-                                "{}: argument {} is not valid UTF-8",
-                                cmd.directive_name(),
-                                i + 1
-                            ),
-                        )
-                    }
-                }
-            }
             // SAFETY: mconfig is our DirConfig for this section (create_dir_config).
             let Some(dir) = (unsafe { mconfig.cast::<DirConfig>().as_mut() }) else {
                 return error(
@@ -66,12 +50,66 @@ unsafe extern "C" fn directive_trampoline(
                     "mod_authnz_wsgi: no directory configuration".to_owned(),
                 );
             };
-            match handler(cmd, dir, &args) {
+            match body(cmd, dir) {
                 Ok(()) => std::ptr::null(),
                 Err(message) => error(cmd, message),
             }
         },
     )
+}
+
+unsafe extern "C" fn directive_trampoline(
+    parms: *mut ffi::cmd_parms,
+    mconfig: *mut c_void,
+    argc: c_int,
+    argv: *const *mut c_char,
+) -> *const c_char {
+    run_handler(parms, mconfig, |cmd, dir| {
+        // SAFETY: cmd->info is the `cmd_data` of our table entry: a `Handler`
+        // stored there by `entry()` below (TAKE_ARGV entries only).
+        let handler: Handler =
+            unsafe { std::mem::transmute::<*mut c_void, Handler>((*parms).info) };
+        let count = usize::try_from(argc).unwrap_or(0);
+        let mut args = Vec::with_capacity(count);
+        for i in 0..count {
+            // SAFETY: argv holds argc NUL-terminated strings (TAKE_ARGV).
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            let text = arg.to_str().map_err(|_| {
+                format!(
+                    "{}: argument {} is not valid UTF-8",
+                    cmd.directive_name(),
+                    i + 1
+                )
+            })?;
+            args.push(text.to_owned());
+        }
+        handler(cmd, dir, &args)
+    })
+}
+
+unsafe extern "C" fn raw_directive_trampoline(
+    parms: *mut ffi::cmd_parms,
+    mconfig: *mut c_void,
+    args: *const c_char,
+) -> *const c_char {
+    run_handler(parms, mconfig, |cmd, dir| {
+        // SAFETY: cmd->info is the `cmd_data` of our table entry: a
+        // `RawHandler` stored there by `raw_entry()` below (RAW_ARGS only).
+        let handler: RawHandler =
+            unsafe { std::mem::transmute::<*mut c_void, RawHandler>((*parms).info) };
+        let text = if args.is_null() {
+            ""
+        } else {
+            // SAFETY: httpd passes the rest of the line as a C string.
+            unsafe { CStr::from_ptr(args) }.to_str().map_err(|_| {
+                format!(
+                    "{}: the arguments are not valid UTF-8",
+                    cmd.directive_name()
+                )
+            })?
+        };
+        handler(cmd, dir, text)
+    })
 }
 
 fn error(cmd: Cmd, message: String) -> *const c_char {
@@ -109,8 +147,9 @@ fn parse_flag(cmd: Cmd, args: &[String]) -> Result<bool, String> {
     }
 }
 
-/// `WSGIAuthUserScript path [application-group=NAME]` and its siblings.
-fn parse_script(cmd: Cmd, args: &[String]) -> Result<Arc<ScriptSpec>, String> {
+/// `WSGIAuthUserScript path [application-group=NAME]` and its siblings,
+/// read from the whole argument text as mod_wsgi reads it.
+fn parse_script(cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
     let name = cmd.directive_name();
     if cmd.in_htaccess() && !server_config(cmd)?.allows_htaccess_scripts() {
         return Err(format!(
@@ -119,16 +158,9 @@ fn parse_script(cmd: Cmd, args: &[String]) -> Result<Arc<ScriptSpec>, String> {
              server configuration to allow it."
         ));
     }
-    let Some((path, options)) = args.split_first() else {
-        return Err(format!(
-            "{name} takes a script path and optional application-group=NAME"
-        ));
-    };
-    if path.trim().is_empty() {
-        return Err(format!("{name}: the script path is empty"));
-    }
-    let options = parse_script_options(options.iter().map(String::as_str))
-        .map_err(|e| format!("{name}: {e}"))?;
+    let ScriptDirective { path, options } =
+        parse_script_directive(raw).map_err(|e| format!("{name}: {e}"))?;
+    let path = path.as_str();
     let full = cmd
         .server_root_relative(path)
         .ok_or_else(|| format!("{name}: invalid path '{path}'"))?;
@@ -156,17 +188,17 @@ fn parse_script(cmd: Cmd, args: &[String]) -> Result<Arc<ScriptSpec>, String> {
     }))
 }
 
-fn auth_user_script(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn auth_user_script(cmd: Cmd, dir: &mut DirConfig, args: &str) -> Result<(), String> {
     dir.auth_user_script = Some(parse_script(cmd, args)?);
     Ok(())
 }
 
-fn auth_group_script(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn auth_group_script(cmd: Cmd, dir: &mut DirConfig, args: &str) -> Result<(), String> {
     dir.auth_group_script = Some(parse_script(cmd, args)?);
     Ok(())
 }
 
-fn access_script(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn access_script(cmd: Cmd, dir: &mut DirConfig, args: &str) -> Result<(), String> {
     dir.access_script = Some(parse_script(cmd, args)?);
     Ok(())
 }
@@ -283,6 +315,13 @@ fn allow_override(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(),
     Ok(())
 }
 
+/// `WSGIWarnRequireAny On|Off`. `require_any_warning` reads it from the
+/// parsed configuration tree, where it applies to the section it is
+/// written in and those inside; the handler only checks the value.
+fn warn_require_any(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    parse_flag(cmd, args).map(|_| ())
+}
+
 fn reflect_auth(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     dir.reflect_auth = Some(parse_flag(cmd, args)?);
     Ok(())
@@ -330,6 +369,25 @@ const fn entry(
     }
 }
 
+/// A `RAW_ARGS` entry: the handler gets the argument text whole.
+const fn raw_entry(
+    name: &'static CStr,
+    handler: RawHandler,
+    req_override: u32,
+    help: &'static CStr,
+) -> ffi::command_rec {
+    ffi::command_rec {
+        name: name.as_ptr(),
+        func: ffi::cmd_func {
+            raw_args: Some(raw_directive_trampoline),
+        },
+        cmd_data: handler as *mut c_void,
+        req_override: req_override as c_int,
+        args_how: ffi::cmd_how_RAW_ARGS,
+        errmsg: help.as_ptr(),
+    }
+}
+
 const fn end() -> ffi::command_rec {
     ffi::command_rec {
         name: std::ptr::null(),
@@ -342,20 +400,20 @@ const fn end() -> ffi::command_rec {
 }
 
 /// The directives, as httpd's `cmds` table.
-pub static COMMANDS: CommandTable<15> = CommandTable([
-    entry(
+pub static COMMANDS: CommandTable<16> = CommandTable([
+    raw_entry(
         c"WSGIAuthUserScript",
         auth_user_script,
         ffi::OR_AUTHCFG,
         c"path to a Python script defining check_password and/or get_realm_hash, [application-group=NAME]",
     ),
-    entry(
+    raw_entry(
         c"WSGIAuthGroupScript",
         auth_group_script,
         ffi::OR_AUTHCFG,
         c"path to a Python script defining groups_for_user, [application-group=NAME]",
     ),
-    entry(
+    raw_entry(
         c"WSGIAccessScript",
         access_script,
         ffi::OR_AUTHCFG,
@@ -398,6 +456,12 @@ pub static COMMANDS: CommandTable<15> = CommandTable([
         allow_override,
         ffi::RSRC_CONF,
         c"On|Off: allow the script directives in .htaccess files (default Off)",
+    ),
+    entry(
+        c"WSGIWarnRequireAny",
+        warn_require_any,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"On|Off: warn at start-up about a section whose other Require lines let users past its Require wsgi-group (default On)",
     ),
     // Reflection is for the server administrator: a .htaccess author could
     // otherwise make the access log name any user for their directory.

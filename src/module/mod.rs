@@ -1,6 +1,7 @@
 //! The module's httpd-facing parts: configuration records and directives,
 //! the authn provider, and process lifecycle hooks.
-//! `reflect` is identity reflection (SPEC §7).
+//! `reflect` is identity reflection (SPEC §7); `require_any_warning` the
+//! start-up warning about group checks other `Require` lines bypass (§6).
 
 pub mod access;
 pub mod answer;
@@ -15,4 +16,5 @@ pub mod lifecycle;
 pub mod providers;
 pub mod reflect;
 pub mod request_state;
+pub mod require_any_warning;
 pub mod socache;

@@ -12,6 +12,7 @@ use crate::python::call_limit::CallSlot;
 use crate::python::environ::build_environ;
 use crate::python::errors::{log_exception, log_exception_hiding};
 use crate::python::request_objects::CallScope;
+use crate::python::std_streams::CallOutputScope;
 use crate::python::watchdog::{is_timeout, TimedCall};
 use crate::python::{runtime, scripts};
 use crate::rlog;
@@ -191,6 +192,9 @@ fn run_call<'py, R, const N: usize>(
     } = *call;
     let callable = scripts::function(py, &r, spec, group, function, dir.script_reloading())
         .map_err(|_| CallFailed)?;
+    // What the script prints from here on, while reading its result too,
+    // is logged with the request (its import, just done, was not).
+    let _printing = CallOutputScope::begin(r);
     let scope = CallScope::new(py, r).map_err(|e| {
         log_exception(py, &r, 41, "cannot prepare the call", &e);
         CallFailed

@@ -1,5 +1,7 @@
 //! Python objects handed to scripts in `environ` that reach back into the
-//! request: `wsgi.errors`, `mod_ssl.is_https` and `mod_ssl.var_lookup`.
+//! request: `wsgi.errors`, `mod_ssl.is_https` and `mod_ssl.var_lookup`;
+//! `wsgi.errors`'s type, [`ErrorStream`], is also the interpreter's
+//! `sys.stdout` and `sys.stderr` (see `std_streams`).
 //! They hold the request only while the Python call runs; the [`CallScope`]
 //! detaches them afterwards (then `wsgi.errors` writes to the server log and
 //! the `mod_ssl` callables raise).
@@ -13,13 +15,18 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
 
+use authnz_core::log_lines::LineBuffer;
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::ffi;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
+use crate::python::std_streams::{self, StdName};
 use crate::{rlog, slog};
 
 /// A request pointer that the scope clears when the call ends.
@@ -45,43 +52,181 @@ impl BoundRequest {
     }
 }
 
-/// `environ['wsgi.errors']`: a text stream whose lines go to the error log
-/// with the request's context.
+/// A text stream whose lines go to the error log: `environ['wsgi.errors']`
+/// of one call, and (`std_streams`) the interpreter's `sys.stdout` and
+/// `sys.stderr`. Lines are cut by [`LineBuffer`]: a partial line waits for
+/// its end, the end of the call, `flush()` or the size bound.
 #[pyclass(module = "authnz_wsgi", frozen)]
 pub struct ErrorStream {
-    request: BoundRequest,
-    pending: std::sync::Mutex<String>,
+    sink: Sink,
+    pending: Mutex<LineBuffer>,
 }
 
+/// Where an [`ErrorStream`]'s lines go.
+enum Sink {
+    /// `wsgi.errors`: the call's request while it runs, the server after.
+    Call(BoundRequest),
+    /// `sys.stdout` / `sys.stderr`: the call running on the writing thread,
+    /// if any (`std_streams` keeps its partial lines); otherwise the
+    /// stream another embedder had installed (`previous`), or the server's
+    /// error log through `pending`.
+    Std {
+        name: StdName,
+        previous: Option<Py<PyAny>>,
+    },
+}
+
+/// `wsgi.errors` lines carry this tag; `sys.stdout`/`sys.stderr` theirs
+/// (`StdName::tag`).
+const ERRORS_TAG: u16 = 40;
+
 impl ErrorStream {
+    /// `sys.stdout` or `sys.stderr`, handing writes made outside a call to
+    /// `previous` when there is one.
+    pub(crate) fn std(name: StdName, previous: Option<Py<PyAny>>) -> Self {
+        ErrorStream {
+            sink: Sink::Std { name, previous },
+            pending: Mutex::new(LineBuffer::new()),
+        }
+    }
+
+    /// One line to the log, for text that no call on this thread holds.
     fn emit(&self, line: &str) {
-        match self.request.get() {
-            Some(r) => rlog!(&r, Level::Error, 40, "{line}"),
-            None => slog!(None, Level::Error, 40, "{line}"),
+        match &self.sink {
+            Sink::Call(request) => match request.get() {
+                Some(r) => rlog!(&r, Level::Error, ERRORS_TAG, "{line}"),
+                None => slog!(None, Level::Error, ERRORS_TAG, "{line}"),
+            },
+            Sink::Std { name, .. } => slog!(None, Level::Error, name.tag(), "{line}"),
+        }
+    }
+
+    fn push(&self, text: &str) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.push(text, |line| self.emit(line));
+    }
+
+    /// Write out a last line that had no newline.
+    pub(crate) fn flush_pending(&self) {
+        let partial = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_partial();
+        if let Some(line) = partial {
+            self.emit(&line);
+        }
+    }
+
+    /// The request binding of `wsgi.errors` (none for the std streams).
+    fn call_request(&self) -> Option<&BoundRequest> {
+        match &self.sink {
+            Sink::Call(request) => Some(request),
+            Sink::Std { .. } => None,
+        }
+    }
+
+    /// The stream another embedder installed, when a write outside our
+    /// calls goes there.
+    fn previous<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        match &self.sink {
+            Sink::Std {
+                previous: Some(previous),
+                ..
+            } => Some(previous.bind(py).clone()),
+            _ => None,
         }
     }
 }
 
 #[pymethods]
 impl ErrorStream {
-    fn write(&self, text: &str) -> usize {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.push_str(text);
-        while let Some(pos) = pending.find('\n') {
-            let line: String = pending.drain(..=pos).collect();
-            self.emit(line.trim_end_matches('\n'));
+    fn write(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<usize> {
+        let count = text.len()?;
+        let text = text.to_string_lossy();
+        if let Sink::Std { name, .. } = &self.sink {
+            if std_streams::write_in_call(*name, &text) {
+                return Ok(count);
+            }
+            if let Some(previous) = self.previous(py) {
+                previous.call_method1(intern!(py, "write"), (text.as_ref(),))?;
+                return Ok(count);
+            }
         }
-        text.chars().count()
+        self.push(&text);
+        Ok(count)
     }
 
-    fn writelines(&self, lines: Vec<String>) {
-        for line in lines {
-            self.write(&line);
+    fn writelines(&self, py: Python<'_>, lines: &Bound<'_, PyAny>) -> PyResult<()> {
+        for line in lines.try_iter()? {
+            self.write(py, line?.cast::<PyString>()?)?;
         }
+        Ok(())
     }
 
-    fn flush(&self) {
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        if let Sink::Std { name, .. } = &self.sink {
+            if std_streams::flush_in_call(*name) {
+                return Ok(());
+            }
+            if let Some(previous) = self.previous(py) {
+                previous.call_method0(intern!(py, "flush"))?;
+                return Ok(());
+            }
+        }
         self.flush_pending();
+        Ok(())
+    }
+
+    /// Nothing to close: the stream lives as long as the interpreter.
+    fn close(&self) {}
+
+    #[getter]
+    fn closed(&self) -> bool {
+        false
+    }
+
+    fn isatty(&self) -> bool {
+        false
+    }
+
+    fn readable(&self) -> bool {
+        false
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    /// The error log is not a file this process may write to directly.
+    fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        let unsupported = py.import("io")?.getattr("UnsupportedOperation")?;
+        Err(PyErr::from_value(unsupported.call1((
+            "this stream writes to Apache's error log and has no file descriptor",
+        ))?))
+    }
+
+    #[getter]
+    fn name(&self) -> &'static str {
+        match &self.sink {
+            Sink::Call(_) => "<wsgi.errors>",
+            Sink::Std { name, .. } => name.stream_name(),
+        }
+    }
+
+    #[getter]
+    fn encoding(&self) -> &'static str {
+        "utf-8"
+    }
+
+    /// Text that cannot be UTF-8 (lone surrogates) is logged with U+FFFD.
+    #[getter]
+    fn errors(&self) -> &'static str {
+        "replace"
     }
 }
 
@@ -150,8 +295,8 @@ impl Objects {
             errors: Py::new(
                 py,
                 ErrorStream {
-                    request: BoundRequest::new(r),
-                    pending: std::sync::Mutex::new(String::new()),
+                    sink: Sink::Call(BoundRequest::new(r)),
+                    pending: Mutex::new(LineBuffer::new()),
                 },
             )?,
             is_https: ssl(false)?,
@@ -160,7 +305,9 @@ impl Objects {
     }
 
     fn attach(&self, r: Request) {
-        self.errors.get().request.set(r);
+        if let Some(request) = self.errors.get().call_request() {
+            request.set(r);
+        }
         self.is_https.get().request.set(r);
         self.var_lookup.get().request.set(r);
     }
@@ -170,7 +317,9 @@ impl Objects {
     /// GIL is needed to clear the atomics.
     fn detach(&self) {
         self.errors.get().flush_pending();
-        self.errors.get().request.clear();
+        if let Some(request) = self.errors.get().call_request() {
+            request.clear();
+        }
         self.is_https.get().request.clear();
         self.var_lookup.get().request.clear();
     }
@@ -238,18 +387,6 @@ impl Drop for CallScope {
     fn drop(&mut self) {
         if let Some(objects) = self.objects.take() {
             objects.detach();
-        }
-    }
-}
-
-impl ErrorStream {
-    /// Write out a last line that had no newline.
-    fn flush_pending(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if !pending.is_empty() {
-            let line = std::mem::take(&mut *pending);
-            drop(pending);
-            self.emit(&line);
         }
     }
 }

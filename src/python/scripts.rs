@@ -3,7 +3,9 @@
 //! when its mtime changes (checked at most once a second). Each script has
 //! its own lock, taken with the GIL released, so a slow import blocks only
 //! callers of that script. A failed load is logged once and retried on a
-//! later request (again at most once a second).
+//! later request (again at most once a second). The first load installs
+//! the error-log `sys.stdout`/`sys.stderr` (`std_streams`), so what a
+//! script prints at import time is logged too.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -22,6 +24,7 @@ use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ScriptSpec;
 use crate::python::errors::log_exception;
+use crate::python::std_streams;
 use crate::rlog;
 
 /// How often a script's modification time is looked at.
@@ -339,6 +342,10 @@ fn load(py: Python<'_>, key: &ScriptKey) -> Result<Py<PyModule>, LoadError> {
     modules
         .call_method1("pop", (name.as_str(), py.None()))
         .map_err(LoadError::Python)?;
-    let module = PyModule::from_code(py, &source, &file, &cname).map_err(LoadError::Python)?;
-    Ok(module.unbind())
+    // What the script prints while it is imported goes to the error log;
+    // a last line without a newline is written once the import is over.
+    std_streams::install_std_streams(py);
+    let module = PyModule::from_code(py, &source, &file, &cname);
+    std_streams::flush_outside(py);
+    Ok(module.map_err(LoadError::Python)?.unbind())
 }

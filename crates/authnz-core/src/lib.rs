@@ -3,8 +3,10 @@
 //! validation of what Python returns (§3.2, §3.3), script directive options
 //! (§2), environ key naming (§3.6), identity reflection checks (§7),
 //! hiding passwords in log text (§5), and the cache keys, bounded store and
-//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); also the
-//! byte comparison of the per-call path.
+//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); the lines
+//! a script's writes become in the error log (§4); also the byte
+//! comparison of the per-call path; and the sections of a configuration
+//! whose `Require` lines let every valid user past a group check (§6).
 
 pub mod auth_cache;
 pub mod basic_entry_hash;
@@ -12,10 +14,12 @@ pub mod credentials;
 pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;
+pub mod log_lines;
 pub mod permissions;
 pub mod realm_hash;
 pub mod redact;
 pub mod reflect;
+pub mod require_any;
 pub mod require_words;
 pub mod script_options;
 pub mod short_bytes;

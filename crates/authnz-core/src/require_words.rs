@@ -3,6 +3,8 @@
 //! words are separated by white space; a word may be quoted with `"` or `'`;
 //! inside quotes a backslash escapes the quote character or a backslash;
 //! outside quotes `\\` is one backslash. An unterminated quote runs to the end.
+//! [`getword_conf`] takes one word at a time, for parsers that read a line
+//! word by word as httpd's directive handlers do.
 
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
@@ -25,37 +27,53 @@ fn unescape(raw: &[u8], quote: Option<u8>) -> Vec<u8> {
     out
 }
 
+/// The next word of `line` as httpd's `ap_getword_conf` takes it, and the
+/// rest of the line after the white space that follows the word. At the end
+/// of the line the word is empty; so is a quoted empty word (`""`).
+pub fn getword_conf(line: &[u8]) -> (Vec<u8>, &[u8]) {
+    let mut i = 0;
+    while i < line.len() && is_space(line[i]) {
+        i += 1;
+    }
+    if i >= line.len() {
+        return (Vec::new(), &line[line.len()..]);
+    }
+    let quote = matches!(line[i], b'"' | b'\'').then_some(line[i]);
+    let (word, mut end) = if let Some(q) = quote {
+        let start = i + 1;
+        let mut end = start;
+        while end < line.len() && line[end] != q {
+            let escaped =
+                line[end] == b'\\' && line.get(end + 1).is_some_and(|&n| n == q || n == b'\\');
+            end += if escaped { 2 } else { 1 };
+        }
+        let end = end.min(line.len());
+        let word = unescape(&line[start..end], quote);
+        // Past the closing quote, when there is one.
+        (word, (end + 1).min(line.len()))
+    } else {
+        let start = i;
+        while i < line.len() && !is_space(line[i]) {
+            i += 1;
+        }
+        (unescape(&line[start..i], None), i)
+    };
+    while end < line.len() && is_space(line[end]) {
+        end += 1;
+    }
+    (word, &line[end..])
+}
+
 /// The words of `line`, as byte strings.
 pub fn require_words(line: &[u8]) -> Vec<Vec<u8>> {
     let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return words;
-        }
-        let quote = matches!(line[i], b'"' | b'\'').then_some(line[i]);
-        if let Some(q) = quote {
-            let start = i + 1;
-            let mut end = start;
-            while end < line.len() && line[end] != q {
-                let escaped =
-                    line[end] == b'\\' && line.get(end + 1).is_some_and(|&n| n == q || n == b'\\');
-                end += if escaped { 2 } else { 1 };
-            }
-            let end = end.min(line.len());
-            words.push(unescape(&line[start..end], quote));
-            i = end + 1;
-        } else {
-            let start = i;
-            while i < line.len() && !is_space(line[i]) {
-                i += 1;
-            }
-            words.push(unescape(&line[start..i], None));
-        }
+    let mut rest = line;
+    while !rest.iter().all(|&b| is_space(b)) {
+        let (word, after) = getword_conf(rest);
+        words.push(word);
+        rest = after;
     }
+    words
 }
 
 #[cfg(test)]
@@ -90,5 +108,20 @@ mod tests {
     fn unquoted_backslashes() {
         assert_eq!(words(r"a\\b c\d"), [r"a\b", r"c\d"]);
         assert_eq!(words("trailing\\"), ["trailing\\"]);
+    }
+
+    #[test]
+    fn one_word_at_a_time() {
+        let (word, rest) = getword_conf(br#"  "/srv/a b.py"  application-group='x y'"#);
+        assert_eq!(word, b"/srv/a b.py");
+        assert_eq!(rest, b"application-group='x y'");
+        let (word, rest) = getword_conf(b"'x y' z");
+        assert_eq!((word.as_slice(), rest), (&b"x y"[..], &b"z"[..]));
+        let (word, rest) = getword_conf(br#""a"b"#);
+        assert_eq!((word.as_slice(), rest), (&b"a"[..], &b"b"[..]));
+        let (word, rest) = getword_conf(b"   ");
+        assert!(word.is_empty() && rest.is_empty());
+        let (word, rest) = getword_conf(b"'open");
+        assert_eq!((word.as_slice(), rest), (&b"open"[..], &b""[..]));
     }
 }

@@ -1,6 +1,21 @@
-//! Options of the script directives (SPEC §2): `application-group=NAME`,
-//! with `%{GLOBAL}`, `%{SERVER}` and `%{HOST}` as in mod_wsgi. Any other
-//! option, `process-group=` included, is a configuration error.
+//! Arguments of the script directives (SPEC §2), read as mod_wsgi reads
+//! them: the whole argument text (httpd's `RAW_ARGS`), whose first word
+//! (httpd's quoting, [`getword_conf`]) is the script path, followed by
+//! `name=value` options. An option's name runs up to `=`; its value is the
+//! next word with httpd's quoting, so `application-group='%{GLOBAL}'`,
+//! `application-group="%{GLOBAL}"` and `application-group="two words"`
+//! work as they do under mod_wsgi.
+//!
+//! The only option is `application-group=`. For auth scripts mod_wsgi
+//! expands `%{GLOBAL}`, `%{SERVER}` and `%{HOST}` only (its
+//! `wsgi_server_group`); `%{RESOURCE}` and `%{ENV:NAME}`, which it expands
+//! for `WSGIApplicationGroup`, are kept there as the literal group name, so
+//! they are kept literally here too: one fixed group that neither the URL
+//! nor a request variable (which `SetEnvIf` may take from a request header)
+//! can choose. Any other option, `process-group=` included, is a
+//! configuration error whose message says what to write instead.
+
+use crate::require_words::getword_conf;
 
 /// Which application group (module namespace) a script is loaded into.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -11,23 +26,41 @@ pub enum ApplicationGroup {
     Server,
     /// `%{HOST}`: the request's Host name.
     Host,
-    /// A literal name.
+    /// A literal name (`%{RESOURCE}` and `%{ENV:NAME}` included).
     Named(String),
 }
 
+/// What to write instead of an unusable `application-group=` value.
+const GROUP_FORMS: &str = "write %{GLOBAL} (the default), %{SERVER}, %{HOST}, %{RESOURCE}, \
+     %{ENV:NAME} or a name of your own without %{";
+
+/// `%{ENV:NAME}` with a non-empty name.
+fn is_env_reference(value: &str) -> bool {
+    value
+        .strip_prefix("%{ENV:")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|name| !name.is_empty() && !name.contains(['{', '}']))
+}
+
 impl ApplicationGroup {
-    fn parse(value: &str) -> Result<Self, String> {
+    /// The group an `application-group=` value names.
+    pub fn parse(value: &str) -> Result<Self, String> {
         match value {
-            "" => Err("application-group= needs a value".to_owned()),
+            "" => Err(format!(
+                "application-group= needs a value: {GROUP_FORMS}, or leave the option out"
+            )),
             "%{GLOBAL}" => Ok(ApplicationGroup::Global),
             "%{SERVER}" => Ok(ApplicationGroup::Server),
             "%{HOST}" => Ok(ApplicationGroup::Host),
-            v if v.contains("%{") => Err(format!(
-                "application-group={v}: only %{{GLOBAL}}, %{{SERVER}} and %{{HOST}} may be expanded"
+            v if v.chars().any(char::is_control) => Err(format!(
+                "application-group= contains a control character: {GROUP_FORMS}"
             )),
-            v if v.chars().any(char::is_control) => {
-                Err("application-group= contains a control character".to_owned())
-            }
+            "%{RESOURCE}" => Ok(ApplicationGroup::Named(value.to_owned())),
+            v if is_env_reference(v) => Ok(ApplicationGroup::Named(v.to_owned())),
+            v if v.contains("%{") => Err(format!(
+                "application-group={v} is not a form this module knows: {GROUP_FORMS} \
+                 (the names in %{{...}} are upper case)"
+            )),
             v => Ok(ApplicationGroup::Named(v.to_owned())),
         }
     }
@@ -39,64 +72,230 @@ pub struct ScriptOptions {
     pub application_group: ApplicationGroup,
 }
 
-/// Parse `key=value` options given after the script path.
-pub fn parse_script_options<'a>(
-    options: impl IntoIterator<Item = &'a str>,
-) -> Result<ScriptOptions, String> {
-    let mut parsed = ScriptOptions {
+/// A script directive's path (as written, not yet made absolute) and options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptDirective {
+    pub path: String,
+    pub options: ScriptOptions,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Why an option other than `application-group=` is refused, and what to
+/// write instead.
+fn refuse_option(name: &str) -> String {
+    match name {
+        "process-group" => {
+            "option 'process-group' is not supported: the script runs in the Apache \
+             child process that serves the request (mod_wsgi, too, runs auth scripts there and \
+             never in a daemon process, and refuses this option); remove it"
+                .to_owned()
+        }
+        "pass-authorization" => "unknown option 'pass-authorization': the script gets the \
+             credentials as arguments (check_password(environ, user, password)); remove it"
+            .to_owned(),
+        "callable-object" => "unknown option 'callable-object': the functions called are always \
+             check_password, get_realm_hash, groups_for_user and allow_access; remove it"
+            .to_owned(),
+        n if n.starts_with(['"', '\'']) => format!(
+            "unknown option '{n}': quote the value, not the option: \
+             application-group=\"VALUE\""
+        ),
+        n if n.eq_ignore_ascii_case("application-group")
+            || n.eq_ignore_ascii_case("application_group") =>
+        {
+            format!(
+                "unknown option '{n}': write application-group=NAME (lower case, with a hyphen)"
+            )
+        }
+        n => format!(
+            "unknown option '{n}': the only option is application-group=NAME; remove '{n}='"
+        ),
+    }
+}
+
+/// Parse the whole argument text of `WSGIAuthUserScript`,
+/// `WSGIAuthGroupScript` or `WSGIAccessScript`.
+pub fn parse_script_directive(raw: &str) -> Result<ScriptDirective, String> {
+    let (path, mut rest) = getword_conf(raw.as_bytes());
+    let path = text(&path);
+    if path.trim().is_empty() {
+        return Err("the script path is empty".to_owned());
+    }
+    let mut options = ScriptOptions {
         application_group: ApplicationGroup::Global,
     };
-    for option in options {
-        let Some((key, value)) = option.split_once('=') else {
-            return Err(format!("malformed option '{option}': expected key=value"));
-        };
-        match key {
-            "application-group" => parsed.application_group = ApplicationGroup::parse(value)?,
-            "process-group" => {
-                return Err(format!(
-                    "option '{key}' is not supported: mod_authnz_wsgi runs scripts in the Apache child \
-                     itself (there are no daemon process groups)"
-                ))
-            }
-            _ => return Err(format!("unknown option '{key}' (only application-group= is supported)")),
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'=' || is_space(b))
+            .unwrap_or(rest.len());
+        if end == 0 || rest.get(end) != Some(&b'=') {
+            let word_end = rest.iter().position(|&b| is_space(b)).unwrap_or(rest.len());
+            return Err(format!(
+                "malformed option '{}': options are written name=value, as in \
+                 application-group=NAME",
+                text(&rest[..word_end])
+            ));
         }
+        let name = text(&rest[..end]);
+        let (value, after) = getword_conf(&rest[end + 1..]);
+        match name.as_str() {
+            "application-group" => {
+                options.application_group = ApplicationGroup::parse(&text(&value))?;
+            }
+            other => return Err(refuse_option(other)),
+        }
+        rest = after;
     }
-    Ok(parsed)
+    Ok(ScriptDirective { path, options })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn group(raw: &str) -> ApplicationGroup {
+        parse_script_directive(raw)
+            .unwrap_or_else(|e| panic!("{raw}: {e}"))
+            .options
+            .application_group
+    }
+
+    fn named(name: &str) -> ApplicationGroup {
+        ApplicationGroup::Named(name.to_owned())
+    }
+
     #[test]
     fn default_is_global() {
-        let opts = parse_script_options([]).unwrap();
-        assert_eq!(opts.application_group, ApplicationGroup::Global);
+        let parsed = parse_script_directive("/srv/auth.py").unwrap();
+        assert_eq!(parsed.path, "/srv/auth.py");
+        assert_eq!(parsed.options.application_group, ApplicationGroup::Global);
+    }
+
+    #[test]
+    fn paths_are_words_with_httpd_quoting() {
+        let parsed = parse_script_directive(r#""/srv/my auth.py" application-group=a"#).unwrap();
+        assert_eq!(parsed.path, "/srv/my auth.py");
+        assert_eq!(parsed.options.application_group, named("a"));
+        assert_eq!(parse_script_directive("  'x.py'  ").unwrap().path, "x.py");
     }
 
     #[test]
     fn groups_parse() {
-        let g = |s| parse_script_options([s]).unwrap().application_group;
-        assert_eq!(g("application-group=%{GLOBAL}"), ApplicationGroup::Global);
-        assert_eq!(g("application-group=%{SERVER}"), ApplicationGroup::Server);
-        assert_eq!(g("application-group=%{HOST}"), ApplicationGroup::Host);
         assert_eq!(
-            g("application-group=site1"),
-            ApplicationGroup::Named("site1".into())
+            group("a.py application-group=%{GLOBAL}"),
+            ApplicationGroup::Global
+        );
+        assert_eq!(
+            group("a.py application-group=%{SERVER}"),
+            ApplicationGroup::Server
+        );
+        assert_eq!(
+            group("a.py application-group=%{HOST}"),
+            ApplicationGroup::Host
+        );
+        assert_eq!(group("a.py application-group=site1"), named("site1"));
+    }
+
+    #[test]
+    fn quoted_values_as_mod_wsgi_reads_them() {
+        assert_eq!(
+            group("a.py application-group='%{GLOBAL}'"),
+            ApplicationGroup::Global
+        );
+        assert_eq!(
+            group(r#"a.py application-group="%{GLOBAL}""#),
+            ApplicationGroup::Global
+        );
+        assert_eq!(
+            group(r#"a.py application-group="%{SERVER}""#),
+            ApplicationGroup::Server
+        );
+        assert_eq!(
+            group(r#"a.py application-group="two words""#),
+            named("two words")
+        );
+        assert_eq!(group(r"a.py application-group='it\'s'"), named("it's"));
+        // ap_getword_conf skips white space before the value, as in mod_wsgi.
+        assert_eq!(group("a.py application-group= spaced"), named("spaced"));
+        // The last option wins.
+        assert_eq!(
+            group("a.py application-group=a application-group=b"),
+            named("b")
         );
     }
 
     #[test]
-    fn bad_options_are_named() {
-        let err = parse_script_options(["process-group=x"]).unwrap_err();
-        assert!(err.contains("process-group"), "{err}");
-        let err = parse_script_options(["colour=blue"]).unwrap_err();
-        assert!(err.contains("colour"), "{err}");
-        let err = parse_script_options(["application-group"]).unwrap_err();
-        assert!(err.contains("malformed"), "{err}");
-        let err = parse_script_options(["application-group="]).unwrap_err();
-        assert!(err.contains("needs a value"), "{err}");
-        let err = parse_script_options(["application-group=%{ENV:X}"]).unwrap_err();
-        assert!(err.contains("%{ENV:X}"), "{err}");
+    fn resource_and_env_are_literal_names_as_for_mod_wsgi_auth_scripts() {
+        assert_eq!(
+            group("a.py application-group=%{RESOURCE}"),
+            named("%{RESOURCE}")
+        );
+        assert_eq!(
+            group("a.py application-group='%{RESOURCE}'"),
+            named("%{RESOURCE}")
+        );
+        assert_eq!(
+            group("a.py application-group=%{ENV:SITE}"),
+            named("%{ENV:SITE}")
+        );
+    }
+
+    #[test]
+    fn bad_values_say_what_to_write() {
+        for raw in [
+            "a.py application-group=",
+            "a.py application-group=''",
+            "a.py application-group=%{global}",
+            "a.py application-group=%{ENV:}",
+            "a.py application-group=x-%{SERVER}",
+            "a.py application-group='a\tb'",
+        ] {
+            let err = parse_script_directive(raw).unwrap_err();
+            assert!(
+                err.contains("%{GLOBAL}") && err.contains("write"),
+                "{raw}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_options_are_named_with_what_to_do() {
+        let err = parse_script_directive("a.py process-group=x").unwrap_err();
+        assert!(
+            err.contains("'process-group'") && err.contains("not supported"),
+            "{err}"
+        );
+        assert!(err.contains("remove it"), "{err}");
+        let err = parse_script_directive("a.py colour=blue").unwrap_err();
+        assert!(err.contains("unknown option 'colour'") && err.contains("application-group=NAME"));
+        let err = parse_script_directive("a.py Application-Group=x").unwrap_err();
+        assert!(err.contains("lower case"), "{err}");
+        let err = parse_script_directive("a.py pass-authorization=On").unwrap_err();
+        assert!(err.contains("remove it"), "{err}");
+        let err = parse_script_directive(r#"a.py "application-group=x y""#).unwrap_err();
+        assert!(err.contains(r#"application-group="VALUE""#), "{err}");
+        let err = parse_script_directive("a.py application-group").unwrap_err();
+        assert!(
+            err.contains("malformed option 'application-group'"),
+            "{err}"
+        );
+        let err = parse_script_directive("a.py =x").unwrap_err();
+        assert!(err.contains("malformed option '=x'"), "{err}");
+    }
+
+    #[test]
+    fn empty_paths_are_refused() {
+        for raw in ["", "   ", "\"\"", "'  '"] {
+            let err = parse_script_directive(raw).unwrap_err();
+            assert!(err.contains("script path is empty"), "{raw:?}: {err}");
+        }
     }
 }

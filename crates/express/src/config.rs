@@ -172,7 +172,9 @@ fn location(out: &mut String, s: &Settings) {
     let options = o
         .application_group
         .as_ref()
-        .map(|g| format!(" {}", conf(&format!("application-group={g}"))))
+        // The value is quoted, not the option: mod_wsgi's reading (name up
+        // to `=`, then one quoted word), which the script directives follow.
+        .map(|g| format!(" application-group={}", conf(g)))
         .unwrap_or_default();
     out.push_str("<Location />\n");
     if let Some(auth) = &o.auth {
@@ -331,8 +333,8 @@ mod tests {
             "site 1",
         ]);
         let l = location_block(&c);
-        assert!(l.contains("WSGIAuthUserScript \"/s/auth.py\" \"application-group=site 1\"\n"));
-        assert!(l.contains("WSGIAccessScript \"/s/hosts.py\" \"application-group=site 1\"\n"));
+        assert!(l.contains("WSGIAuthUserScript \"/s/auth.py\" application-group=\"site 1\"\n"));
+        assert!(l.contains("WSGIAccessScript \"/s/hosts.py\" application-group=\"site 1\"\n"));
         assert!(l.contains("    WSGIReflectAuth On\n"));
         let c = render_with(&["--host-access-script", "/s/hosts.py"]);
         assert!(location_block(&c).ends_with(

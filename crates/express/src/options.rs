@@ -243,10 +243,8 @@ fn build(raw: &Raw) -> Checked<Options> {
     let application_group = single(raw, "application-group").map(str::to_owned);
     if let Some(group) = &application_group {
         values::config_text("--application-group", group)?;
-        authnz_core::script_options::parse_script_options([
-            format!("application-group={group}").as_str()
-        ])
-        .map_err(|e| format!("--application-group: {e}"))?;
+        authnz_core::script_options::ApplicationGroup::parse(group)
+            .map_err(|e| format!("--application-group: {e}"))?;
         if auth.is_none() && host_access_script.is_none() {
             return Err(
                 "--application-group needs a script: --auth-user-script or --host-access-script"
@@ -551,9 +549,9 @@ mod tests {
             "--host-access-script",
             "h.py",
             "--application-group",
-            "%{ENV:X}"
+            "%{SERVERNAME}"
         ])
-        .contains("only %{GLOBAL}"));
+        .contains("write %{GLOBAL}"));
         assert!(err(&["--python-home", "/v/${X}"]).contains("${"));
     }
 
