@@ -1,4 +1,5 @@
-"""Beside mod_wsgi (SPEC §1, Coexistence): Debian's mod_wsgi hosts a Django
+"""Beside mod_wsgi (SPEC §1, Coexistence): mod_wsgi — Debian's 4.9 and
+PyPI's 6.x, built here against the same Apache and Python — hosts a Django
 application — in daemon mode (with and without `WSGIRestrictEmbedded On`)
 and in embedded mode (`WSGIApplicationGroup %{GLOBAL}`, and mod_wsgi's
 default sub-interpreter) — and this module, loaded before or after it,
@@ -21,8 +22,11 @@ import urllib.request
 import pytest
 
 from harness import MODULE_DIR, MODULE_SO, Apache, basic_header
-from test_django import django_venv, make_django_project
+from test_django import cached_venv, django_venv, make_django_project
 
+# PyPI's mod_wsgi, built with apache2-dev (apxs) by pip in a cached venv.
+PYPI_MOD_WSGI = "6.1.1"
+BUILDS = ["debian", "pypi"]
 MODES = ["daemon", "daemon-restrict-embedded", "embedded-global", "embedded-sub-interpreter"]
 ORDERS = ["authnz-wsgi-first", "mod-wsgi-first"]
 
@@ -102,6 +106,18 @@ def venv():
     return django_venv()
 
 
+def mod_wsgi_so(build):
+    """The mod_wsgi module to load: Debian's package, or PyPI's built here."""
+    if build == "debian":
+        so = MODULE_DIR / "mod_wsgi.so"
+        assert so.exists(), f"{so} is missing: install libapache2-mod-wsgi-py3"
+        return so
+    built = cached_venv(f"authnz-wsgi-mod-wsgi-{PYPI_MOD_WSGI}", f"mod_wsgi=={PYPI_MOD_WSGI}")
+    location = subprocess.run([str(built / "bin/mod_wsgi-express"), "module-location"],
+                              capture_output=True, text=True, check=True, timeout=60)
+    return location.stdout.strip()
+
+
 def mod_wsgi_conf(mode, venv, project):
     wsgi = project / "mysite" / "wsgi.py"
     alias = f'WSGIScriptAlias / "{wsgi}"\n'
@@ -117,7 +133,7 @@ def mod_wsgi_conf(mode, venv, project):
     }[mode]
 
 
-def make_server(venv, mode, order, mpm):
+def make_server(venv, mode, order, mpm, mod_wsgi_so):
     # One event child with its threads (and a second scoreboard slot, for
     # the new generation while the old one finishes after a graceful
     # restart), or four prefork children: requests that wait for a slow
@@ -138,7 +154,7 @@ def make_server(venv, mode, order, mpm):
     subprocess.run(["chmod", "-R", "a+rX", str(project)], check=True)
     script = server.write_script("django_auth.py", AUTH_SCRIPT.format(project=str(project)))
     ours = f'LoadModule authnz_wsgi_module "{MODULE_SO}"\n'
-    theirs = f"LoadModule wsgi_module {MODULE_DIR}/mod_wsgi.so\n"
+    theirs = f'LoadModule wsgi_module "{mod_wsgi_so}"\n'
     loads = ours + theirs if order == "authnz-wsgi-first" else theirs + ours
     server.server_conf = loads + server.server_conf + mod_wsgi_conf(mode, venv, project)
     server.site_conf = f"""
@@ -204,11 +220,15 @@ def crash_lines(server):
             or ("AUTHNZ_WSGI" in l and ":error]" in l)]
 
 
-@pytest.mark.parametrize("mpm", ["event", "prefork"])
-@pytest.mark.parametrize("order", ORDERS)
-@pytest.mark.parametrize("mode", MODES)
-def test_django_app_hosted_by_mod_wsgi_and_secret_area_guarded_here(venv, mode, order, mpm):
-    server = make_server(venv, mode, order, mpm)
+# Every combination with Debian's build; PyPI's under the event MPM.
+SERVED = [(build, mode, order, mpm) for build in BUILDS for mode in MODES for order in ORDERS
+          for mpm in ("event", "prefork") if build == "debian" or mpm == "event"]
+
+
+@pytest.mark.parametrize("build,mode,order,mpm", SERVED)
+def test_django_app_hosted_by_mod_wsgi_and_secret_area_guarded_here(venv, build, mode, order,
+                                                                    mpm):
+    server = make_server(venv, mode, order, mpm, mod_wsgi_so(build))
     try:
         server.start(timeout=60)
         children, daemons = apache_children(server)
@@ -266,10 +286,14 @@ def test_django_app_hosted_by_mod_wsgi_and_secret_area_guarded_here(venv, mode, 
         server.cleanup()
 
 
-@pytest.mark.parametrize("order", ORDERS)
-@pytest.mark.parametrize("mode", MODES)
-def test_graceful_restart_under_load_loses_no_request(venv, mode, order):
-    server = make_server(venv, mode, order, "event")
+# Both orders with Debian's build; PyPI's loaded after this module.
+RESTARTED = [(build, mode, order) for build in BUILDS for mode in MODES for order in ORDERS
+             if build == "debian" or order == ORDERS[0]]
+
+
+@pytest.mark.parametrize("build,mode,order", RESTARTED)
+def test_graceful_restart_under_load_loses_no_request(venv, build, mode, order):
+    server = make_server(venv, mode, order, "event", mod_wsgi_so(build))
     try:
         server.start(timeout=60)
         results = []

@@ -24,17 +24,18 @@ VENV_PARENT = Path(os.environ.get("AUTHNZ_WSGI_VENV_DIR", "/var/cache/authnz-wsg
 SYSTEM_PYTHON = "/usr/bin/python3"  # the Python Apache's children embed
 
 
-def django_venv():
-    """A virtualenv with Django, made from /usr/bin/python3 and kept between
-    runs (keyed on the Django version); world-readable for the child user."""
-    venv = VENV_PARENT / f"authnz-wsgi-django-venv-{DJANGO_VERSION}"
+def cached_venv(name, requirement):
+    """A virtualenv made from /usr/bin/python3 with `requirement` installed
+    from PyPI, kept between runs under VENV_PARENT (keyed on `name`);
+    world-readable for the child user."""
+    venv = VENV_PARENT / name
     done = venv / ".authnz-wsgi-complete"
     VENV_PARENT.mkdir(mode=0o755, parents=True, exist_ok=True)
     info = VENV_PARENT.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
         raise RuntimeError(f"{VENV_PARENT} must be a directory of ours that nobody else can "
                            "write to (set AUTHNZ_WSGI_VENV_DIR)")
-    with open(VENV_PARENT / "authnz-wsgi-django-venv.lock", "w") as lock:
+    with open(VENV_PARENT / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.exists():
             return venv
@@ -43,15 +44,20 @@ def django_venv():
                        capture_output=True, timeout=300)
         pip = subprocess.run(
             [str(venv / "bin/python"), "-m", "pip", "install", "--disable-pip-version-check",
-             "-q", f"django=={DJANGO_VERSION}"],
-            capture_output=True, text=True, timeout=600,
+             "-q", requirement],
+            capture_output=True, text=True, timeout=900,
         )
         if pip.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
-            raise RuntimeError(f"pip install django=={DJANGO_VERSION} failed:\n{pip.stderr}")
+            raise RuntimeError(f"pip install {requirement} failed:\n{pip.stderr}")
         subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)
-        done.write_text(DJANGO_VERSION + "\n")
+        done.write_text(requirement + "\n")
     return venv
+
+
+def django_venv():
+    """A virtualenv with Django (see `cached_venv`)."""
+    return cached_venv(f"authnz-wsgi-django-venv-{DJANGO_VERSION}", f"django=={DJANGO_VERSION}")
 
 
 SETTINGS = """\

@@ -1,5 +1,6 @@
 //! How one provider question is answered — the pipeline shared by Basic,
-//! Digest, `Require wsgi-group` and host access:
+//! Digest and `Require wsgi-group` (host access, which is never cached,
+//! only takes a call slot through [`with_call_slot`]):
 //!
 //! 1. from the in-process cache (`WSGIAuthCacheTimeout`), when it holds a
 //!    live entry for the question's key: no slot, no Python;
@@ -12,8 +13,7 @@
 //! 4. otherwise by one Python call, whose positive result is stored in the
 //!    cache and whose answer is handed to the threads that waited for it.
 //!
-//! Questions without a key (the cache is off here, or host access, which
-//! is never cached) go straight from 2 to 4.
+//! Questions without a key (the cache is off here) go straight from 2 to 4.
 
 use std::time::{Duration, Instant};
 
