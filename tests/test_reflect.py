@@ -1187,14 +1187,18 @@ def test_lua_filter_alone_strips(lua_parts, target, status, proto):
     assert (entry["status"], entry["user"], entry["auth_type"]) == (status, "alice", "Session")
 
 
-def test_lua_snippet_requires_its_define():
+@pytest.mark.parametrize("define", ["", "Define AUTHNZ_REFLECT_LUA\n"])
+def test_lua_snippet_requires_its_define_with_a_value(define):
     server = Apache(name="reflect-lua-conf", modules=["lua"], load_authnz_wsgi=False,
-                    site_conf=f'<Location /x>\n  Include "{LUA_DIR / "authnz_reflect.conf"}"\n</Location>\n')
+                    site_conf=define + f'<Location /x>\n  Include "{LUA_DIR / "authnz_reflect.conf"}"'
+                                       '\n</Location>\n')
     try:
         code, out = server.configtest()
     finally:
         server.cleanup()
-    assert code != 0 and "Define AUTHNZ_REFLECT_LUA" in out, out
+    assert code != 0 and "Syntax OK" not in out, out
+    wanted = "has no value" if define else "before including it"
+    assert "Define AUTHNZ_REFLECT_LUA" in out and wanted in out, out
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2"])
