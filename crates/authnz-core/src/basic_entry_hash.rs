@@ -39,9 +39,12 @@ pub const SHA1CRYPT_MAX_PASSWORD_BYTES: usize = 512;
 /// Random bytes of a `$sha1$` salt: 16 characters of crypt's alphabet.
 pub const SHA1CRYPT_SALT_BYTES: usize = 12;
 
-/// crypt(3)'s base-64 alphabet.
-const CRYPT_ALPHABET: &[u8; 64] =
-    b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+use base64::alphabet::CRYPT;
+use base64::engine::general_purpose::{GeneralPurpose, NO_PAD};
+use base64::Engine;
+
+/// crypt(3)'s base-64: its alphabet (`./0-9A-Za-z`), no padding.
+const CRYPT_BASE64: GeneralPurpose = GeneralPurpose::new(&CRYPT, NO_PAD);
 
 impl BasicEntryHash {
     /// The scheme a `WSGISocacheHash` argument names (case-insensitive).
@@ -80,15 +83,10 @@ impl BasicEntryHash {
 /// The crypt(3) setting for a `$sha1$` hash with this salt:
 /// `$sha1$ROUNDS$SALT$`, the salt written in crypt's alphabet.
 pub fn sha1crypt_setting(salt: &[u8; SHA1CRYPT_SALT_BYTES]) -> String {
-    let mut setting = format!("$sha1${SHA1CRYPT_ROUNDS}$");
-    for chunk in salt.chunks(3) {
-        let bits = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
-        for shift in [18, 12, 6, 0] {
-            setting.push(char::from(CRYPT_ALPHABET[((bits >> shift) & 63) as usize]));
-        }
-    }
-    setting.push('$');
-    setting
+    format!(
+        "$sha1${SHA1CRYPT_ROUNDS}${}$",
+        CRYPT_BASE64.encode(salt)
+    )
 }
 
 #[cfg(test)]

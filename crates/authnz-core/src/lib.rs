@@ -8,6 +8,8 @@
 //! comparison of the per-call path; and the sections of a configuration
 //! whose `Require` lines let every valid user past a group check (§6).
 
+#![forbid(unsafe_code)]
+
 pub mod auth_cache;
 pub mod basic_entry_hash;
 pub mod credentials;
