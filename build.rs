@@ -1,6 +1,8 @@
 //! Build script: finds the installed httpd/APR headers through `apxs`, generates
-//! Rust bindings for them with bindgen, and records the Python version the
-//! module is built against so a child can refuse a mismatched libpython.
+//! Rust bindings for them with bindgen, compiles the C shim for httpd's
+//! macros (`src/ffi/mod_authnz_wsgi.c`) against the same headers, and
+//! records the Python version the module is built against so a child can
+//! refuse a mismatched libpython.
 
 use std::env;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=APXS");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-changed=src/ffi/wrapper.h");
+    println!("cargo:rerun-if-changed=src/ffi/mod_authnz_wsgi.c");
 
     let apxs = find_apxs();
     let include_dir = apxs_query(&apxs, "INCLUDEDIR");
@@ -54,6 +57,19 @@ fn main() {
     bindings
         .write_to_file(out.join("httpd_bindings.rs"))
         .expect("writing the generated bindings to OUT_DIR");
+
+    // httpd's C macros, compiled against the same headers.
+    let mut shim = cc::Build::new();
+    shim.file("src/ffi/mod_authnz_wsgi.c")
+        .include(&include_dir)
+        .warnings(true);
+    for flag in extra_includes
+        .split_whitespace()
+        .filter(|a| a.starts_with("-I"))
+    {
+        shim.include(&flag[2..]);
+    }
+    shim.compile("authnz_wsgi_shim");
 
     // crypt_rn (libxcrypt) makes the `$sha1$` entries handed to
     // mod_authn_socache; APR's apr_password_validate already uses libcrypt.

@@ -16,23 +16,27 @@ mod httpd;
 mod module;
 mod python;
 
-use std::ptr::{addr_of, null, null_mut};
+use std::ptr::{addr_of, addr_of_mut, null, null_mut};
 
 use httpd::guard::{guard, install_panic_hook};
 use module::{access, config, directives, lifecycle, providers, reflect, socache};
 
 /// The module record httpd links into its module list. It must be mutable
 /// memory: httpd writes `module_index`, `next` and `dynamic_load_handle`.
+/// Its standard start (`STANDARD20_MODULE_STUFF`: magic cookie, MMN, name)
+/// is written by [`FILL_MODULE_HEADER`] as the module is loaded, from the C
+/// shim compiled against the installed headers; until then the cookie is
+/// 0, which httpd refuses to load.
 #[no_mangle]
 #[allow(non_upper_case_globals)]
 pub static mut authnz_wsgi_module: ffi::module = ffi::module {
-    version: ffi::MODULE_MAGIC_NUMBER_MAJOR as i32,
-    minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as i32,
+    version: 0,
+    minor_version: 0,
     module_index: -1,
-    name: c"mod_authnz_wsgi.c".as_ptr(),
+    name: null(),
     dynamic_load_handle: null_mut(),
     next: null_mut(),
-    magic: ffi::MODULE_MAGIC_COOKIE as std::ffi::c_ulong,
+    magic: 0,
     rewrite_args: None,
     create_dir_config: Some(config::create_dir_config),
     merge_dir_config: Some(config::merge_dir_config),
@@ -43,6 +47,23 @@ pub static mut authnz_wsgi_module: ffi::module = ffi::module {
     #[cfg(httpd_module_flags)]
     flags: 0,
 };
+
+/// Runs when the dynamic loader maps the module (`dlopen`, before httpd
+/// looks the record up): the record's standard start, from httpd's macros.
+#[used]
+#[link_section = ".init_array"]
+static FILL_MODULE_HEADER: extern "C" fn() = fill_module_header;
+
+extern "C" fn fill_module_header() {
+    // SAFETY: runs once, as the library is loaded, before anything else can
+    // read the record; the shim only writes the record's first fields.
+    unsafe { ffi::authnz_wsgi_module_header(addr_of_mut!(authnz_wsgi_module)) };
+}
+
+/// The module record, for httpd calls that take it.
+pub(crate) fn module_record() -> *const ffi::module {
+    addr_of!(authnz_wsgi_module)
+}
 
 /// The index httpd assigned to this module (for configs and log levels).
 pub(crate) fn module_index() -> i32 {

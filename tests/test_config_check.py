@@ -331,3 +331,21 @@ def test_relative_script_path_is_server_root_relative():
         assert len(loaded) == 1 and f"'{srv.scripts}/rel.py'" in loaded[0], srv.error_log()
     finally:
         srv.cleanup()
+
+
+def test_httpd_knows_the_module_by_its_file_name():
+    """The record's start comes from httpd's STANDARD20_MODULE_STUFF (the C
+    shim, compiled against the installed headers): httpd accepts the
+    record's magic cookie and MMN, and knows the module as
+    mod_authnz_wsgi.c, as <IfModule> and hook ordering name it."""
+    srv = Apache(name="module-name",
+                 site_conf='<IfModule mod_authnz_wsgi.c>\n  Error "known as mod_authnz_wsgi.c"\n'
+                           '</IfModule>\n')
+    try:
+        code, output = srv.configtest()
+        assert code != 0 and "known as mod_authnz_wsgi.c" in output, output
+        srv.site_conf = '<IfModule !mod_authnz_wsgi.c>\n  Error "unknown"\n</IfModule>\n'
+        code, output = srv.configtest()
+        assert code == 0 and "Syntax OK" in output, output
+    finally:
+        srv.cleanup()

@@ -63,7 +63,7 @@ impl Request {
         // holds a `T` allocated by create/merge_dir_config in a pool that
         // outlives the request.
         unsafe {
-            module_config_slot(self.raw().per_dir_config, crate::module_index())
+            module_config_slot(self.raw().per_dir_config, crate::module_record())
                 .cast::<T>()
                 .as_ref()
         }
@@ -77,16 +77,12 @@ impl Request {
         // state type). Requests are handled by one thread at a time.
         unsafe {
             let vector = self.raw().request_config;
-            let slot = module_config_slot(vector, crate::module_index()).cast::<T>();
+            let slot = module_config_slot(vector, crate::module_record()).cast::<T>();
             if let Some(state) = slot.as_mut() {
                 return state;
             }
             let fresh = self.pool().alloc(T::default());
-            ffi::ap_set_module_config(
-                vector,
-                std::ptr::addr_of!(crate::authnz_wsgi_module),
-                fresh.cast(),
-            );
+            ffi::authnz_wsgi_set_module_config(vector, crate::module_record(), fresh.cast());
             &mut *fresh
         }
     }
@@ -95,7 +91,7 @@ impl Request {
     pub fn existing_state<T>(self) -> Option<&'static mut T> {
         // SAFETY: as in `state`: the slot is NULL or our one state type.
         unsafe {
-            module_config_slot(self.raw().request_config, crate::module_index())
+            module_config_slot(self.raw().request_config, crate::module_record())
                 .cast::<T>()
                 .as_mut()
         }
@@ -383,9 +379,13 @@ impl Request {
     /// Another module's record in the merged per-directory configuration
     /// (NULL when that module has none here). Reading it requires knowing
     /// the record's layout: see `module::socache`.
-    pub fn module_dir_config_raw(self, index: i32) -> *mut std::ffi::c_void {
-        // SAFETY: per_dir_config is the request's merged vector; the slot
-        // lookup only reads the pointer stored for `index`.
-        unsafe { module_config_slot(self.raw().per_dir_config, index) }
+    ///
+    /// # Safety
+    /// `module` must be NULL or the record of a module loaded in this
+    /// configuration.
+    pub unsafe fn module_dir_config_raw(self, module: *const ffi::module) -> *mut std::ffi::c_void {
+        // SAFETY: per_dir_config is the request's merged vector; `module`
+        // is per the contract above.
+        unsafe { module_config_slot(self.raw().per_dir_config, module) }
     }
 }

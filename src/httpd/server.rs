@@ -10,18 +10,24 @@ use crate::ffi;
 #[derive(Clone, Copy)]
 pub struct Server(NonNull<ffi::server_rec>);
 
-/// Look up our slot in a configuration vector.
+/// A module's slot in a configuration vector (`ap_get_module_config`,
+/// through the C shim).
 ///
 /// # Safety
-/// `vector` must be a live `ap_conf_vector_t` built by httpd for the loaded
-/// modules, and `index` our module's index.
-pub unsafe fn module_config_slot(vector: *mut ffi::ap_conf_vector_t, index: i32) -> *mut c_void {
+/// `vector` must be NULL or a live `ap_conf_vector_t` built by httpd for
+/// the loaded modules, and `module` NULL or a loaded module's record.
+pub unsafe fn module_config_slot(
+    vector: *mut ffi::ap_conf_vector_t,
+    module: *const ffi::module,
+) -> *mut c_void {
+    // SAFETY: per the contract above, `module` is NULL or a live record.
+    let index = unsafe { module.as_ref() }.map_or(-1, |m| m.module_index);
+    // A module without an index (-1: not loaded) has no slot.
     if vector.is_null() || index < 0 {
         return std::ptr::null_mut();
     }
-    // SAFETY: a configuration vector is an array of `void *`, one per module,
-    // indexed by module_index (this is what ap_get_module_config does).
-    unsafe { *vector.cast::<*mut c_void>().add(index as usize) }
+    // SAFETY: a live vector and a loaded module's record (contract above).
+    unsafe { ffi::authnz_wsgi_get_module_config(vector, module) }
 }
 
 impl Server {
@@ -40,7 +46,7 @@ impl Server {
         // SAFETY: the server is live and module_config is its config vector;
         // our slot holds a `T` allocated by create_server_config in pconf.
         unsafe {
-            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_index());
+            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_record());
             slot.cast::<T>().as_ref()
         }
     }
@@ -50,7 +56,7 @@ impl Server {
     pub fn module_config_mut<T>(self) -> Option<&'static mut T> {
         // SAFETY: as module_config; httpd reads configuration on one thread.
         unsafe {
-            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_index());
+            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_record());
             slot.cast::<T>().as_mut()
         }
     }

@@ -34,7 +34,7 @@
 //! measured from a real check.
 
 use std::ffi::{c_char, CStr};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::socache_policy::directive_enables_wsgi;
@@ -54,9 +54,10 @@ const PROVIDER: &CStr = c"wsgi";
 static STORE_FN: AtomicUsize = AtomicUsize::new(0);
 /// Whether the current configuration asks mod_authn_socache to cache `wsgi`.
 static WANTED: AtomicBool = AtomicBool::new(false);
-/// mod_authn_socache's module index when its per-directory record was
-/// verified to have the layout of [`SocacheDirConfig`] this cycle; else -1.
-static SOCACHE_INDEX: AtomicI32 = AtomicI32::new(-1);
+/// mod_authn_socache's module record (its address) when its per-directory
+/// record was verified to have the layout of [`SocacheDirConfig`] this
+/// cycle; else 0.
+static SOCACHE_MODULE: AtomicUsize = AtomicUsize::new(0);
 
 /// mod_authn_socache's per-directory record (`authn_cache_dircfg` in
 /// modules/aaa/mod_authn_socache.c), read only after the layout check of
@@ -82,10 +83,10 @@ pub unsafe extern "C" fn optional_fn_retrieve() {
         let found = unsafe { ffi::apr_dynamic_fn_retrieve(c"ap_authn_cache_store".as_ptr()) };
         let address = found.map_or(0, |f| f as usize);
         let wanted = address != 0 && configuration_enables_wsgi();
-        let index = if wanted { verified_socache_index() } else { -1 };
+        let verified = if wanted { verified_socache_module() } else { 0 };
         STORE_FN.store(address, Ordering::Release);
         WANTED.store(wanted, Ordering::Release);
-        SOCACHE_INDEX.store(index, Ordering::Release);
+        SOCACHE_MODULE.store(verified, Ordering::Release);
         if wanted && !basic_entry::sha1crypt_supported() {
             slog!(
                 None,
@@ -96,7 +97,7 @@ pub unsafe extern "C" fn optional_fn_retrieve() {
                  request)"
             );
         }
-        if wanted && index < 0 {
+        if wanted && verified == 0 {
             slog!(
                 None,
                 Level::Info,
@@ -108,18 +109,18 @@ pub unsafe extern "C" fn optional_fn_retrieve() {
     })
 }
 
-/// mod_authn_socache's module index, if a record made by its own
-/// `create_dir_config` has the layout and defaults [`SocacheDirConfig`]
-/// expects; -1 otherwise.
-fn verified_socache_index() -> i32 {
+/// mod_authn_socache's module record (its address), if a record made by
+/// its own `create_dir_config` has the layout and defaults
+/// [`SocacheDirConfig`] expects; 0 otherwise.
+fn verified_socache_module() -> usize {
     // SAFETY: a lookup in httpd's list of loaded modules.
     let module = unsafe { ffi::ap_find_linked_module(c"mod_authn_socache.c".as_ptr()) };
     // SAFETY: NULL or the live module record of a loaded module.
     let Some(module) = (unsafe { module.as_ref() }) else {
-        return -1;
+        return 0;
     };
     let Some(create) = module.create_dir_config else {
-        return -1;
+        return 0;
     };
     let mut pool: *mut ffi::apr_pool_t = std::ptr::null_mut();
     // SAFETY: creates a root pool (APR is initialised by httpd); checked below.
@@ -127,7 +128,7 @@ fn verified_socache_index() -> i32 {
         ffi::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut())
     };
     if status != 0 || pool.is_null() {
-        return -1;
+        return 0;
     }
     // SAFETY: the module's own constructor, called as httpd calls it (a
     // pool and a directory that may be NULL); it returns a record in `pool`.
@@ -146,9 +147,9 @@ fn verified_socache_index() -> i32 {
     // SAFETY: the pool was created above and nothing refers to it any more.
     unsafe { ffi::apr_pool_destroy(pool) };
     if matches {
-        module.module_index
+        module as *const ffi::module as usize
     } else {
-        -1
+        0
     }
 }
 
@@ -157,11 +158,14 @@ fn socache_stores_here(r: Request) -> bool {
     if !WANTED.load(Ordering::Acquire) {
         return false;
     }
-    let index = SOCACHE_INDEX.load(Ordering::Acquire);
-    if index < 0 {
+    let module = SOCACHE_MODULE.load(Ordering::Acquire);
+    if module == 0 {
         return true;
     }
-    let record = r.module_dir_config_raw(index).cast::<SocacheDirConfig>();
+    // SAFETY: the record of mod_authn_socache, loaded in this configuration
+    // (the address is taken again every configuration cycle).
+    let record =
+        unsafe { r.module_dir_config_raw(module as *const ffi::module) }.cast::<SocacheDirConfig>();
     // SAFETY: the slot holds mod_authn_socache's merged record for this
     // request (or NULL), whose layout was verified this cycle; `providers`
     // is NULL or an array of C strings, which ap_array_str_contains reads.

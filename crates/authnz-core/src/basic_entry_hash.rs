@@ -83,10 +83,7 @@ impl BasicEntryHash {
 /// The crypt(3) setting for a `$sha1$` hash with this salt:
 /// `$sha1$ROUNDS$SALT$`, the salt written in crypt's alphabet.
 pub fn sha1crypt_setting(salt: &[u8; SHA1CRYPT_SALT_BYTES]) -> String {
-    format!(
-        "$sha1${SHA1CRYPT_ROUNDS}${}$",
-        CRYPT_BASE64.encode(salt)
-    )
+    format!("$sha1${SHA1CRYPT_ROUNDS}${}$", CRYPT_BASE64.encode(salt))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 //! target in a reflecting location is refused (and the start-up log says
 //! so). Without mod_proxy_http, mod_proxy_wstunnel always tunnels.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::ffi;
 use crate::httpd::guard::guard;
@@ -27,13 +27,13 @@ use crate::httpd::Request;
 use crate::slog;
 
 /// mod_proxy_wstunnel is not loaded.
-const NOT_LOADED: i32 = -2;
+const NOT_LOADED: usize = 0;
 /// Loaded, but its record does not look as expected.
-const LAYOUT_UNKNOWN: i32 = -1;
+const LAYOUT_UNKNOWN: usize = 1;
 
-/// [`NOT_LOADED`], [`LAYOUT_UNKNOWN`], or mod_proxy_wstunnel's module index
-/// (its record's layout verified this cycle).
-static WSTUNNEL: AtomicI32 = AtomicI32::new(NOT_LOADED);
+/// [`NOT_LOADED`], [`LAYOUT_UNKNOWN`], or mod_proxy_wstunnel's module record
+/// (its address; its record's layout verified this cycle).
+static WSTUNNEL: AtomicUsize = AtomicUsize::new(NOT_LOADED);
 /// Whether mod_proxy_http is loaded (mod_proxy_wstunnel can fall back).
 static PROXY_HTTP_LOADED: AtomicBool = AtomicBool::new(false);
 
@@ -84,7 +84,7 @@ pub unsafe extern "C" fn check_wstunnel(
         let state = match loaded(c"mod_proxy_wstunnel.c") {
             None => NOT_LOADED,
             Some(module) if default_record_word(module) == Some(DEFAULT_RECORD_WORD) => {
-                module.module_index
+                module as *const ffi::module as usize
             }
             Some(_) => {
                 slog!(
@@ -118,11 +118,14 @@ pub(super) fn tunnels_without_looking(r: Request) -> bool {
     match WSTUNNEL.load(Ordering::Acquire) {
         NOT_LOADED => false,
         LAYOUT_UNKNOWN => true,
-        index => {
+        module => {
             if !PROXY_HTTP_LOADED.load(Ordering::Acquire) {
                 return true;
             }
-            let record = r.module_dir_config_raw(index).cast::<u32>();
+            // SAFETY: the record of mod_proxy_wstunnel, loaded in this
+            // configuration (its address is taken again every cycle).
+            let record =
+                unsafe { r.module_dir_config_raw(module as *const ffi::module) }.cast::<u32>();
             // SAFETY: the slot holds mod_proxy_wstunnel's merged record for
             // this request (or NULL), whose layout was verified this cycle.
             unsafe { record.as_ref() }.is_none_or(|word| word & 1 == 0)
