@@ -463,7 +463,7 @@ def test_expression_that_evaluates_to_nothing_is_500(apache):
     out = call(apache, "/header-only/index.html", "alpha")
     assert out.status == 500 and out.entry["status"] == 500
     assert out.groups_calls == []
-    lines = out.tagged("AUTHNZ_WSGI0033")
+    lines = out.tagged("AUTHNZ_WSGI0036")
     assert len(lines) == 1 and "evaluated to no group names" in lines[0]
 
 

@@ -3,6 +3,7 @@
 //! instead of unwinding into httpd (which would abort the whole child with
 //! all its in-flight requests).
 
+use authnz_core::log_tags as tags;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
@@ -49,7 +50,7 @@ pub fn guard<R>(entry: &str, on_panic: R, body: impl FnOnce() -> R) -> R {
                 slog!(
                     None,
                     Level::Error,
-                    1,
+                    tags::INTERNAL_ERROR,
                     "internal error in {entry}: {detail}; request refused"
                 )
             });

@@ -3,6 +3,7 @@
 //! `allow_access(environ, host)` with the host as `Request::access_host`
 //! defines it.
 
+use authnz_core::log_tags as tags;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use pyo3::prelude::*;
@@ -37,7 +38,7 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
         rlog!(
             &r,
             Level::Error,
-            60,
+            tags::NO_ACCESS_SCRIPT,
             "{what} is used here but no WSGIAccessScript applies"
         );
         return Err(CallFailed);
@@ -76,7 +77,7 @@ fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict
                         rlog!(
                             &r,
                             Level::Error,
-                            61,
+                            tags::BAD_ALLOW_ACCESS_RESULT,
                             "allow_access must return True, False or None, not {}",
                             type_name(value)
                         );
@@ -108,7 +109,7 @@ fn check_access(r: Request) -> c_int {
             rlog!(
                 &r,
                 Level::Error,
-                62,
+                tags::ACCESS_DENIED,
                 "client denied by allow_access: {}",
                 latin1(&r.access_host())
             );

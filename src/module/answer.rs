@@ -15,6 +15,7 @@
 //!
 //! Questions without a key (the cache is off here) go straight from 2 to 4.
 
+use authnz_core::log_tags as tags;
 use std::time::{Duration, Instant};
 
 use authnz_core::auth_cache::CacheKey;
@@ -87,7 +88,7 @@ pub fn with_call_slot<R>(
         rlog!(
             &r,
             Level::Error,
-            44,
+            tags::CALL_CAP_REACHED,
             "{function}: {} Python calls were still running in this child after waiting {}ms \
              for one to finish (WSGIMaxConcurrentCalls); request refused",
             call_limit::cap(),
@@ -119,7 +120,7 @@ fn answer_in_slot(
             rlog!(
                 &r,
                 Level::Error,
-                80,
+                tags::SAME_QUESTION_STILL_RUNNING,
                 "{function}: a call with the same credentials was still running after {}s; \
                  request refused",
                 max_wait.as_secs()

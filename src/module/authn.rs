@@ -2,6 +2,7 @@
 //! `check_password(environ, user, password)`, Digest and
 //! `AuthBasicUseDigestAlgorithm MD5` call `get_realm_hash(environ, user, realm)`.
 
+use authnz_core::log_tags as tags;
 use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
 
@@ -46,7 +47,7 @@ fn user_script(r: Request) -> Result<(&'static DirConfig, &'static ScriptSpec), 
             rlog!(
                 &r,
                 Level::Error,
-                10,
+                tags::NO_USER_SCRIPT,
                 "the wsgi authn provider is used here but no WSGIAuthUserScript applies to this location"
             );
             Err(ffi::authn_status_AUTH_GENERAL_ERROR)
@@ -70,7 +71,7 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
             rlog!(
                 &r,
                 Level::Error,
-                11,
+                tags::BAD_CHECK_PASSWORD_RESULT,
                 "check_password returned a str that is not valid Unicode"
             );
             CallFailed
@@ -79,7 +80,7 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
             rlog!(
                 &r,
                 Level::Error,
-                11,
+                tags::BAD_CHECK_PASSWORD_RESULT,
                 "check_password returned an unusable user name: {problem}"
             );
             return Err(CallFailed);
@@ -89,7 +90,7 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
     rlog!(
         &r,
         Level::Error,
-        11,
+        tags::BAD_CHECK_PASSWORD_RESULT,
         "check_password must return True, False, None or a user name (str), not {}",
         type_name(value)
     );
@@ -103,7 +104,7 @@ fn apply_rename(r: Request, user_text: &str, name: &str) {
         rlog!(
             &r,
             Level::Debug,
-            12,
+            tags::USER_RENAMED,
             "check_password renamed the user to '{name}'"
         );
         r.set_user(name.as_bytes());
@@ -174,7 +175,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         Source::Cache => rlog!(
             &r,
             Level::Debug,
-            70,
+            tags::CACHED_LOGIN,
             "login of '{}' granted from the in-process cache (WSGIAuthCacheTimeout)",
             decode_credential(user)
         ),
@@ -185,7 +186,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         Source::Call => rlog!(
             &r,
             Level::Debug,
-            74,
+            tags::RENAMED_NOT_SOCACHED,
             "renamed login of '{}' not handed to mod_authn_socache, which would grant it under \
              the name the client sent",
             decode_credential(user)
@@ -202,7 +203,7 @@ fn log_shared(r: Request, what: &str, user: &[u8]) {
     rlog!(
         &r,
         Level::Debug,
-        81,
+        tags::SHARED_ANSWER,
         "{what} of '{}' answered by a call made at the same time for the same credentials",
         decode_credential(user)
     );
@@ -222,7 +223,7 @@ fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u
         rlog!(
             &r,
             Level::Error,
-            13,
+            tags::BAD_REALM_HASH,
             "get_realm_hash must return None or an MD5 hex digest (str or bytes), not {}",
             type_name(value)
         );
@@ -232,7 +233,7 @@ fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u
         rlog!(
             &r,
             Level::Error,
-            13,
+            tags::BAD_REALM_HASH,
             "get_realm_hash returned an unusable hash: {problem}"
         );
         return Err(CallFailed);
@@ -298,7 +299,7 @@ fn digest(
         Source::Cache => rlog!(
             &r,
             Level::Debug,
-            77,
+            tags::CACHED_REALM_HASH,
             "realm hash of '{}' answered from the in-process cache (WSGIAuthCacheTimeout)",
             decode_credential(user)
         ),

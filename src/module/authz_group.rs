@@ -4,6 +4,7 @@
 //! Fail closed: a `str`/`bytes` result, a non-iterable, a non-string item or
 //! an exception at any point of the iteration is a general error (500).
 
+use authnz_core::log_tags as tags;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
         rlog!(
             &r,
             Level::Error,
-            31,
+            tags::BAD_GROUPS_RESULT,
             "groups_for_user returned a single {} instead of an iterable of group names",
             type_name(value)
         );
@@ -57,7 +58,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             log_exception(
                 py,
                 &r,
-                32,
+                tags::GROUPS_ITERATION_RAISED,
                 "iterating the result of groups_for_user raised",
                 &err,
             );
@@ -66,7 +67,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
         rlog!(
             &r,
             Level::Error,
-            31,
+            tags::BAD_GROUPS_RESULT,
             "groups_for_user must return an iterable of group names (str or bytes), not {}",
             type_name(value)
         );
@@ -80,7 +81,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             rlog!(
                 &r,
                 Level::Error,
-                82,
+                tags::TOO_MANY_GROUPS,
                 "groups_for_user yielded more than {MAX_GROUPS} items; refused (group lists are \
                  read up to that number, so a runaway iterator cannot hold the worker)"
             );
@@ -90,7 +91,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             log_exception(
                 py,
                 &r,
-                32,
+                tags::GROUPS_ITERATION_RAISED,
                 "iterating the result of groups_for_user raised",
                 &err,
             );
@@ -101,7 +102,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 rlog!(
                     &r,
                     Level::Error,
-                    31,
+                    tags::BAD_GROUPS_RESULT,
                     "groups_for_user yielded a str that is not valid Unicode"
                 );
                 CallFailed
@@ -112,7 +113,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             rlog!(
                 &r,
                 Level::Error,
-                31,
+                tags::BAD_GROUPS_RESULT,
                 "groups_for_user yielded an item of type {}; group names must be str or bytes",
                 type_name(&item)
             );
@@ -124,7 +125,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             rlog!(
                 &r,
                 Level::Debug,
-                31,
+                tags::EMPTY_GROUP_NAME,
                 "groups_for_user yielded an empty group name; skipped"
             );
             continue;
@@ -133,7 +134,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             rlog!(
                 &r,
                 Level::Error,
-                31,
+                tags::BAD_GROUPS_RESULT,
                 "groups_for_user yielded an unusable group name: {problem}"
             );
             return Err(CallFailed);
@@ -188,7 +189,7 @@ fn lookup_groups(r: Request, dir: &DirConfig, target: Target<'_>, user: &[u8]) -
         rlog!(
             &r,
             Level::Debug,
-            81,
+            tags::SHARED_ANSWER,
             "groups of '{}' answered by a call made at the same time for the same user",
             String::from_utf8_lossy(user)
         );
@@ -200,7 +201,7 @@ fn lookup_groups(r: Request, dir: &DirConfig, target: Target<'_>, user: &[u8]) -
         Source::Cache => rlog!(
             &r,
             Level::Debug,
-            71,
+            tags::CACHED_GROUPS,
             "groups of '{}' taken from the in-process cache (WSGIAuthCacheTimeout)",
             String::from_utf8_lossy(user)
         ),
@@ -221,7 +222,7 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
             rlog!(
                 &r,
                 Level::Error,
-                33,
+                tags::BAD_GROUP_LINE,
                 "cannot evaluate the Require wsgi-group arguments: {e}"
             );
             return ffi::authz_status_AUTHZ_GENERAL_ERROR;
@@ -232,7 +233,7 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
         rlog!(
             &r,
             Level::Error,
-            33,
+            tags::GROUP_LINE_EMPTY,
             "Require wsgi-group evaluated to no group names"
         );
         return ffi::authz_status_AUTHZ_GENERAL_ERROR;
@@ -244,7 +245,7 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
         rlog!(
             &r,
             Level::Error,
-            30,
+            tags::NO_GROUP_SCRIPT,
             "Require wsgi-group is used here but no WSGIAuthGroupScript applies"
         );
         return ffi::authz_status_AUTHZ_GENERAL_ERROR;
@@ -262,7 +263,7 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
     rlog!(
         &r,
         Level::Debug,
-        34,
+        tags::NOT_IN_GROUP,
         "user '{}' is in none of the required groups ({})",
         String::from_utf8_lossy(&user),
         String::from_utf8_lossy(&line)

@@ -19,6 +19,7 @@
 //!
 //! Concurrent misses of one key make one Python call: see `answer`.
 
+use authnz_core::log_tags as tags;
 use std::ffi::CStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,7 +60,7 @@ static CACHE: Lazy<Option<ProcessCache>> = Lazy::new(|| {
         slog!(
             None,
             Level::Error,
-            72,
+            tags::NO_CACHE_KEY,
             "WSGIAuthCacheTimeout: no random key available (getrandom failed); the in-process \
              cache is off in child {}",
             std::process::id()

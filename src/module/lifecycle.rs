@@ -5,6 +5,7 @@
 //! each worker thread its Python thread state before mod_wsgi touches it
 //! (`create_request`).
 
+use authnz_core::log_tags as tags;
 use std::ffi::CStr;
 use std::ptr::null;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +56,7 @@ pub unsafe extern "C" fn pre_config(
             slog!(
                 None,
                 Level::Emerg,
-                2,
+                tags::MOD_PYTHON_LOADED,
                 "mod_authnz_wsgi cannot be loaded together with mod_python.c: only one CPython \
                  can live in an httpd process and mod_python does not share it. Remove the \
                  LoadModule line of one of them."
@@ -70,7 +71,7 @@ pub unsafe extern "C" fn pre_config(
             slog!(
                 None,
                 Level::Debug,
-                85,
+                tags::BESIDE_MOD_WSGI,
                 "mod_wsgi is loaded: this module answers WSGIAuthUserScript, \
                  WSGIAuthGroupScript and WSGIAccessScript (providers wsgi, wsgi-group, \
                  wsgi-host); mod_wsgi keeps hosting applications"
@@ -134,7 +135,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             slog!(
                 Some(main),
                 Level::Info,
-                58,
+                tags::PYTHON_NOT_NEEDED,
                 "Python not started in child {}: no WSGIAuthUserScript, WSGIAuthGroupScript or \
                  WSGIAccessScript is configured and WSGIAuthAllowOverride is Off",
                 std::process::id()
@@ -146,7 +147,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             Ok(started) => slog!(
                 Some(main),
                 Level::Info,
-                3,
+                tags::PYTHON_STARTED,
                 "Python {} {} child {} (sys.prefix {}, library {})",
                 started.version,
                 if started.attached {
@@ -161,7 +162,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             Err(message) => slog!(
                 Some(main),
                 Level::Error,
-                4,
+                tags::PYTHON_UNAVAILABLE,
                 "Python is not available in child {}: {message}; every request that needs a script \
                  will be answered with an error",
                 std::process::id()

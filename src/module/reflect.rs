@@ -24,6 +24,7 @@ mod request_strip;
 mod response_filter;
 mod wstunnel;
 
+use authnz_core::log_tags as tags;
 use authnz_core::reflect::{single_reflected_value, MAX_REFLECTED_LEN};
 
 pub use interim::{watch_backend_head, BackendHeadFilter};
@@ -75,7 +76,7 @@ fn valid_value(r: Request, name: &str, values: &[&[u8]]) -> Option<Vec<u8>> {
             rlog!(
                 &r,
                 Level::Warning,
-                50,
+                tags::BAD_REFLECTED_VALUE,
                 "dropped response header {name} of {} (value '{}'): {why}; identity reflection \
                  accepts one value of at most {MAX_REFLECTED_LEN} bytes without control characters",
                 String::from_utf8_lossy(r.uri()),

@@ -12,6 +12,7 @@
 //! reading of a graceful or full restart), each once, to the main server's
 //! error log at its `LogLevel`.
 
+use authnz_core::log_tags as tags;
 use std::ffi::c_int;
 use std::ptr::null;
 
@@ -23,9 +24,6 @@ use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
 use crate::httpd::Server;
 use crate::slog;
-
-/// The log tag of the warning.
-const TAG: u16 = 103;
 
 /// Register the two hooks (from `register_hooks`).
 pub fn register() {
@@ -40,7 +38,13 @@ pub fn register() {
 /// Log a warning for every section of the configuration just read.
 fn warn(server: Option<Server>) {
     for warning in find_require_any_traps(&parsed_configuration()) {
-        slog!(server, Level::Warning, TAG, "{}", warning.message);
+        slog!(
+            server,
+            Level::Warning,
+            tags::REQUIRE_ANY_TRAP,
+            "{}",
+            warning.message
+        );
     }
 }
 

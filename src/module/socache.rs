@@ -33,6 +33,7 @@
 //! the in-process cache, so it is never older than `AuthnCacheTimeout`
 //! measured from a real check.
 
+use authnz_core::log_tags as tags;
 use std::ffi::{c_char, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -91,7 +92,7 @@ pub unsafe extern "C" fn optional_fn_retrieve() {
             slog!(
                 None,
                 Level::Warning,
-                78,
+                tags::SHA1CRYPT_UNSUPPORTED,
                 "this platform's crypt(3) cannot validate $sha1$ hashes; Basic logins are handed \
                  to mod_authn_socache as bcrypt hashes instead (about a millisecond per cached \
                  request)"
@@ -101,7 +102,7 @@ pub unsafe extern "C" fn optional_fn_retrieve() {
             slog!(
                 None,
                 Level::Info,
-                75,
+                tags::SOCACHE_LAYOUT_UNKNOWN,
                 "mod_authn_socache's per-directory record does not have the expected layout; \
                  granted logins are hashed for it wherever AuthnCacheProvideFor names wsgi"
             );
@@ -237,7 +238,7 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
         rlog!(
             &r,
             Level::Debug,
-            74,
+            tags::PASSWORD_TOO_LONG_TO_SOCACHE,
             "login of '{}' not handed to mod_authn_socache: the password is longer than the \
              {} bytes a {} entry holds",
             String::from_utf8_lossy(user.to_bytes()),
@@ -252,7 +253,7 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
             rlog!(
                 &r,
                 Level::Error,
-                76,
+                tags::SOCACHE_HASH_FAILED,
                 "login of '{}' not handed to mod_authn_socache: {why}",
                 String::from_utf8_lossy(user.to_bytes())
             );
@@ -274,7 +275,7 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
     rlog!(
         &r,
         Level::Debug,
-        73,
+        tags::HANDED_TO_SOCACHE,
         "granted login of '{}' handed to mod_authn_socache as a salted {} hash",
         String::from_utf8_lossy(user.to_bytes()),
         scheme.name()
@@ -304,7 +305,7 @@ pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: *const c_
     rlog!(
         &r,
         Level::Debug,
-        73,
+        tags::HANDED_TO_SOCACHE,
         "realm hash of '{}' handed to mod_authn_socache",
         String::from_utf8_lossy(user.to_bytes())
     );

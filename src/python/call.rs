@@ -2,6 +2,7 @@
 //! fetch the function, build `environ`, call it, and report exceptions. The
 //! caller maps the returned object to a provider status.
 
+use authnz_core::log_tags as tags;
 use authnz_core::script_options::ApplicationGroup;
 use pyo3::prelude::*;
 
@@ -43,7 +44,7 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
                 rlog!(
                     &r,
                     Level::Debug,
-                    83,
+                    tags::HOST_GROUP_FALLBACK,
                     "application-group=%{{HOST}}: '{name}' is not a name of this virtual host; \
                      the group of its ServerName is used"
                 );
@@ -102,7 +103,7 @@ pub fn call_script<R, const N: usize>(
             rlog!(
                 &r,
                 Level::Error,
-                45,
+                tags::SCRIPT_TIMEOUT,
                 "{function}() in '{}' returned after WSGIScriptTimeout ({}s); its answer is refused",
                 spec.path,
                 limit_secs(dir)
@@ -115,7 +116,7 @@ pub fn call_script<R, const N: usize>(
         rlog!(
             &r,
             Level::Error,
-            43,
+            tags::PYTHON_NOT_IN_CHILD,
             "Python is not available in this process; see the start-up log"
         );
         Err(CallFailed)
@@ -196,11 +197,23 @@ fn run_call<'py, R, const N: usize>(
     // is logged with the request (its import, just done, was not).
     let _printing = CallOutputScope::begin(r);
     let scope = CallScope::new(py, r).map_err(|e| {
-        log_exception(py, &r, 41, "cannot prepare the call", &e);
+        log_exception(
+            py,
+            &r,
+            tags::CALL_PREPARATION_FAILED,
+            "cannot prepare the call",
+            &e,
+        );
         CallFailed
     })?;
     let environ = build_environ(py, r, group, &scope).map_err(|e| {
-        log_exception(py, &r, 41, "cannot build environ", &e);
+        log_exception(
+            py,
+            &r,
+            tags::CALL_PREPARATION_FAILED,
+            "cannot build environ",
+            &e,
+        );
         CallFailed
     })?;
     let rest = args(py);
@@ -215,14 +228,14 @@ fn run_call<'py, R, const N: usize>(
                 spec.path,
                 limit_secs(dir)
             );
-            log_exception_hiding(py, &r, 45, &summary, &err, secret);
+            log_exception_hiding(py, &r, tags::SCRIPT_TIMEOUT, &summary, &err, secret);
             Err(CallFailed)
         }
         Err(err) => {
             log_exception_hiding(
                 py,
                 &r,
-                42,
+                tags::SCRIPT_RAISED,
                 &format!("{function}() in '{}' raised", spec.path),
                 &err,
                 secret,

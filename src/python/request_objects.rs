@@ -13,6 +13,7 @@
 //! instead of freeing them and making new ones. Objects a script kept stay
 //! detached for good.
 
+use authnz_core::log_tags as tags;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
@@ -76,10 +77,6 @@ enum Sink {
     },
 }
 
-/// `wsgi.errors` lines carry this tag; `sys.stdout`/`sys.stderr` theirs
-/// (`StdName::tag`).
-const ERRORS_TAG: u16 = 40;
-
 impl ErrorStream {
     /// `sys.stdout` or `sys.stderr`, handing writes made outside a call to
     /// `previous` when there is one.
@@ -94,8 +91,8 @@ impl ErrorStream {
     fn emit(&self, line: &str) {
         match &self.sink {
             Sink::Call(request) => match request.get() {
-                Some(r) => rlog!(&r, Level::Error, ERRORS_TAG, "{line}"),
-                None => slog!(None, Level::Error, ERRORS_TAG, "{line}"),
+                Some(r) => rlog!(&r, Level::Error, tags::SCRIPT_OUTPUT, "{line}"),
+                None => slog!(None, Level::Error, tags::SCRIPT_OUTPUT, "{line}"),
             },
             Sink::Std { name, .. } => slog!(None, Level::Error, name.tag(), "{line}"),
         }

@@ -7,6 +7,7 @@
 //! the error-log `sys.stdout`/`sys.stderr` (`std_streams`), so what a
 //! script prints at import time is logged too.
 
+use authnz_core::log_tags as tags;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::sync::{Arc, Mutex};
@@ -165,7 +166,7 @@ pub fn function<'py>(
         rlog!(
             r,
             Level::Error,
-            84,
+            tags::TOO_MANY_APPLICATION_GROUPS,
             "script '{}' already runs in {MAX_GROUPS_PER_SCRIPT} application groups in this \
              child; application group '{application_group}' is refused (with \
              application-group=%{{HOST}}, every host name a wildcard ServerAlias admits is a \
@@ -196,7 +197,7 @@ pub fn function<'py>(
                 rlog!(
                     r,
                     Level::Error,
-                    21,
+                    tags::FUNCTION_MISSING,
                     "script '{}' loaded, but {function} {what} in it",
                     key.path
                 );
@@ -204,7 +205,7 @@ pub fn function<'py>(
                 rlog!(
                     r,
                     Level::Debug,
-                    21,
+                    tags::FUNCTION_MISSING,
                     "script '{}' has no usable {function} (reported at load)",
                     key.path
                 );
@@ -245,7 +246,7 @@ fn refresh(
         rlog!(
             r,
             Level::Debug,
-            22,
+            tags::SCRIPT_RETRY_WAIT,
             "script '{}' failed to load less than a second ago",
             key.path
         );
@@ -260,7 +261,7 @@ fn refresh(
             rlog!(
                 r,
                 Level::Error,
-                23,
+                tags::SCRIPT_UNREADABLE,
                 "cannot access script '{}': {e}",
                 key.path
             );
@@ -276,7 +277,7 @@ fn refresh(
             rlog!(
                 r,
                 Level::Info,
-                24,
+                tags::SCRIPT_LOADED,
                 "{} script '{}' (application group '{}')",
                 if reloading_existing {
                     "re-loaded"
@@ -300,7 +301,7 @@ fn refresh(
             log_exception(
                 py,
                 r,
-                20,
+                tags::SCRIPT_LOAD_FAILED,
                 &format!("cannot load script '{}'", key.path),
                 &err,
             );
@@ -312,7 +313,7 @@ fn refresh(
             rlog!(
                 r,
                 Level::Error,
-                20,
+                tags::SCRIPT_LOAD_FAILED,
                 "cannot load script '{}': {message}",
                 key.path
             );

@@ -6,7 +6,7 @@
 //!
 //! - During a call on the writing thread ([`CallOutputScope`]: the script
 //!   function and the reading of its result) a line carries the request's
-//!   context (`[client ...]`), under tag 100 (`sys.stdout`) or 101
+//!   context (`[client ...]`), under tag 100 (`sys.stdout`, `STDOUT_LINE`) or 101 (`STDERR_LINE`)
 //!   (`sys.stderr`); the call's partial lines are written when it ends.
 //!   This thread-local state is the only per-call part; the line cutting
 //!   is `wsgi.errors`'s own ([`LineBuffer`]).
@@ -20,6 +20,7 @@
 //!
 //! Nothing is hidden: a script that prints a password writes it to the log.
 
+use authnz_core::log_tags as tags;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
@@ -46,8 +47,8 @@ impl StdName {
     /// The log tag of the stream's lines.
     pub fn tag(self) -> u16 {
         match self {
-            StdName::Stdout => 100,
-            StdName::Stderr => 101,
+            StdName::Stdout => tags::STDOUT_LINE,
+            StdName::Stderr => tags::STDERR_LINE,
         }
     }
 
@@ -179,7 +180,7 @@ pub fn install_std_streams(py: Python<'_>) {
             slog!(
                 None,
                 Level::Error,
-                102,
+                tags::STD_STREAMS_NOT_REPLACED,
                 "sys.stdout and sys.stderr could not be replaced; what scripts print does not \
                  reach the error log: {}",
                 describe(py, &err)

@@ -20,6 +20,7 @@
 //! cores do not contend for the flag); only the first call after the
 //! watchdog parked swaps it and wakes it.
 
+use authnz_core::log_tags as tags;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 use std::thread::Thread;
@@ -172,7 +173,7 @@ fn fire_expired() -> bool {
                 slog!(
                     None,
                     Level::Warning,
-                    46,
+                    tags::TIMEOUT_THREAD_COLLISION,
                     "WSGIScriptTimeout: Python thread id {} matched {modified} thread states \
                      (one of an ended thread); the timeout is raised again once it is released",
                     call.thread_id

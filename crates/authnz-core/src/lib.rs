@@ -17,6 +17,7 @@ pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;
 pub mod log_lines;
+pub mod log_tags;
 pub mod permissions;
 pub mod realm_hash;
 pub mod redact;

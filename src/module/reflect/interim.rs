@@ -17,6 +17,7 @@
 //! output filter handles them); after the final or `101` head the filter
 //! takes itself out of the chain.
 
+use authnz_core::log_tags as tags;
 use std::ffi::CStr;
 
 use authnz_core::reflect::{InterimHeadScanner, LineVerdict};
@@ -99,7 +100,7 @@ fn keep_switching_identity(head: &BackendHead) {
         rlog!(
             &head.client,
             Level::Debug,
-            92,
+            tags::INTERIM_IDENTITY_TAKEN,
             "took the identity headers out of the 101 Switching Protocols response to {}",
             String::from_utf8_lossy(head.client.uri())
         );

@@ -6,6 +6,7 @@
 //! `subprocess_env` for `%{...}e` — unless Apache itself authenticated the
 //! request.
 
+use authnz_core::log_tags as tags;
 use std::ptr::null;
 
 use authnz_core::reflect::{decide, ReflectDecision};
@@ -67,7 +68,7 @@ fn reflect_into_log(r: Request) {
             rlog!(
                 &last,
                 Level::Debug,
-                53,
+                tags::USER_REFLECTED,
                 "reflected user '{user}' (auth type '{}') from the response of {}",
                 identity
                     .auth_type
@@ -80,7 +81,7 @@ fn reflect_into_log(r: Request) {
         ReflectDecision::KeepDifferent => rlog!(
             &last,
             Level::Debug,
-            51,
+            tags::APACHE_USER_KEPT,
             "kept user '{}' that Apache authenticated for {}; the response of {} named '{user}'",
             String::from_utf8_lossy(apache_user.as_deref().unwrap_or_default()),
             String::from_utf8_lossy(last.uri()),

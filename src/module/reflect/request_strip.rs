@@ -42,6 +42,7 @@ use crate::httpd::Request;
 use crate::module::config::ReflectHeaders;
 use crate::module::request_state::RequestState;
 use crate::rlog;
+use authnz_core::log_tags as tags;
 
 use authnz_core::reflect::request_header_matches;
 
@@ -79,7 +80,7 @@ fn strip_environment(r: Request, headers: &ReflectHeaders) {
         rlog!(
             &r,
             Level::Info,
-            93,
+            tags::ENVIRONMENT_VARIABLE_REMOVED,
             "removed environment variable {} from {}: a request header of that name reached \
              the environment before the request came to this location (mod_include does that)",
             String::from_utf8_lossy(&key),
@@ -98,7 +99,7 @@ fn refuse_raw_tunnel(r: Request) {
     rlog!(
         &r,
         Level::Warning,
-        95,
+        tags::UPGRADE_REFUSED,
         "refused the protocol upgrade of {} to {}: mod_proxy_wstunnel \
          (ProxyWebsocketFallbackToProxyHttp Off) would copy the backend's 101 response to the \
          client unseen, identity headers included; proxy WebSockets through mod_proxy_http \
@@ -128,7 +129,7 @@ fn strip(r: Request, headers: &ReflectHeaders, moment: Moment) {
             Moment::ConfigurationKnown => rlog!(
                 &r,
                 Level::Info,
-                52,
+                tags::REQUEST_HEADER_REMOVED,
                 "removed request header {key} from {}{uri}: with WSGIReflectAuth On identities \
                  come only from the application's response",
                 if r.is_subrequest() {
@@ -140,7 +141,7 @@ fn strip(r: Request, headers: &ReflectHeaders, moment: Moment) {
             Moment::HandlerNext => rlog!(
                 &r,
                 Level::Info,
-                90,
+                tags::LATE_REQUEST_HEADER_REMOVED,
                 "removed request header {key} from {uri} just before its handler ran: the \
                  request was switched to this location after its headers had been checked \
                  (DirectoryIndex, FallbackResource and MultiViews do that); with WSGIReflectAuth \

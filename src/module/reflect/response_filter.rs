@@ -13,6 +13,7 @@
 //! when the end of the response passes) are filled as the last brigade of a
 //! proxied chunked body arrives.
 
+use authnz_core::log_tags as tags;
 use std::ffi::CStr;
 use std::sync::Arc;
 
@@ -112,7 +113,7 @@ fn strip_trailers(r: Request, strip: &[Arc<str>]) {
         rlog!(
             &r,
             Level::Warning,
-            91,
+            tags::TRAILER_DROPPED,
             "dropped trailer field {name} of {} ({} value(s)): identity reflection reads the \
              response header section only, never trailers",
             String::from_utf8_lossy(r.uri()),

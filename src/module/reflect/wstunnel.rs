@@ -18,6 +18,7 @@
 //! target in a reflecting location is refused (and the start-up log says
 //! so). Without mod_proxy_http, mod_proxy_wstunnel always tunnels.
 
+use authnz_core::log_tags as tags;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::ffi;
@@ -90,7 +91,7 @@ pub unsafe extern "C" fn check_wstunnel(
                 slog!(
                     None,
                     Level::Info,
-                    94,
+                    tags::WSTUNNEL_LAYOUT_UNKNOWN,
                     "mod_proxy_wstunnel's per-directory record does not have the expected \
                      layout; where WSGIReflectAuth is On, upgrades to ws:// and wss:// targets \
                      are refused"
