@@ -41,6 +41,3 @@ pub const HOOK_OK: i32 = OK as i32;
 pub const HOOK_DECLINED: i32 = DECLINED;
 pub const HOOK_SERVER_ERROR: i32 = HTTP_INTERNAL_SERVER_ERROR as i32;
 pub const HOOK_FORBIDDEN: i32 = HTTP_FORBIDDEN as i32;
-
-/// `APR_HOOK_MIDDLE` as the `int` the hook registrars take.
-pub const HOOK_MIDDLE: i32 = APR_HOOK_MIDDLE as i32;

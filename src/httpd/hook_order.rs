@@ -9,3 +9,10 @@ pub struct HookOrder<const N: usize>(pub [*const c_char; N]);
 
 // SAFETY: the array is immutable and points to static C strings.
 unsafe impl<const N: usize> Sync for HookOrder<N> {}
+
+impl<const N: usize> HookOrder<N> {
+    /// The list as httpd takes it (`const char * const *`).
+    pub fn as_ptr(&'static self) -> *const *const c_char {
+        self.0.as_ptr()
+    }
+}

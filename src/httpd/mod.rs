@@ -8,6 +8,7 @@ pub mod expr;
 pub mod filter;
 pub mod guard;
 pub mod hook_order;
+pub mod hooks;
 pub mod input_filter;
 pub mod log;
 pub mod request;

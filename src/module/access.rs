@@ -9,13 +9,16 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
 
+use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
 use crate::httpd::guard::guard;
+use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::answer::with_call_slot;
 use crate::module::config::DirConfig;
+use crate::module::providers::{self, Provider, Registration};
 use crate::module::request_state::RequestState;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::environ::latin1;
@@ -90,6 +93,17 @@ fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict
     .unwrap_or(Err(CallFailed))
 }
 
+/// The authz provider `wsgi-host`.
+pub fn provider() -> Provider {
+    Provider::Authz(c"wsgi-host", &WSGI_HOST_PROVIDER)
+}
+
+/// Host access's access-phase hook and provider.
+pub fn register(pool: Pool) {
+    hooks::check_access_per_conf(access_checker, Order::MIDDLE);
+    providers::register(pool, provider(), Registration::Counted);
+}
+
 /// `WSGIAccessScript`: True or None leave the decision to `Require`; False
 /// and every error answer 403. Where the section itself says
 /// `Require wsgi-host` in the server configuration for this request's
@@ -119,7 +133,7 @@ fn check_access(r: Request) -> c_int {
     }
 }
 
-pub unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
+unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
     guard("WSGIAccessScript", ffi::HOOK_FORBIDDEN, || {
         // SAFETY: httpd passes the live request.
         match unsafe { Request::from_raw(r) } {
@@ -130,7 +144,7 @@ pub unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
 }
 
 /// The provider record for `Require wsgi-host`.
-pub static WSGI_HOST_PROVIDER: ffi::authz_provider = ffi::authz_provider {
+static WSGI_HOST_PROVIDER: ffi::authz_provider = ffi::authz_provider {
     check_authorization: Some(check_host),
     parse_require_line: Some(parse_host_line),
 };

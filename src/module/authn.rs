@@ -11,6 +11,7 @@ use authnz_core::realm_hash::validate_realm_hash;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
 
+use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::guard::guard;
 use crate::httpd::log::Level;
@@ -18,13 +19,24 @@ use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
+use crate::module::providers::{self, Provider, Registration};
 use crate::module::socache;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::type_name;
 use crate::rlog;
 
+/// The authn provider `wsgi`.
+pub fn provider() -> Provider {
+    Provider::Authn(c"wsgi", &WSGI_AUTHN_PROVIDER)
+}
+
+/// Registers the provider.
+pub fn register(pool: Pool) {
+    providers::register(pool, provider(), Registration::Counted);
+}
+
 /// The provider record httpd keeps a pointer to.
-pub static WSGI_AUTHN_PROVIDER: ffi::authn_provider = ffi::authn_provider {
+static WSGI_AUTHN_PROVIDER: ffi::authn_provider = ffi::authn_provider {
     check_password: Some(check_password),
     get_realm_hash: Some(get_realm_hash),
 };

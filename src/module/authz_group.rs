@@ -14,6 +14,7 @@ use authnz_core::require_words::require_words;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
 use crate::httpd::expr::{eval_string_expr, parse_string_expr};
@@ -23,13 +24,24 @@ use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::DirConfig;
+use crate::module::providers::{self, Provider, Registration};
 use crate::module::request_state::RequestState;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::{log_exception, type_name};
 use crate::rlog;
 
+/// The authz provider `wsgi-group`.
+pub fn provider() -> Provider {
+    Provider::Authz(c"wsgi-group", &WSGI_GROUP_PROVIDER)
+}
+
+/// Registers the provider.
+pub fn register(pool: Pool) {
+    providers::register(pool, provider(), Registration::Counted);
+}
+
 /// The provider record httpd keeps a pointer to.
-pub static WSGI_GROUP_PROVIDER: ffi::authz_provider = ffi::authz_provider {
+static WSGI_GROUP_PROVIDER: ffi::authz_provider = ffi::authz_provider {
     check_authorization: Some(check_authorization),
     parse_require_line: Some(parse_require_line),
 };

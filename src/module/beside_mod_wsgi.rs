@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::apr::Pool;
 use crate::ffi;
 use crate::module::providers::{self, Registration};
+use crate::module::{access, authn, authz_group};
 
 /// mod_wsgi's module name (its `module.name`).
 const MOD_WSGI: &CStr = c"mod_wsgi.c";
@@ -51,7 +52,13 @@ pub fn take_over_auth(pconf: Pool) -> bool {
     let beside = is_loaded(MOD_WSGI);
     BESIDE.store(beside, Ordering::Relaxed);
     if beside {
-        providers::register(pconf, Registration::Replacing);
+        for provider in [
+            authn::provider(),
+            authz_group::provider(),
+            access::provider(),
+        ] {
+            providers::register(pconf, provider, Registration::Replacing);
+        }
         drop_access_hook_of(MOD_WSGI);
     }
     beside

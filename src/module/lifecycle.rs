@@ -15,6 +15,7 @@ use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::guard::guard;
 use crate::httpd::hook_order::HookOrder;
+use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Server;
 use crate::module::beside_mod_wsgi;
@@ -28,7 +29,18 @@ use crate::slog;
 const MOD_PYTHON: &CStr = c"mod_python.c";
 
 /// Our `child_init` runs after mod_wsgi's, which may start Python.
-pub static CHILD_INIT_AFTER: HookOrder<2> = HookOrder([c"mod_wsgi.c".as_ptr(), null()]);
+static CHILD_INIT_AFTER: HookOrder<2> = HookOrder([c"mod_wsgi.c".as_ptr(), null()]);
+
+/// The process lifecycle's hooks.
+pub fn register() {
+    hooks::pre_config(pre_config, Order::MIDDLE);
+    // After mod_wsgi's: when it starts Python in the child, this module
+    // attaches to that interpreter instead of starting one.
+    hooks::child_init(child_init, Order::MIDDLE.after(&CHILD_INIT_AFTER));
+    // First on every request: a worker thread gets its thread state in the
+    // main interpreter before mod_wsgi gives it one of its own.
+    hooks::create_request(create_request, Order::REALLY_FIRST);
+}
 
 /// Whether the configuration being read names a Python script (or lets
 /// `.htaccess` files name one). Reset in `pre_config`, before every reading
@@ -45,7 +57,7 @@ pub fn note_python_needed() {
 /// `pre_config`: all `LoadModule` lines have run; fail start-up (and
 /// `apache2 -t`) when mod_python is loaded, and take the script
 /// directives over from mod_wsgi when it is.
-pub unsafe extern "C" fn pre_config(
+unsafe extern "C" fn pre_config(
     pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     _ptemp: *mut ffi::apr_pool_t,
@@ -124,7 +136,7 @@ fn python_settings(main: Server) -> PythonSettings {
 
 /// `child_init`: start Python in this child (or attach to the one mod_wsgi
 /// started), unless no configuration uses it.
-pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     guard("child_init", (), || {
         // SAFETY: httpd passes the live main server record.
         let Some(main) = (unsafe { Server::from_raw(s) }) else {
@@ -190,7 +202,7 @@ impl Drop for ChildExit {
 /// main interpreter before anything else in the request uses Python.
 /// Beside mod_wsgi only: its first use of Python on a thread would
 /// otherwise decide which thread state `PyGILState` hands out there.
-pub unsafe extern "C" fn create_request(_r: *mut ffi::request_rec) -> i32 {
+unsafe extern "C" fn create_request(_r: *mut ffi::request_rec) -> i32 {
     guard("create_request", ffi::HOOK_DECLINED, || {
         if beside_mod_wsgi::is_beside() && runtime::is_ready() {
             thread_states::ensure();

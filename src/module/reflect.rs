@@ -27,11 +27,33 @@ mod wstunnel;
 use authnz_core::log_tags as tags;
 use authnz_core::reflect::{single_reflected_value, MAX_REFLECTED_LEN};
 
-pub use interim::{watch_backend_head, BackendHeadFilter};
-pub use log_phase::{log_transaction, LOG_BEFORE};
-pub use request_strip::{strip_before_checks, strip_before_handler};
-pub use response_filter::{insert_error_filter, insert_output_filter, ReflectFilter};
-pub use wstunnel::check_wstunnel;
+use crate::httpd::filter::register_output_filter;
+use crate::httpd::hooks::{self, Order};
+use crate::httpd::input_filter::register_input_filter;
+
+/// Identity reflection's hooks and filters.
+pub fn register() {
+    hooks::post_perdir_config(request_strip::strip_before_checks, Order::FIRST);
+    // First, so no other insert_filter hook sees the headers either: the
+    // request whose handler runs next, in its final location.
+    hooks::insert_filter(request_strip::strip_before_handler, Order::REALLY_FIRST);
+    // Which mod_proxy_wstunnel mode a reflecting location would get.
+    hooks::post_config(wstunnel::check_wstunnel, Order::MIDDLE);
+    // mod_proxy_http runs it for the request each backend response is read
+    // through.
+    hooks::proxy_create_req(interim::watch_backend_head, Order::MIDDLE);
+    // Last, so the filter sits after every other content-set filter
+    // (mod_headers' `Header set|always` included) and still before
+    // mod_cache's CACHE_SAVE and the protocol filters.
+    hooks::insert_filter(response_filter::insert_output_filter, Order::REALLY_LAST);
+    hooks::insert_error_filter(response_filter::insert_error_filter, Order::REALLY_LAST);
+    hooks::log_transaction(
+        log_phase::log_transaction,
+        Order::REALLY_FIRST.before(&log_phase::LOG_BEFORE),
+    );
+    register_output_filter::<response_filter::ReflectFilter>();
+    register_input_filter::<interim::BackendHeadFilter>();
+}
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;

@@ -14,25 +14,21 @@
 
 use authnz_core::log_tags as tags;
 use std::ffi::c_int;
-use std::ptr::null;
 
 use authnz_core::require_any::find_require_any_traps;
 
 use crate::ffi;
 use crate::httpd::conftree::parsed_configuration;
 use crate::httpd::guard::guard;
+use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Server;
 use crate::slog;
 
 /// Register the two hooks (from `register_hooks`).
 pub fn register() {
-    // SAFETY: hook registration with static functions, during
-    // register_hooks.
-    unsafe {
-        ffi::ap_hook_test_config(Some(test_config), null(), null(), ffi::HOOK_MIDDLE);
-        ffi::ap_hook_post_config(Some(post_config), null(), null(), ffi::HOOK_MIDDLE);
-    }
+    hooks::test_config(test_config, Order::MIDDLE);
+    hooks::post_config(post_config, Order::MIDDLE);
 }
 
 /// Log a warning for every section of the configuration just read.

@@ -42,6 +42,7 @@ use authnz_core::socache_policy::directive_enables_wsgi;
 
 use crate::ffi;
 use crate::httpd::guard::guard;
+use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::server::c_string;
 use crate::httpd::Request;
@@ -73,12 +74,18 @@ struct SocacheDirConfig {
 /// mod_authn_socache's default `AuthnCacheTimeout` (300 s) in microseconds.
 const SOCACHE_DEFAULT_TIMEOUT_US: ffi::apr_interval_time_t = 300_000_000;
 
+/// The socache hand-over's hook: `ap_authn_cache_store` is looked up every
+/// configuration cycle (a graceful restart can reload mod_authn_socache).
+pub fn register() {
+    hooks::optional_fn_retrieve(optional_fn_retrieve, Order::MIDDLE);
+}
+
 /// The `optional_fn_retrieve` hook: fetch `ap_authn_cache_store` again and
 /// look at the configuration just read.
 ///
 /// # Safety
 /// Called by httpd after `post_config`, on the parent's only thread.
-pub unsafe extern "C" fn optional_fn_retrieve() {
+unsafe extern "C" fn optional_fn_retrieve() {
     guard("optional_fn_retrieve", (), || {
         // SAFETY: a lookup by name in APR's table of optional functions.
         let found = unsafe { ffi::apr_dynamic_fn_retrieve(c"ap_authn_cache_store".as_ptr()) };

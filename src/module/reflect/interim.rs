@@ -49,7 +49,7 @@ struct BackendHead {
 }
 
 /// The input filter on a backend response's fake request.
-pub struct BackendHeadFilter;
+pub(super) struct BackendHeadFilter;
 
 /// Read one whole line from below into `brigade`: `Ok(Some(line))` with the
 /// brigade holding exactly it, `Ok(None)` at the end of the input (the
@@ -144,7 +144,7 @@ impl InputFilterBody for BackendHeadFilter {
 
 /// mod_proxy's `create_req` (optional hook): `r` is the client request,
 /// `backend` the fake request its backend's response is read through.
-pub unsafe extern "C" fn watch_backend_head(
+pub(super) unsafe extern "C" fn watch_backend_head(
     r: *mut ffi::request_rec,
     backend: *mut ffi::request_rec,
 ) -> i32 {

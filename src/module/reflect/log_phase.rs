@@ -91,7 +91,7 @@ fn reflect_into_log(r: Request) {
 }
 
 /// `log_transaction`, ordered before mod_log_config: reflect the identity.
-pub unsafe extern "C" fn log_transaction(r: *mut ffi::request_rec) -> i32 {
+pub(super) unsafe extern "C" fn log_transaction(r: *mut ffi::request_rec) -> i32 {
     guard("log_transaction", ffi::HOOK_DECLINED, || {
         // SAFETY: httpd passes the live (original) request.
         if let Some(r) = unsafe { Request::from_raw(r) } {
@@ -103,5 +103,5 @@ pub unsafe extern "C" fn log_transaction(r: *mut ffi::request_rec) -> i32 {
 
 /// Modules whose log hooks must see the reflected user (`aszSucc` of the
 /// log hook: it runs before them).
-pub static LOG_BEFORE: HookOrder<3> =
+pub(super) static LOG_BEFORE: HookOrder<3> =
     HookOrder([c"mod_log_config.c".as_ptr(), c"mod_lua.c".as_ptr(), null()]);

@@ -152,7 +152,7 @@ fn strip(r: Request, headers: &ReflectHeaders, moment: Moment) {
 }
 
 /// `post_perdir_config`: remove spoofed identity headers from the request.
-pub unsafe extern "C" fn strip_before_checks(r: *mut ffi::request_rec) -> i32 {
+pub(super) unsafe extern "C" fn strip_before_checks(r: *mut ffi::request_rec) -> i32 {
     guard("post_perdir_config", ffi::HOOK_SERVER_ERROR, || {
         // SAFETY: httpd passes the live request.
         if let Some(r) = unsafe { Request::from_raw(r) } {
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn strip_before_checks(r: *mut ffi::request_rec) -> i32 {
 /// `insert_filter`, before any other: remove spoofed identity headers from
 /// the request whose handler runs next, unless they were removed when its
 /// configuration was merged.
-pub unsafe extern "C" fn strip_before_handler(r: *mut ffi::request_rec) {
+pub(super) unsafe extern "C" fn strip_before_handler(r: *mut ffi::request_rec) {
     guard("insert_filter", (), || {
         // SAFETY: httpd passes the live request.
         let Some(r) = (unsafe { Request::from_raw(r) }) else {

@@ -124,7 +124,7 @@ fn strip_trailers(r: Request, strip: &[Arc<str>]) {
 }
 
 /// The output filter.
-pub struct ReflectFilter;
+pub(super) struct ReflectFilter;
 
 impl OutputFilterBody for ReflectFilter {
     const NAME: &'static CStr = c"AUTHNZ_WSGI_REFLECT";
@@ -156,7 +156,7 @@ fn insert_filter(r: Request) {
 }
 
 /// `insert_filter`: the filter for a normal response.
-pub unsafe extern "C" fn insert_output_filter(r: *mut ffi::request_rec) {
+pub(super) unsafe extern "C" fn insert_output_filter(r: *mut ffi::request_rec) {
     guard("insert_filter", (), || {
         // SAFETY: httpd passes the live request.
         if let Some(r) = unsafe { Request::from_raw(r) } {
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn insert_output_filter(r: *mut ffi::request_rec) {
 
 /// `insert_error_filter`: `ap_send_error_response` drops the content
 /// filters and asks again; the filter must see error responses too.
-pub unsafe extern "C" fn insert_error_filter(r: *mut ffi::request_rec) {
+pub(super) unsafe extern "C" fn insert_error_filter(r: *mut ffi::request_rec) {
     guard("insert_error_filter", (), || {
         // SAFETY: httpd passes the live request.
         if let Some(r) = unsafe { Request::from_raw(r) } {

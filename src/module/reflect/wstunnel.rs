@@ -74,7 +74,7 @@ fn default_record_word(module: &ffi::module) -> Option<u32> {
 }
 
 /// `post_config`: look at mod_proxy_wstunnel (and mod_proxy_http) again.
-pub unsafe extern "C" fn check_wstunnel(
+pub(super) unsafe extern "C" fn check_wstunnel(
     _pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     _ptemp: *mut ffi::apr_pool_t,
