@@ -1,4 +1,4 @@
-"""Basic authentication through check_password (SPEC §3.2): every row of the
+"""Basic authentication through check_password (docs/python-contract.md#check_password-basic): every row of the
 result table, provider chaining, and DirectoryIndex calling Python once."""
 
 import re

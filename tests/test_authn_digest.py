@@ -1,4 +1,4 @@
-"""Digest authentication through get_realm_hash (SPEC §3.3), with real
+"""Digest authentication through get_realm_hash (docs/python-contract.md#get_realm_hash-digest), with real
 Digest clients (urllib's handler and curl), and Basic with
 `AuthBasicUseDigestAlgorithm MD5`."""
 

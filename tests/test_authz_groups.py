@@ -1,7 +1,7 @@
-"""Require wsgi-group and groups_for_user (SPEC §3.4): every accepted result
+"""Require wsgi-group and groups_for_user (docs/authorization.md#groups-require-wsgi-group): every accepted result
 shape, ASCII case-insensitive matching, fail-closed errors with their log
 lines, one Python call per request however many Require lines there are,
-ap_expr arguments, and the SPEC §6 trap of a bare `Require wsgi-group` next
+ap_expr arguments, and the docs/authorization.md#the-requireany-trap trap of a bare `Require wsgi-group` next
 to `Require valid-user`."""
 
 import pytest
@@ -136,7 +136,7 @@ LOCATIONS = {
       Require wsgi-group banned
     </RequireNone>
   </RequireAll>""",
-    # SPEC §6: several Require lines outside a container mean "any of them".
+    # docs/authorization.md#the-requireany-trap: several Require lines outside a container mean "any of them".
     "/trap-any": """WSGIAuthGroupScript "{script}"
   Require valid-user
   Require wsgi-group x""",
@@ -476,7 +476,7 @@ def test_expression_evaluation_error_is_500(apache):
     assert "cannot evaluate the Require wsgi-group arguments" in lines[0]
 
 
-# ---- SPEC §6: the recipe that admits everybody -----------------------------------------
+# ---- docs/authorization.md#the-requireany-trap: the recipe that admits everybody -----------------------------------------
 
 def test_bare_wsgi_group_next_to_valid_user_admits_every_valid_user(apache):
     """Two Require lines outside a container are an implicit <RequireAny>:
@@ -498,7 +498,7 @@ def test_bare_wsgi_group_next_to_valid_user_admits_every_valid_user(apache):
     # Without credentials every variant asks for them.
     for path in ("/trap-any/", "/trap-all/", "/trap-alone/"):
         assert call(apache, path).status == 401
-    # Start-up warned about exactly that section, and no other (SPEC §6).
+    # Start-up warned about exactly that section, and no other (docs/authorization.md#the-requireany-trap).
     (warning,) = apache.error_lines("AUTHNZ_WSGI0103")
     assert warning.split("AUTHNZ_WSGI0103: ", 1)[1].startswith("<Location /trap-any> (")
 

@@ -1,4 +1,4 @@
-"""Beside mod_wsgi (SPEC §1, Coexistence): mod_wsgi — Debian's 4.9 and
+"""Beside mod_wsgi (docs/migrating-from-mod_wsgi.md, Coexistence): mod_wsgi — Debian's 4.9 and
 PyPI's 6.x, built here against the same Apache and Python — hosts a Django
 application — in daemon mode (with and without `WSGIRestrictEmbedded On`)
 and in embedded mode (`WSGIApplicationGroup %{GLOBAL}`, and mod_wsgi's

@@ -1,4 +1,4 @@
-"""Caching (SPEC §5, §8) against a real Apache: the in-process cache of
+"""Caching (docs/how-it-runs.md#registration-with-httpd, docs/caching.md) against a real Apache: the in-process cache of
 `WSGIAuthCacheTimeout` (Basic grants, renamed users, group sets, Digest realm
 hashes) and
 mod_authn_socache (`AuthBasicProvider socache wsgi`, `AuthDigestProvider

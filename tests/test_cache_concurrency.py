@@ -1,4 +1,4 @@
-"""Concurrent misses of the in-process cache (`WSGIAuthCacheTimeout`, SPEC §8)
+"""Concurrent misses of the in-process cache (`WSGIAuthCacheTimeout`, docs/caching.md)
 against a real Apache: requests that arrive together with the same
 credentials, before any entry exists, make one Python call; the others wait
 for it and take its answer — a refusal too, since they asked the very same

@@ -1,4 +1,4 @@
-"""A cache shared by a fleet (SPEC §8): two Apache servers whose
+"""A cache shared by a fleet (docs/caching.md): two Apache servers whose
 mod_authn_socache uses one memcached (`AuthnCacheSOCache memcache:...`).
 A login checked by Python on the first server is answered by the second
 without calling Python, for Basic and Digest. What memcached holds is read

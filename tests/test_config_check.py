@@ -1,4 +1,4 @@
-"""Configuration-time checks (SPEC §1 coexistence, §2): `apache2 -t` rejects
+"""Configuration-time checks (docs/migrating-from-mod_wsgi.md coexistence, docs/directives.md): `apache2 -t` rejects
 bad script directives with httpd's "Syntax error on line N of FILE:" and our
 message; mod_wsgi next to this module is refused; the script directives in
 `.htaccess` need `WSGIAuthAllowOverride On`; a relative script path is

@@ -1,4 +1,4 @@
-"""Decoding of credentials (SPEC §3.1): UTF-8 when valid, else Latin-1;
+"""Decoding of credentials (docs/python-contract.md#decoding-of-credentials): UTF-8 when valid, else Latin-1;
 passwords with ':'; a returned name equal to its input keeps the client's
 bytes in r->user (the access log escapes non-ASCII bytes as \\xhh). So one
 name typed in two encodings is one user to Python and two to everything in

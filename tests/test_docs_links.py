@@ -138,3 +138,23 @@ def test_the_check_finds_broken_links(tmp_path):
     assert [p.split(": ")[1] for p in problems] == [
         "docs/missing.md", "docs/topic.md#no-such-heading", "docs/topic.md#not-a-heading",
         "#nowhere", "docs/gone.md"], problems
+
+
+def test_docs_cited_in_the_code_exist():
+    """Code comments cite the contract by docs path (`docs/caching.md`,
+    `docs/python-contract.md#environ`): each file and heading exists."""
+    cited = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?")
+    broken = []
+    for base in ("src", "crates", "tests", "lua", "fuzz", "bench"):
+        for path in sorted((ROOT / base).rglob("*")):
+            if (path.suffix not in (".rs", ".py", ".lua", ".c") or "target" in path.parts
+                    or path.name == "test_docs_links.py"):
+                continue
+            for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                for name, fragment in cited.findall(line):
+                    target = ROOT / "docs" / name
+                    if not target.exists():
+                        broken.append(f"{path.relative_to(ROOT)}:{number}: docs/{name}")
+                    elif fragment and fragment not in anchors(target):
+                        broken.append(f"{path.relative_to(ROOT)}:{number}: docs/{name}#{fragment}")
+    assert broken == [], "\n".join(broken)

@@ -1,4 +1,4 @@
-"""The environ dict (SPEC §3.6): server-computed values and request headers
+"""The environ dict (docs/python-contract.md#environ): server-computed values and request headers
 only; no credentials, no SetEnv values, no header names with '_';
 wsgi.errors writes to the error log with the request's context; the
 mod_ssl callables are valid only during the call; application groups are

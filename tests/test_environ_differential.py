@@ -1,5 +1,5 @@
 """The environ a script sees must be the one its request alone decides
-(SPEC §3.6, §4), however the worker thread's earlier requests looked: a
+(docs/python-contract.md#environ, docs/how-it-runs.md), however the worker thread's earlier requests looked: a
 worker thread keeps the environ it built last and updates only what
 differs, and remembers the keys of header names it saw. Here one worker
 thread (and, over HTTP/2, one mod_http2 worker) serves long randomized

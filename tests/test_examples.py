@@ -311,7 +311,7 @@ def test_example(name):
     server = start(name)
     try:
         EXERCISES[name].run(server)
-        # No shipped section lets a group check be bypassed (SPEC §6).
+        # No shipped section lets a group check be bypassed (docs/authorization.md#the-requireany-trap).
         assert server.error_lines("AUTHNZ_WSGI0103") == []
     finally:
         server.cleanup()
@@ -402,7 +402,7 @@ def authz_blocks(text):
 
 
 def group_traps(text):
-    """SPEC §6: `Require wsgi-group` next to other Require lines or sections
+    """docs/authorization.md#the-requireany-trap: `Require wsgi-group` next to other Require lines or sections
     outside <RequireAll> (an implicit or explicit <RequireAny>) restricts
     nothing. One message per such section."""
     found = []

@@ -475,7 +475,7 @@ def test_digest_in_front_of_a_proxied_backend(work, backend):
 
 
 def test_groups_admit_only_members(work):
-    """The trap of §6: bob is a valid user but not an admin and must not get in."""
+    """The trap of docs/authorization.md#the-requireany-trap: bob is a valid user but not an admin and must not get in."""
     with Express(work, "--document-root", work / "my docs", "--auth-user-script",
                  work / "auth.py", "--auth-group-script", work / "groups.py",
                  "--auth-group", "admins") as srv:

@@ -1,4 +1,4 @@
-"""Host access (SPEC §3.5): WSGIAccessScript on the access phase, the
+"""Host access (docs/authorization.md#host-access-wsgiaccessscript-and-require-wsgi-host): WSGIAccessScript on the access phase, the
 composable `Require wsgi-host`, the host Python sees (mod_remoteip-aware,
 double-reverse-confirmed with `HostnameLookups Double`), application groups
 as separate module instances, and `<AuthnProviderAlias wsgi NAME>` with its

@@ -1,5 +1,5 @@
 """Answers remembered for one request must answer only the question they
-were given (SPEC §3.4, §3.5): `groups_for_user` is asked once per request
+were given (docs/authorization.md#groups-require-wsgi-group, docs/authorization.md#host-access-wsgiaccessscript-and-require-wsgi-host): `groups_for_user` is asked once per request
 for each (script, application group, user), `allow_access` once per
 (script, application group) — so `AuthzProviderAlias` sections that name
 other scripts or groups are each asked — and a `Require wsgi-host` inside

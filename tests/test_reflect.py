@@ -1,4 +1,4 @@
-"""Identity reflection (SPEC §7), one suite for every implementation.
+"""Identity reflection (docs/identity-reflection.md), one suite for every implementation.
 
 An application names its user in `X-Remote-User` (and `X-Auth-Type`); Apache
 logs it as %u, and the headers never reach the client. Every case runs through

@@ -1,4 +1,4 @@
-"""Identity reflection with the module's own directives (SPEC §7):
+"""Identity reflection with the module's own directives (docs/identity-reflection.md):
 `WSGIReflectAuth On` takes X-Remote-User / X-Auth-Type from the response of
 a CGI script or a mod_proxy backend, logs them as %u and r->ap_auth_type, and
 the headers never reach the client (HTTP/1.1 and h2c, every status, HEAD,

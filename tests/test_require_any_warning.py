@@ -1,4 +1,4 @@
-"""The group recipe that admits every valid user (SPEC §6): several Require
+"""The group recipe that admits every valid user (docs/authorization.md#the-requireany-trap): several Require
 lines directly in a section form an implicit <RequireAny>, so the recipes of
 mod_wsgi's documentation (`Require wsgi-group` next to `Require valid-user`)
 and of Django's (`Require group` next to it, with WSGIAuthGroupScript) let

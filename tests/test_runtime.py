@@ -1,4 +1,4 @@
-"""The Python runtime inside real Apache children (SPEC §4): one interpreter per
+"""The Python runtime inside real Apache children (docs/how-it-runs.md): one interpreter per
 child started in child_init (never in the parent), under the event and prefork
 MPMs and across graceful restarts; persistent thread states for
 threading.local; script loading, re-loading, load errors and missing
@@ -222,7 +222,7 @@ def test_graceful_restart_starts_python_in_new_children(mpm_server, mpm):
 
 def test_max_connections_per_child_recycling_loses_no_request():
     """Children that exit after 2 connections are replaced by children that
-    start Python again; no request fails in between (SPEC §9)."""
+    start Python again; no request fails in between (docs/how-it-runs.md#mpms-http2-and-restarts)."""
     srv = Apache(mpm="prefork", name="recycle", server_conf=(
         "StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nMaxConnectionsPerChild 2\n"))
     try:

@@ -1,4 +1,4 @@
-"""Script loading (SPEC §4): a slow import blocks only the requests that need
+"""Script loading (docs/how-it-runs.md): a slow import blocks only the requests that need
 that script; concurrent first requests load a script once per child."""
 
 import threading

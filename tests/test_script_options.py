@@ -1,4 +1,4 @@
-"""Options of the script directives as mod_wsgi accepts them (SPEC §2):
+"""Options of the script directives as mod_wsgi accepts them (docs/directives.md):
 the value of `application-group=` may be quoted ('...' or "..."), as
 mod_wsgi reads it (the option's name up to `=`, then one word with httpd's
 quoting); `%{RESOURCE}` and `%{ENV:NAME}` are kept as the literal group

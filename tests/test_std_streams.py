@@ -1,5 +1,5 @@
 """print() and writes to sys.stdout/sys.stderr reach Apache's error log as
-lines (SPEC §4), as under mod_wsgi: inside a call with the request's context
+lines (docs/how-it-runs.md), as under mod_wsgi: inside a call with the request's context
 (`[client ...]`) like wsgi.errors, outside a call (the script's import, a
 thread the script started) in the server's log without one. Lines are tagged
 AUTHNZ_WSGI0100 (stdout) and AUTHNZ_WSGI0101 (stderr); a partial line is

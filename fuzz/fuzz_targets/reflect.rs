@@ -1,4 +1,4 @@
-//! Identity reflection checks (SPEC §7): `validate_reflected_value`,
+//! Identity reflection checks (docs/identity-reflection.md): `validate_reflected_value`,
 //! `single_reflected_value`, `validate_header_name`, `request_header_matches`
 //! and `decide`.
 //! - a reflected value is accepted exactly when it has 1..=256 bytes and no

@@ -280,7 +280,7 @@ impl Request {
 }
 
 /// Response headers, the internal-redirect chain and the identity fields
-/// identity reflection (SPEC §7) reads and writes.
+/// identity reflection (docs/identity-reflection.md) reads and writes.
 impl Request {
     pub fn headers_out(self) -> Table {
         // SAFETY: headers_out is a live table of the request.

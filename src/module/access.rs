@@ -1,4 +1,4 @@
-//! Host access (SPEC §3.5): `WSGIAccessScript` on the access phase and the
+//! Host access (docs/authorization.md#host-access-wsgiaccessscript-and-require-wsgi-host): `WSGIAccessScript` on the access phase and the
 //! composable authz provider `wsgi-host` (`Require wsgi-host`), both calling
 //! `allow_access(environ, host)` with the host as `Request::access_host`
 //! defines it.

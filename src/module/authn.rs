@@ -1,4 +1,4 @@
-//! The authn provider `wsgi` (SPEC §3.2, §3.3): Basic calls
+//! The authn provider `wsgi` (docs/python-contract.md#check_password-basic, docs/python-contract.md#get_realm_hash-digest): Basic calls
 //! `check_password(environ, user, password)`, Digest and
 //! `AuthBasicUseDigestAlgorithm MD5` call `get_realm_hash(environ, user, realm)`.
 

@@ -1,4 +1,4 @@
-//! The authz provider `wsgi-group` (SPEC §3.4): `Require wsgi-group g1 "g 2"`
+//! The authz provider `wsgi-group` (docs/authorization.md#groups-require-wsgi-group): `Require wsgi-group g1 "g 2"`
 //! parsed once as an `ap_expr` string, evaluated and split into words per
 //! request, granted when `groups_for_user(environ, user)` yields any of them.
 //! Fail closed: a `str`/`bytes` result, a non-iterable, a non-string item or

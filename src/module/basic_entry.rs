@@ -1,5 +1,5 @@
 //! The salted hash a granted Basic password is handed to mod_authn_socache
-//! as (SPEC §5), in the scheme `WSGISocacheHash` chose
+//! as (docs/how-it-runs.md#registration-with-httpd), in the scheme `WSGISocacheHash` chose
 //! (`authnz_core::basic_entry_hash`): `$sha1$` made by the platform's
 //! `crypt(3)`, or APR's own bcrypt. mod_authn_socache later checks the entry
 //! with `apr_password_validate`, which hands `$sha1$` to the same

@@ -1,4 +1,4 @@
-//! Running beside mod_wsgi (SPEC §1, Coexistence): mod_wsgi keeps hosting
+//! Running beside mod_wsgi (docs/migrating-from-mod_wsgi.md, Coexistence): mod_wsgi keeps hosting
 //! the application, this module answers `WSGIAuthUserScript`,
 //! `WSGIAuthGroupScript` and `WSGIAccessScript`.
 //!

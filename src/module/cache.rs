@@ -1,4 +1,4 @@
-//! `WSGIAuthCacheTimeout` (SPEC §8): an in-process cache, per child, of
+//! `WSGIAuthCacheTimeout` (docs/caching.md): an in-process cache, per child, of
 //! granted Basic results (including a renamed user), of the group sets
 //! `groups_for_user` returned and of the realm hashes `get_realm_hash`
 //! found (Digest).

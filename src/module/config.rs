@@ -47,7 +47,7 @@ pub struct DirConfig {
     /// `Require` lines. Deliberately not inherited: a section with its own
     /// `Require` lines and no `wsgi-host` gets the access-phase check back.
     pub host_access_by_require: i64,
-    /// `WSGIReflectAuth`: identity reflection (SPEC §7), default off.
+    /// `WSGIReflectAuth`: identity reflection (docs/identity-reflection.md), default off.
     pub reflect_auth: Option<bool>,
     /// `WSGIReflectUserHeader`, default `X-Remote-User`.
     pub reflect_user_header: Option<Arc<str>>,

@@ -1,7 +1,7 @@
 //! The module's httpd-facing parts: configuration records and directives,
 //! the authn provider, and process lifecycle hooks.
-//! `reflect` is identity reflection (SPEC §7); `require_any_warning` the
-//! start-up warning about group checks other `Require` lines bypass (§6).
+//! `reflect` is identity reflection (docs/identity-reflection.md); `require_any_warning` the
+//! start-up warning about group checks other `Require` lines bypass (docs/authorization.md#the-requireany-trap).
 
 pub mod access;
 pub mod answer;

@@ -1,4 +1,4 @@
-//! Identity reflection (SPEC §7): an application that does its own login
+//! Identity reflection (docs/identity-reflection.md): an application that does its own login
 //! names the user in a response header (`X-Remote-User`, `X-Auth-Type`);
 //! Apache logs it as `%u` and the header never reaches the client.
 //!

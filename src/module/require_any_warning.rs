@@ -1,5 +1,5 @@
 //! The start-up warning for the group recipe that admits every valid user
-//! (SPEC §6; the judgement is `authnz_core::require_any`): one warning
+//! (docs/authorization.md#the-requireany-trap; the judgement is `authnz_core::require_any`): one warning
 //! (`AUTHNZ_WSGI0103`) per section of the configuration whose `Require`
 //! lines let the group check be bypassed, naming files and lines and the
 //! fix.

@@ -1,4 +1,4 @@
-//! mod_authn_socache integration (SPEC §5): after the `wsgi` provider grants
+//! mod_authn_socache integration (docs/how-it-runs.md#registration-with-httpd): after the `wsgi` provider grants
 //! a Basic login or finds a Digest realm hash, hand the result to
 //! `ap_authn_cache_store`, so `AuthBasicProvider socache wsgi` (or
 //! `AuthDigestProvider socache wsgi`) with `AuthnCacheProvideFor wsgi`

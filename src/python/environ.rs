@@ -1,4 +1,4 @@
-//! The `environ` dict passed to every script function (SPEC §3.6): a new
+//! The `environ` dict passed to every script function (docs/python-contract.md#environ): a new
 //! dict per call, built only from server-computed values and request
 //! headers, never from `subprocess_env` (so `SetEnv` and `.htaccess` cannot
 //! inject keys). Credentials headers are never included. Each call's dict

@@ -1,5 +1,5 @@
 //! Each worker thread keeps a private dict holding the string items of the
-//! environ it built last (SPEC §3.6). A call updates that dict only where
+//! environ it built last (docs/python-contract.md#environ). A call updates that dict only where
 //! this request differs — a changed value, a key the request lacks, a key
 //! it adds — and hands the script a copy of it (a C-level copy of the hash
 //! table). Most items repeat from one call to the next on a thread (method,

@@ -1,4 +1,4 @@
-//! Script loading and reloading (SPEC §4). One module per (application
+//! Script loading and reloading (docs/how-it-runs.md). One module per (application
 //! group, path), named `_authnz_wsgi_<md5>`, loaded on first use, re-loaded
 //! when its mtime changes (checked at most once a second). Each script has
 //! its own lock, taken with the GIL released, so a slow import blocks only

@@ -1,4 +1,4 @@
-//! `sys.stdout` and `sys.stderr` (SPEC §4): what a script prints reaches
+//! `sys.stdout` and `sys.stderr` (docs/how-it-runs.md): what a script prints reaches
 //! Apache's error log as lines, as under mod_wsgi. Both are
 //! [`ErrorStream`]s, the writer type of `wsgi.errors`, installed once per
 //! interpreter by [`install_std_streams`] (before the first script is

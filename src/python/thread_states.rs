@@ -1,5 +1,5 @@
 //! The persistent Python thread state of each Apache worker thread
-//! (SPEC §4), and its release when the thread ends.
+//! (docs/how-it-runs.md), and its release when the thread ends.
 //!
 //! A worker thread gets one thread state the first time it calls Python and
 //! keeps it between requests, so `threading.local` data (Django's database

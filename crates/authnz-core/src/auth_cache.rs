@@ -1,4 +1,4 @@
-//! The pure parts of `WSGIAuthCacheTimeout` (SPEC §8): cache keys derived
+//! The pure parts of `WSGIAuthCacheTimeout` (docs/caching.md): cache keys derived
 //! with HMAC-SHA256 under a per-process secret, and a bounded map whose
 //! entries expire exactly.
 //!

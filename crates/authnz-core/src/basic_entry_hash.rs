@@ -1,9 +1,9 @@
 //! The salted hash a granted Basic password becomes before it is handed to
-//! mod_authn_socache (SPEC §5), chosen by `WSGISocacheHash`.
+//! mod_authn_socache (docs/how-it-runs.md#registration-with-httpd), chosen by `WSGISocacheHash`.
 //!
 //! mod_authn_socache checks a cached Basic entry with
 //! `apr_password_validate` on *every* request it answers, so the scheme's
-//! cost is paid per request. Two schemes are offered (the README has the
+//! cost is paid per request. Two schemes are offered (docs/caching.md#the-hash-for-basic-entries has the
 //! measured cost of every scheme APR understands):
 //!
 //! - `sha1-crypt` (the default): NetBSD's `$sha1$` from the platform's

@@ -1,4 +1,4 @@
-//! Decoding of credential bytes for Python (SPEC §3.1): UTF-8 when valid,
+//! Decoding of credential bytes for Python (docs/python-contract.md#decoding-of-credentials): UTF-8 when valid,
 //! else Latin-1, so decoding never fails; and validation of a user or group
 //! name handed back by Python.
 

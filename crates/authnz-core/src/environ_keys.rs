@@ -1,4 +1,4 @@
-//! CGI-style environ keys for request headers (SPEC §3.6): `HTTP_` plus the
+//! CGI-style environ keys for request headers (docs/python-contract.md#environ): `HTTP_` plus the
 //! name upper-cased with `-` turned into `_`. Names with any other character
 //! (notably `_`, which would let `X_Remote_User` pose as `X-Remote-User`) are
 //! dropped, and credentials headers are never exposed.

@@ -1,5 +1,5 @@
 //! What a worker thread's kept environ must change to become this call's
-//! (SPEC §3.6, §4): the thread keeps the string items of the environ it
+//! (docs/python-contract.md#environ, docs/how-it-runs.md): the thread keeps the string items of the environ it
 //! built last in a dict of its own; a call updates that dict only where its
 //! request differs, then the script gets a copy of it. This file decides
 //! those updates; the dict itself (a Python object) is behind [`Sink`].

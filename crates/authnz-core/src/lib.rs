@@ -1,12 +1,12 @@
 //! Pure logic of mod_authnz_wsgi, free of httpd and CPython symbols so that
-//! `cargo test` can link and run it: credential decoding (SPEC §3.1),
-//! validation of what Python returns (§3.2, §3.3), script directive options
-//! (§2), environ key naming (§3.6), identity reflection checks (§7),
-//! hiding passwords in log text (§5), and the cache keys, bounded store and
-//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (§8); the lines
-//! a script's writes become in the error log (§4); also the byte
+//! `cargo test` can link and run it: credential decoding (docs/python-contract.md#decoding-of-credentials),
+//! validation of what Python returns (docs/python-contract.md#check_password-basic, docs/python-contract.md#get_realm_hash-digest), script directive options
+//! (docs/directives.md), environ key naming (docs/python-contract.md#environ), identity reflection checks (docs/identity-reflection.md),
+//! hiding passwords in log text (docs/how-it-runs.md#registration-with-httpd), and the cache keys, bounded store and
+//! one-computation-per-key rule of `WSGIAuthCacheTimeout` (docs/caching.md); the lines
+//! a script's writes become in the error log (docs/how-it-runs.md); also the byte
 //! comparison of the per-call path; and the sections of a configuration
-//! whose `Require` lines let every valid user past a group check (§6).
+//! whose `Require` lines let every valid user past a group check (docs/authorization.md#the-requireany-trap).
 
 #![forbid(unsafe_code)]
 

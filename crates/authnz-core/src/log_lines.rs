@@ -1,5 +1,5 @@
 //! Cutting what a script writes to `wsgi.errors`, `sys.stdout` or
-//! `sys.stderr` into error-log lines (SPEC §3.6, §4): each `\n` ends a
+//! `sys.stderr` into error-log lines (docs/python-contract.md#environ, docs/how-it-runs.md): each `\n` ends a
 //! line; text without one waits for the rest of its line, but never grows
 //! past [`MAX_LINE_BYTES`]: a longer line is written in pieces of that size
 //! (cut on a character boundary), so nothing is lost to httpd's 8 KiB

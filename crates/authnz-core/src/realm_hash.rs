@@ -1,4 +1,4 @@
-//! Validation of a Digest realm hash returned by `get_realm_hash` (SPEC §3.3):
+//! Validation of a Digest realm hash returned by `get_realm_hash` (docs/python-contract.md#get_realm_hash-digest):
 //! exactly 32 lowercase hexadecimal digits, the MD5 of `user:realm:password`.
 
 /// Why a realm hash is refused. Never carries the hash itself (it is a

@@ -1,4 +1,4 @@
-//! Keeping a password out of the error log (SPEC §5: a log line never
+//! Keeping a password out of the error log (docs/how-it-runs.md#registration-with-httpd: a log line never
 //! contains a password). An exception raised inside `check_password` may
 //! carry the password in its message (`int(password)`, `KeyError(password)`).
 //!

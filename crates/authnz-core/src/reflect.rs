@@ -1,4 +1,4 @@
-//! Identity reflection (SPEC §7), the pure parts: which header names a
+//! Identity reflection (docs/identity-reflection.md), the pure parts: which header names a
 //! directive may configure, which incoming request headers count as a
 //! spoofing attempt (every `-`/`_` spelling, any case), validation of the
 //! values an application sends, and the decision whether a reflected user

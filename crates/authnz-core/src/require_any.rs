@@ -1,4 +1,4 @@
-//! The recipe that admits everyone (SPEC §6): several `Require` lines
+//! The recipe that admits everyone (docs/authorization.md#the-requireany-trap): several `Require` lines
 //! directly in one section form an implicit `<RequireAny>`, so mod_wsgi's
 //! and Django's documented group recipes — `Require wsgi-group x` (Django:
 //! `Require group x`) next to `Require valid-user` — let every valid user

@@ -1,4 +1,4 @@
-//! Arguments of the script directives (SPEC §2), read as mod_wsgi reads
+//! Arguments of the script directives (docs/directives.md), read as mod_wsgi reads
 //! them: the whole argument text (httpd's `RAW_ARGS`), whose first word
 //! (httpd's quoting, [`getword_conf`]) is the script path, followed by
 //! `name=value` options. An option's name runs up to `=`; its value is the

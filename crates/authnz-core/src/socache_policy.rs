@@ -1,4 +1,4 @@
-//! Decisions about mod_authn_socache (SPEC §5) that need no httpd: whether
+//! Decisions about mod_authn_socache (docs/how-it-runs.md#registration-with-httpd) that need no httpd: whether
 //! the configuration asks it to cache for the `wsgi` provider. The hash a
 //! Basic entry is stored as is `basic_entry_hash`'s concern.
 

@@ -1,4 +1,4 @@
-//! Interim responses of a proxied backend (SPEC §7, ARCHITECTURE trap 19).
+//! Interim responses of a proxied backend (docs/identity-reflection.md, ARCHITECTURE trap 19).
 //!
 //! mod_proxy_http reads a backend's `101 Switching Protocols` (and any other
 //! `1xx`) head into `r->headers_out` and sends it at once with

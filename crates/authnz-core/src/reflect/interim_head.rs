@@ -1,5 +1,5 @@
 //! The heads of a proxied backend's response, read line by line as
-//! mod_proxy_http reads them (SPEC §7): which lines of an interim (`1xx`)
+//! mod_proxy_http reads them (docs/identity-reflection.md): which lines of an interim (`1xx`)
 //! head carry an identity header and must not be relayed, and what a
 //! `101 Switching Protocols` head said about the user.
 //!
