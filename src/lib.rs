@@ -18,7 +18,7 @@ mod httpd;
 mod module;
 mod python;
 
-use std::ptr::{addr_of, addr_of_mut, null, null_mut};
+use std::ptr::{addr_of_mut, null, null_mut};
 
 use httpd::guard::{guard, install_panic_hook};
 use module::{
@@ -65,18 +65,8 @@ extern "C" fn fill_module_header() {
     unsafe { ffi::authnz_wsgi_module_header(addr_of_mut!(authnz_wsgi_module)) };
 }
 
-/// The module record, for httpd calls that take it.
-pub(crate) fn module_record() -> *const ffi::module {
-    addr_of!(authnz_wsgi_module)
-}
-
-/// The index httpd assigned to this module (for configs and log levels).
-pub(crate) fn module_index() -> i32 {
-    // SAFETY: a plain read of a field httpd writes once while loading.
-    unsafe { (*addr_of!(authnz_wsgi_module)).module_index }
-}
-
 unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
+    httpd::module_record::set(addr_of_mut!(authnz_wsgi_module));
     install_panic_hook();
     guard("register_hooks", (), || {
         // SAFETY: httpd hands register_hooks its live configuration pool.

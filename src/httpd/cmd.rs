@@ -60,7 +60,7 @@ impl Cmd {
                 raw.server,
                 raw.context,
                 raw.path,
-                std::ptr::addr_of_mut!(crate::authnz_wsgi_module),
+                crate::httpd::module_record::get(),
                 raw.pool,
             )
             .cast::<T>()

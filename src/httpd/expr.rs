@@ -20,7 +20,7 @@ pub fn parse_string_expr(cmd: Cmd, text: &CStr) -> Result<*const c_void, String>
             ffi::AP_EXPR_FLAG_STRING_RESULT,
             &mut err,
             None,
-            crate::module_index(),
+            crate::httpd::module_record::index(),
         )
     };
     if !err.is_null() {

@@ -40,7 +40,7 @@ fn tagged(tag: u16, message: &str) -> CString {
 
 /// The module's log index (`-1` before httpd assigned one).
 fn module_index() -> c_int {
-    crate::module_index()
+    crate::httpd::module_record::index()
 }
 
 /// Whether `level` is logged for this request (its per-directory

@@ -11,6 +11,7 @@ pub mod hook_order;
 pub mod hooks;
 pub mod input_filter;
 pub mod log;
+pub mod module_record;
 pub mod request;
 pub mod server;
 pub mod unixd;

@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 
 use crate::apr::{Pool, Table};
 use crate::ffi;
+use crate::httpd::module_record;
 use crate::httpd::server::{c_string, module_config_slot};
 use crate::httpd::Server;
 
@@ -63,7 +64,7 @@ impl Request {
         // holds a `T` allocated by create/merge_dir_config in a pool that
         // outlives the request.
         unsafe {
-            module_config_slot(self.raw().per_dir_config, crate::module_record())
+            module_config_slot(self.raw().per_dir_config, module_record::get())
                 .cast::<T>()
                 .as_ref()
         }
@@ -77,12 +78,12 @@ impl Request {
         // state type). Requests are handled by one thread at a time.
         unsafe {
             let vector = self.raw().request_config;
-            let slot = module_config_slot(vector, crate::module_record()).cast::<T>();
+            let slot = module_config_slot(vector, module_record::get()).cast::<T>();
             if let Some(state) = slot.as_mut() {
                 return state;
             }
             let fresh = self.pool().alloc(T::default());
-            ffi::authnz_wsgi_set_module_config(vector, crate::module_record(), fresh.cast());
+            ffi::authnz_wsgi_set_module_config(vector, module_record::get(), fresh.cast());
             &mut *fresh
         }
     }
@@ -91,7 +92,7 @@ impl Request {
     pub fn existing_state<T>(self) -> Option<&'static mut T> {
         // SAFETY: as in `state`: the slot is NULL or our one state type.
         unsafe {
-            module_config_slot(self.raw().request_config, crate::module_record())
+            module_config_slot(self.raw().request_config, module_record::get())
                 .cast::<T>()
                 .as_mut()
         }

@@ -5,6 +5,7 @@ use std::ffi::{c_void, CStr};
 use std::ptr::NonNull;
 
 use crate::ffi;
+use crate::httpd::module_record;
 
 /// A borrowed virtual-host record.
 #[derive(Clone, Copy)]
@@ -46,7 +47,7 @@ impl Server {
         // SAFETY: the server is live and module_config is its config vector;
         // our slot holds a `T` allocated by create_server_config in pconf.
         unsafe {
-            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_record());
+            let slot = module_config_slot((*self.as_ptr()).module_config, module_record::get());
             slot.cast::<T>().as_ref()
         }
     }
@@ -56,7 +57,7 @@ impl Server {
     pub fn module_config_mut<T>(self) -> Option<&'static mut T> {
         // SAFETY: as module_config; httpd reads configuration on one thread.
         unsafe {
-            let slot = module_config_slot((*self.as_ptr()).module_config, crate::module_record());
+            let slot = module_config_slot((*self.as_ptr()).module_config, module_record::get());
             slot.cast::<T>().as_mut()
         }
     }

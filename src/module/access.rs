@@ -3,6 +3,7 @@
 //! `allow_access(environ, host)` with the host as `Request::access_host`
 //! defines it.
 
+use authnz_core::host_verdict::Verdict;
 use authnz_core::log_tags as tags;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
@@ -25,14 +26,6 @@ use crate::python::environ::latin1;
 use crate::python::errors::type_name;
 use crate::rlog;
 
-/// What `allow_access` answered.
-#[derive(Clone, Copy)]
-pub enum Verdict {
-    Allow,
-    Deny,
-    Neutral,
-}
-
 /// `allow_access`'s answer for this request: asked once per script and
 /// application group, shared by the access phase and `Require wsgi-host`
 /// lines (also under `AuthzProviderAlias` sections naming the same script).
@@ -47,7 +40,7 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
         return Err(CallFailed);
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target::new(spec, &group);
+    let target = Target::new(&spec.path, &group);
     let state = r.state::<RequestState>();
     if let Some(known) = state.host_verdict(target) {
         return known;
@@ -63,7 +56,7 @@ fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict
     with_call_slot(r, "allow_access", |slot| {
         call_script(
             r,
-            dir,
+            dir.call_limits(),
             target,
             slot,
             "allow_access",

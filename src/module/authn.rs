@@ -130,7 +130,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         Err(status) => return status,
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target::new(spec, &group);
+    let target = Target::new(&spec.path, &group);
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
@@ -139,7 +139,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         let password_text = decode_credential(password);
         let outcome = call_script(
             r,
-            dir,
+            dir.call_limits(),
             target,
             slot,
             "check_password",
@@ -265,7 +265,7 @@ fn digest(
         Err(status) => return status,
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target::new(spec, &group);
+    let target = Target::new(&spec.path, &group);
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));
@@ -274,7 +274,7 @@ fn digest(
         let realm_text = decode_credential(realm);
         let outcome = call_script(
             r,
-            dir,
+            dir.call_limits(),
             target,
             slot,
             "get_realm_hash",

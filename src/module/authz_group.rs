@@ -23,7 +23,7 @@ use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
-use crate::module::config::DirConfig;
+use crate::module::config::{DirConfig, ScriptSpec};
 use crate::module::providers::{self, Provider, Registration};
 use crate::module::request_state::RequestState;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
@@ -162,29 +162,37 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
 fn with_groups<R>(
     r: Request,
     dir: &DirConfig,
-    target: Target<'_>,
+    spec: &ScriptSpec,
+    group: &str,
     user: &[u8],
     decide: impl FnOnce(&GroupSet) -> R,
 ) -> Option<R> {
+    let target = Target::new(&spec.path, group);
     if let Some(known) = r.state::<RequestState>().groups(target, user) {
         return known.map(decide);
     }
-    let groups = lookup_groups(r, dir, target, user);
+    let groups = lookup_groups(r, dir, spec, target, user);
     let decided = groups.as_ref().map(decide);
     r.state::<RequestState>()
         .remember_groups(target, user, groups);
     decided
 }
 
-fn lookup_groups(r: Request, dir: &DirConfig, target: Target<'_>, user: &[u8]) -> Option<GroupSet> {
+fn lookup_groups(
+    r: Request,
+    dir: &DirConfig,
+    spec: &ScriptSpec,
+    target: Target<'_>,
+    user: &[u8],
+) -> Option<GroupSet> {
     let key = dir
         .auth_cache_timeout()
-        .and_then(|timeout| cache::groups_key(r, target.spec, target.group, timeout, user));
+        .and_then(|timeout| cache::groups_key(r, spec, target.group, timeout, user));
     let (outcome, source) = answer(r, dir, "groups_for_user", key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let groups = call_script(
             r,
-            dir,
+            dir.call_limits(),
             target,
             slot,
             "groups_for_user",
@@ -263,8 +271,7 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
         return ffi::authz_status_AUTHZ_GENERAL_ERROR;
     };
     let group = application_group_name(r, &spec.application_group);
-    let target = Target::new(spec, &group);
-    let granted = with_groups(r, dir, target, &user, |groups| {
+    let granted = with_groups(r, dir, spec, &group, &user, |groups| {
         groups.any_of(required.iter().map(Vec::as_slice))
     });
     match granted {

@@ -13,6 +13,7 @@ use authnz_core::script_options::ApplicationGroup;
 use crate::apr::Pool;
 use crate::ffi;
 use crate::httpd::guard::guard;
+use crate::python::call::CallLimits;
 
 /// One configured Python script: what `WSGIAuthUserScript`,
 /// `WSGIAuthGroupScript` and `WSGIAccessScript` name.
@@ -136,6 +137,14 @@ impl DirConfig {
         match self.auth_cache_timeout.unwrap_or(0) {
             0 => None,
             secs => Some(std::time::Duration::from_secs(secs)),
+        }
+    }
+
+    /// How a Python call may run here.
+    pub fn call_limits(&self) -> CallLimits {
+        CallLimits {
+            timeout: self.script_timeout(),
+            reloading: self.script_reloading(),
         }
     }
 

@@ -30,6 +30,12 @@ use authnz_core::reflect::{single_reflected_value, MAX_REFLECTED_LEN};
 use crate::httpd::filter::register_output_filter;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::input_filter::register_input_filter;
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::module::config::{DirConfig, ReflectHeaders};
+use crate::rlog;
+
+pub use authnz_core::reflect::{Identity, Reflected};
 
 /// Identity reflection's hooks and filters.
 pub fn register() {
@@ -53,25 +59,6 @@ pub fn register() {
     );
     register_output_filter::<response_filter::ReflectFilter>();
     register_input_filter::<interim::BackendHeadFilter>();
-}
-
-use crate::httpd::log::Level;
-use crate::httpd::Request;
-use crate::module::config::{DirConfig, ReflectHeaders};
-use crate::rlog;
-
-/// An identity taken from a response: validated, so it holds no NUL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub user: Vec<u8>,
-    pub auth_type: Option<Vec<u8>>,
-}
-
-/// What reflection found in one request's response.
-#[derive(Debug, Default)]
-pub struct Reflected {
-    /// `None`: the response named nobody (or only an invalid value).
-    pub identity: Option<Identity>,
 }
 
 /// The header names reflection uses where `r`'s configuration turns it on.

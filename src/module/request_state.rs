@@ -13,9 +13,9 @@
 //! every line.
 
 use authnz_core::group_set::GroupSet;
+use authnz_core::host_verdict::Verdict;
+use authnz_core::reflect::Reflected;
 
-use crate::module::access::Verdict;
-use crate::module::reflect::Reflected;
 use crate::python::call::{CallFailed, Target};
 
 /// Which script a memo entry answers for.
@@ -28,13 +28,13 @@ struct Asked {
 impl Asked {
     fn of(target: Target<'_>) -> Asked {
         Asked {
-            path: target.spec.path.clone(),
+            path: target.path.to_owned(),
             group: target.group.to_owned(),
         }
     }
 
     fn is(&self, target: Target<'_>) -> bool {
-        self.path == target.spec.path && self.group == target.group
+        self.path == target.path && self.group == target.group
     }
 }
 

@@ -8,7 +8,6 @@ use pyo3::prelude::*;
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
-use crate::module::config::{DirConfig, ScriptSpec};
 use crate::python::call_limit::CallSlot;
 use crate::python::environ::build_environ;
 use crate::python::errors::{log_exception, log_exception_hiding};
@@ -56,18 +55,28 @@ pub fn application_group_name(r: Request, group: &ApplicationGroup) -> String {
     }
 }
 
-/// The script a call runs: what the directive names, in the application
-/// group this request expands it to.
+/// The script a call runs: its path, in the application group the request
+/// expands the directive's option to.
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
-    pub spec: &'a ScriptSpec,
+    pub path: &'a str,
     pub group: &'a str,
 }
 
 impl<'a> Target<'a> {
-    pub fn new(spec: &'a ScriptSpec, group: &'a str) -> Target<'a> {
-        Target { spec, group }
+    pub fn new(path: &'a str, group: &'a str) -> Target<'a> {
+        Target { path, group }
     }
+}
+
+/// How a call may run where it is made (`WSGIScriptTimeout`,
+/// `WSGIScriptReloading`).
+#[derive(Clone, Copy)]
+pub struct CallLimits {
+    /// The time limit of one call; `None`: none.
+    pub timeout: Option<std::time::Duration>,
+    /// Whether a script is re-loaded when its file changes.
+    pub reloading: bool,
 }
 
 /// Call `function(environ, *args)` of `target` and hand the result to
@@ -77,7 +86,7 @@ impl<'a> Target<'a> {
 #[allow(clippy::too_many_arguments)]
 pub fn call_script<R, const N: usize>(
     r: Request,
-    dir: &DirConfig,
+    limits: CallLimits,
     target: Target<'_>,
     _slot: &CallSlot,
     function: &'static str,
@@ -85,13 +94,13 @@ pub fn call_script<R, const N: usize>(
     args: impl for<'py> FnOnce(Python<'py>) -> [Bound<'py, PyAny>; N],
     interpret: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<R, CallFailed>,
 ) -> Result<R, CallFailed> {
-    let Target { spec, group } = target;
+    let Target { path, group } = target;
     let outcome = runtime::with_python(|py| {
-        let timer = TimedCall::start(py, dir.script_timeout());
+        let timer = TimedCall::start(py, limits.timeout);
         let call = Call {
             r,
-            dir,
-            spec,
+            limits,
+            path,
             group,
             function,
             secret,
@@ -105,8 +114,8 @@ pub fn call_script<R, const N: usize>(
                 Level::Error,
                 tags::SCRIPT_TIMEOUT,
                 "{function}() in '{}' returned after WSGIScriptTimeout ({}s); its answer is refused",
-                spec.path,
-                limit_secs(dir)
+                path,
+                limit_secs(limits)
             );
             return Err(CallFailed);
         }
@@ -123,15 +132,15 @@ pub fn call_script<R, const N: usize>(
     })
 }
 
-fn limit_secs(dir: &DirConfig) -> u64 {
-    dir.script_timeout().map_or(0, |d| d.as_secs())
+fn limit_secs(limits: CallLimits) -> u64 {
+    limits.timeout.map_or(0, |d| d.as_secs())
 }
 
 /// What one call is about.
 struct Call<'a> {
     r: Request,
-    dir: &'a DirConfig,
-    spec: &'a ScriptSpec,
+    limits: CallLimits,
+    path: &'a str,
     group: &'a str,
     function: &'static str,
     secret: Option<&'a str>,
@@ -185,13 +194,13 @@ fn run_call<'py, R, const N: usize>(
 ) -> Result<R, CallFailed> {
     let Call {
         r,
-        dir,
-        spec,
+        limits,
+        path,
         group,
         function,
         secret,
     } = *call;
-    let callable = scripts::function(py, &r, spec, group, function, dir.script_reloading())
+    let callable = scripts::function(py, &r, path, group, function, limits.reloading)
         .map_err(|_| CallFailed)?;
     // What the script prints from here on, while reading its result too,
     // is logged with the request (its import, just done, was not).
@@ -225,8 +234,8 @@ fn run_call<'py, R, const N: usize>(
         Err(err) if is_timeout(py, &err) => {
             let summary = format!(
                 "{function}() in '{}' exceeded WSGIScriptTimeout ({}s) and was interrupted",
-                spec.path,
-                limit_secs(dir)
+                path,
+                limit_secs(limits)
             );
             log_exception_hiding(py, &r, tags::SCRIPT_TIMEOUT, &summary, &err, secret);
             Err(CallFailed)
@@ -236,7 +245,7 @@ fn run_call<'py, R, const N: usize>(
                 py,
                 &r,
                 tags::SCRIPT_RAISED,
-                &format!("{function}() in '{}' raised", spec.path),
+                &format!("{function}() in '{}' raised", path),
                 &err,
                 secret,
             );

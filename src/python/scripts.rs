@@ -23,7 +23,6 @@ use pyo3::types::{PyModule, PyString};
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
-use crate::module::config::ScriptSpec;
 use crate::python::errors::log_exception;
 use crate::python::std_streams;
 use crate::rlog;
@@ -153,16 +152,16 @@ fn registered_entry(
     Ok(entry)
 }
 
-/// The callable `function` of the script `spec` in `application_group`.
+/// The callable `function` of the script at `path` in `application_group`.
 pub fn function<'py>(
     py: Python<'py>,
     r: &Request,
-    spec: &ScriptSpec,
+    path: &str,
     application_group: &str,
     function: &'static str,
     reloading: bool,
 ) -> Result<Bound<'py, PyAny>, ScriptUnavailable> {
-    let Ok(entry) = entry_for(py, &spec.path, application_group) else {
+    let Ok(entry) = entry_for(py, path, application_group) else {
         rlog!(
             r,
             Level::Error,
@@ -171,7 +170,7 @@ pub fn function<'py>(
              child; application group '{application_group}' is refused (with \
              application-group=%{{HOST}}, every host name a wildcard ServerAlias admits is a \
              group of its own)",
-            spec.path
+            path
         );
         return Err(ScriptUnavailable);
     };

@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;
+pub mod host_verdict;
 pub mod log_lines;
 pub mod log_tags;
 pub mod permissions;

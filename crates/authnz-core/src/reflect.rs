@@ -128,6 +128,20 @@ fn fold(byte: u8) -> u8 {
 }
 
 /// What the log phase does with a reflected user.
+/// An identity taken from a response: validated, so it holds no NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: Vec<u8>,
+    pub auth_type: Option<Vec<u8>>,
+}
+
+/// What reflection found in one request's response.
+#[derive(Debug, Default)]
+pub struct Reflected {
+    /// `None`: the response named nobody (or only an invalid value).
+    pub identity: Option<Identity>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReflectDecision {
     /// Nobody is known: set `r->user` (and the auth type) from the app.
