@@ -12,8 +12,10 @@ pub mod hooks;
 pub mod input_filter;
 pub mod log;
 pub mod module_record;
+pub mod mpm;
 pub mod request;
 pub mod server;
+pub mod server_state;
 pub mod unixd;
 
 pub use request::Request;

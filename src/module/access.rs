@@ -93,7 +93,7 @@ pub fn provider() -> Provider {
 
 /// Host access's access-phase hook and provider.
 pub fn register(pool: Pool) {
-    hooks::check_access_per_conf(access_checker, Order::MIDDLE);
+    hooks::check_access_per_conf::<AccessPhase>(Order::MIDDLE);
     providers::register(pool, provider(), Registration::Counted);
 }
 
@@ -126,14 +126,16 @@ fn check_access(r: Request) -> c_int {
     }
 }
 
-unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
-    guard("WSGIAccessScript", ffi::HOOK_FORBIDDEN, || {
-        // SAFETY: httpd passes the live request.
-        match unsafe { Request::from_raw(r) } {
-            Some(r) => check_access(r),
-            None => ffi::HOOK_FORBIDDEN,
-        }
-    })
+/// The access phase, when `WSGIAccessScript` applies.
+struct AccessPhase;
+
+impl hooks::RequestHook for AccessPhase {
+    const NAME: &'static str = "WSGIAccessScript";
+    const ON_PANIC: hooks::Status = ffi::HOOK_FORBIDDEN;
+
+    fn run(r: Request) -> hooks::Status {
+        check_access(r)
+    }
 }
 
 /// The provider record for `Require wsgi-host`.

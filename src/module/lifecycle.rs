@@ -13,11 +13,10 @@ use std::time::Duration;
 
 use crate::apr::Pool;
 use crate::ffi;
-use crate::httpd::guard::guard;
 use crate::httpd::hook_order::HookOrder;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
-use crate::httpd::Server;
+use crate::httpd::{mpm, Request, Server};
 use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
 use crate::python::call_limit;
@@ -33,13 +32,13 @@ static CHILD_INIT_AFTER: HookOrder<2> = HookOrder([c"mod_wsgi.c".as_ptr(), null(
 
 /// The process lifecycle's hooks.
 pub fn register() {
-    hooks::pre_config(pre_config, Order::MIDDLE);
+    hooks::pre_config::<PreConfigCheck>(Order::MIDDLE);
     // After mod_wsgi's: when it starts Python in the child, this module
     // attaches to that interpreter instead of starting one.
-    hooks::child_init(child_init, Order::MIDDLE.after(&CHILD_INIT_AFTER));
+    hooks::child_init::<StartPython>(Order::MIDDLE.after(&CHILD_INIT_AFTER));
     // First on every request: a worker thread gets its thread state in the
     // main interpreter before mod_wsgi gives it one of its own.
-    hooks::create_request(create_request, Order::REALLY_FIRST);
+    hooks::create_request::<ThreadStateFirst>(Order::REALLY_FIRST);
 }
 
 /// Whether the configuration being read names a Python script (or lets
@@ -57,12 +56,12 @@ pub fn note_python_needed() {
 /// `pre_config`: all `LoadModule` lines have run; fail start-up (and
 /// `apache2 -t`) when mod_python is loaded, and take the script
 /// directives over from mod_wsgi when it is.
-unsafe extern "C" fn pre_config(
-    pconf: *mut ffi::apr_pool_t,
-    _plog: *mut ffi::apr_pool_t,
-    _ptemp: *mut ffi::apr_pool_t,
-) -> i32 {
-    guard("pre_config", ffi::HOOK_SERVER_ERROR, || {
+struct PreConfigCheck;
+
+impl hooks::PreConfig for PreConfigCheck {
+    const NAME: &'static str = "pre_config";
+
+    fn run(pconf: Pool) -> hooks::Status {
         PYTHON_NEEDED.store(false, Ordering::Relaxed);
         if beside_mod_wsgi::is_loaded(MOD_PYTHON) {
             slog!(
@@ -75,10 +74,6 @@ unsafe extern "C" fn pre_config(
             );
             return ffi::HOOK_SERVER_ERROR;
         }
-        // SAFETY: httpd passes its live configuration pool.
-        let Some(pconf) = (unsafe { Pool::from_raw(pconf) }) else {
-            return ffi::HOOK_SERVER_ERROR;
-        };
         if beside_mod_wsgi::take_over_auth(pconf) {
             slog!(
                 None,
@@ -90,18 +85,6 @@ unsafe extern "C" fn pre_config(
             );
         }
         ffi::HOOK_OK
-    })
-}
-
-/// Threads per child from the MPM (1 for prefork).
-fn threads_per_child() -> usize {
-    let mut threads: std::ffi::c_int = 1;
-    // SAFETY: ap_mpm_query writes one int for AP_MPMQ_MAX_THREADS.
-    let status = unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_MAX_THREADS as i32, &mut threads) };
-    if status == 0 && threads > 0 {
-        threads as usize
-    } else {
-        1
     }
 }
 
@@ -112,7 +95,7 @@ fn concurrent_call_cap(main: Server) -> usize {
     let configured = main
         .module_config::<ServerConfig>()
         .and_then(|c| c.max_concurrent_calls);
-    configured.unwrap_or_else(|| (threads_per_child() * 3 / 4).max(1))
+    configured.unwrap_or_else(|| (mpm::threads_per_child() * 3 / 4).max(1))
 }
 
 /// How long a call beyond the cap waits for a slot before it is refused.
@@ -136,12 +119,12 @@ fn python_settings(main: Server) -> PythonSettings {
 
 /// `child_init`: start Python in this child (or attach to the one mod_wsgi
 /// started), unless no configuration uses it.
-unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
-    guard("child_init", (), || {
-        // SAFETY: httpd passes the live main server record.
-        let Some(main) = (unsafe { Server::from_raw(s) }) else {
-            return;
-        };
+struct StartPython;
+
+impl hooks::ChildInit for StartPython {
+    const NAME: &'static str = "child_init";
+
+    fn run(pchild: Pool, main: Server) {
         call_limit::configure(concurrent_call_cap(main), concurrent_call_wait(main));
         if !PYTHON_NEEDED.load(Ordering::Relaxed) {
             slog!(
@@ -182,11 +165,8 @@ unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::serve
         }
         // Registered after mod_wsgi's child cleanups, so it runs before
         // them: Python calls stop before mod_wsgi finalises the interpreter.
-        // SAFETY: httpd passes the child's live pool.
-        if let Some(pchild) = unsafe { Pool::from_raw(pchild) } {
-            pchild.alloc(ChildExit);
-        }
-    })
+        pchild.alloc(ChildExit);
+    }
 }
 
 /// Dropped by the child pool's cleanup as the child exits.
@@ -202,11 +182,16 @@ impl Drop for ChildExit {
 /// main interpreter before anything else in the request uses Python.
 /// Beside mod_wsgi only: its first use of Python on a thread would
 /// otherwise decide which thread state `PyGILState` hands out there.
-unsafe extern "C" fn create_request(_r: *mut ffi::request_rec) -> i32 {
-    guard("create_request", ffi::HOOK_DECLINED, || {
+struct ThreadStateFirst;
+
+impl hooks::RequestHook for ThreadStateFirst {
+    const NAME: &'static str = "create_request";
+    const ON_PANIC: hooks::Status = ffi::HOOK_DECLINED;
+
+    fn run(_r: Request) -> hooks::Status {
         if beside_mod_wsgi::is_beside() && runtime::is_ready() {
             thread_states::ensure();
         }
         ffi::HOOK_DECLINED
-    })
+    }
 }

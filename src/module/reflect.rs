@@ -39,22 +39,21 @@ pub use authnz_core::reflect::{Identity, Reflected};
 
 /// Identity reflection's hooks and filters.
 pub fn register() {
-    hooks::post_perdir_config(request_strip::strip_before_checks, Order::FIRST);
+    hooks::post_perdir_config::<request_strip::StripBeforeChecks>(Order::FIRST);
     // First, so no other insert_filter hook sees the headers either: the
     // request whose handler runs next, in its final location.
-    hooks::insert_filter(request_strip::strip_before_handler, Order::REALLY_FIRST);
+    hooks::insert_filter::<request_strip::StripBeforeHandler>(Order::REALLY_FIRST);
     // Which mod_proxy_wstunnel mode a reflecting location would get.
-    hooks::post_config(wstunnel::check_wstunnel, Order::MIDDLE);
+    hooks::post_config::<wstunnel::CheckWstunnel>(Order::MIDDLE);
     // mod_proxy_http runs it for the request each backend response is read
     // through.
-    hooks::proxy_create_req(interim::watch_backend_head, Order::MIDDLE);
+    hooks::proxy_create_req::<interim::WatchBackendHead>(Order::MIDDLE);
     // Last, so the filter sits after every other content-set filter
     // (mod_headers' `Header set|always` included) and still before
     // mod_cache's CACHE_SAVE and the protocol filters.
-    hooks::insert_filter(response_filter::insert_output_filter, Order::REALLY_LAST);
-    hooks::insert_error_filter(response_filter::insert_error_filter, Order::REALLY_LAST);
-    hooks::log_transaction(
-        log_phase::log_transaction,
+    hooks::insert_filter::<response_filter::InsertFilter>(Order::REALLY_LAST);
+    hooks::insert_error_filter::<response_filter::InsertErrorFilter>(Order::REALLY_LAST);
+    hooks::log_transaction::<log_phase::ReflectIntoLog>(
         Order::REALLY_FIRST.before(&log_phase::LOG_BEFORE),
     );
     register_output_filter::<response_filter::ReflectFilter>();

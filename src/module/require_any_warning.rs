@@ -13,22 +13,21 @@
 //! error log at its `LogLevel`.
 
 use authnz_core::log_tags as tags;
-use std::ffi::c_int;
 
 use authnz_core::require_any::find_require_any_traps;
 
 use crate::ffi;
 use crate::httpd::conftree::parsed_configuration;
-use crate::httpd::guard::guard;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
+use crate::httpd::server_state;
 use crate::httpd::Server;
 use crate::slog;
 
 /// Register the two hooks (from `register_hooks`).
 pub fn register() {
-    hooks::test_config(test_config, Order::MIDDLE);
-    hooks::post_config(post_config, Order::MIDDLE);
+    hooks::test_config::<WarnUnderTest>(Order::MIDDLE);
+    hooks::post_config::<WarnAtStart>(Order::MIDDLE);
 }
 
 /// Log a warning for every section of the configuration just read.
@@ -45,30 +44,30 @@ fn warn(server: Option<Server>) {
 }
 
 /// `apache2 -t` (and `-S`, `-D DUMP_...`): the configuration was read once.
-unsafe extern "C" fn test_config(_pconf: *mut ffi::apr_pool_t, _s: *mut ffi::server_rec) {
-    guard("test_config", (), || {
+struct WarnUnderTest;
+
+impl hooks::TestConfig for WarnUnderTest {
+    const NAME: &'static str = "test_config";
+
+    fn run(_main: Server) {
         // No log file is open yet: NULL logs to stderr.
         warn(None);
-    });
+    }
 }
 
 /// Start-up and restarts, after the logs are open.
-unsafe extern "C" fn post_config(
-    _pconf: *mut ffi::apr_pool_t,
-    _plog: *mut ffi::apr_pool_t,
-    _ptemp: *mut ffi::apr_pool_t,
-    s: *mut ffi::server_rec,
-) -> c_int {
-    guard("post_config", ffi::HOOK_OK, || {
-        // SAFETY: a query of httpd's state, valid at any time.
-        let state = unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE as c_int) };
-        if state == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as c_int {
+struct WarnAtStart;
+
+impl hooks::PostConfig for WarnAtStart {
+    const NAME: &'static str = "post_config";
+
+    fn run(main: Server) -> hooks::Status {
+        if server_state::is_first_reading() {
             // The first of the two readings at start-up: the second one,
             // which the server runs with, warns.
             return ffi::HOOK_OK;
         }
-        // SAFETY: httpd passes the live main server record.
-        warn(unsafe { Server::from_raw(s) });
+        warn(Some(main));
         ffi::HOOK_OK
-    })
+    }
 }

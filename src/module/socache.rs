@@ -41,7 +41,6 @@ use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::socache_policy::directive_enables_wsgi;
 
 use crate::ffi;
-use crate::httpd::guard::guard;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::server::c_string;
@@ -77,7 +76,7 @@ const SOCACHE_DEFAULT_TIMEOUT_US: ffi::apr_interval_time_t = 300_000_000;
 /// The socache hand-over's hook: `ap_authn_cache_store` is looked up every
 /// configuration cycle (a graceful restart can reload mod_authn_socache).
 pub fn register() {
-    hooks::optional_fn_retrieve(optional_fn_retrieve, Order::MIDDLE);
+    hooks::optional_fn_retrieve::<RetrieveStore>(Order::MIDDLE);
 }
 
 /// The `optional_fn_retrieve` hook: fetch `ap_authn_cache_store` again and
@@ -85,8 +84,12 @@ pub fn register() {
 ///
 /// # Safety
 /// Called by httpd after `post_config`, on the parent's only thread.
-unsafe extern "C" fn optional_fn_retrieve() {
-    guard("optional_fn_retrieve", (), || {
+struct RetrieveStore;
+
+impl hooks::Retrieve for RetrieveStore {
+    const NAME: &'static str = "optional_fn_retrieve";
+
+    fn run() {
         // SAFETY: a lookup by name in APR's table of optional functions.
         let found = unsafe { ffi::apr_dynamic_fn_retrieve(c"ap_authn_cache_store".as_ptr()) };
         let address = found.map_or(0, |f| f as usize);
@@ -114,7 +117,7 @@ unsafe extern "C" fn optional_fn_retrieve() {
                  granted logins are hashed for it wherever AuthnCacheProvideFor names wsgi"
             );
         }
-    })
+    }
 }
 
 /// mod_authn_socache's module record (its address), if a record made by

@@ -23,7 +23,7 @@ use std::ffi::CStr;
 use authnz_core::reflect::{InterimHeadScanner, LineVerdict};
 
 use crate::ffi;
-use crate::httpd::guard::guard;
+use crate::httpd::hooks;
 use crate::httpd::input_filter::{
     add_input_filter, InputBrigade, InputFilter, InputFilterBody, ReadRequest,
 };
@@ -144,18 +144,13 @@ impl InputFilterBody for BackendHeadFilter {
 
 /// mod_proxy's `create_req` (optional hook): `r` is the client request,
 /// `backend` the fake request its backend's response is read through.
-pub(super) unsafe extern "C" fn watch_backend_head(
-    r: *mut ffi::request_rec,
-    backend: *mut ffi::request_rec,
-) -> i32 {
-    guard("proxy create_req", ffi::HOOK_SERVER_ERROR, || {
-        // SAFETY: mod_proxy passes the live client request and the live
-        // fake request it just made.
-        let (Some(client), Some(backend)) = (unsafe { Request::from_raw(r) }, unsafe {
-            Request::from_raw(backend)
-        }) else {
-            return ffi::HOOK_DECLINED;
-        };
+pub(super) struct WatchBackendHead;
+
+impl hooks::ProxyCreateReq for WatchBackendHead {
+    const NAME: &'static str = "proxy create_req";
+    const ON_PANIC: hooks::Status = ffi::HOOK_SERVER_ERROR;
+
+    fn run(client: Request, backend: Request) -> hooks::Status {
         if let Some(headers) = reflection(client) {
             let scanner = InterimHeadScanner::new(&[&headers.user, &headers.auth_type]);
             add_input_filter::<BackendHeadFilter, _>(
@@ -168,5 +163,5 @@ pub(super) unsafe extern "C" fn watch_backend_head(
             );
         }
         ffi::HOOK_DECLINED
-    })
+    }
 }

@@ -12,8 +12,8 @@ use std::ptr::null;
 use authnz_core::reflect::{decide, ReflectDecision};
 
 use crate::ffi;
-use crate::httpd::guard::guard;
 use crate::httpd::hook_order::HookOrder;
+use crate::httpd::hooks;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::request_state::RequestState;
@@ -91,14 +91,17 @@ fn reflect_into_log(r: Request) {
 }
 
 /// `log_transaction`, ordered before mod_log_config: reflect the identity.
-pub(super) unsafe extern "C" fn log_transaction(r: *mut ffi::request_rec) -> i32 {
-    guard("log_transaction", ffi::HOOK_DECLINED, || {
-        // SAFETY: httpd passes the live (original) request.
-        if let Some(r) = unsafe { Request::from_raw(r) } {
-            reflect_into_log(r);
-        }
+pub(super) struct ReflectIntoLog;
+
+impl hooks::RequestHook for ReflectIntoLog {
+    const NAME: &'static str = "log_transaction";
+    const ON_PANIC: hooks::Status = ffi::HOOK_DECLINED;
+
+    /// `r` is the original request (the one httpd logs).
+    fn run(r: Request) -> hooks::Status {
+        reflect_into_log(r);
         ffi::HOOK_DECLINED
-    })
+    }
 }
 
 /// Modules whose log hooks must see the reflected user (`aszSucc` of the

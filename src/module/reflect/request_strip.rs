@@ -36,7 +36,7 @@
 //! which bypasses every output filter.
 
 use crate::ffi;
-use crate::httpd::guard::guard;
+use crate::httpd::hooks;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ReflectHeaders;
@@ -152,28 +152,30 @@ fn strip(r: Request, headers: &ReflectHeaders, moment: Moment) {
 }
 
 /// `post_perdir_config`: remove spoofed identity headers from the request.
-pub(super) unsafe extern "C" fn strip_before_checks(r: *mut ffi::request_rec) -> i32 {
-    guard("post_perdir_config", ffi::HOOK_SERVER_ERROR, || {
-        // SAFETY: httpd passes the live request.
-        if let Some(r) = unsafe { Request::from_raw(r) } {
-            if let Some(headers) = reflection(r) {
-                strip(r, &headers, Moment::ConfigurationKnown);
-                r.state::<RequestState>().identity_headers_stripped = true;
-            }
+pub(super) struct StripBeforeChecks;
+
+impl hooks::RequestHook for StripBeforeChecks {
+    const NAME: &'static str = "post_perdir_config";
+    const ON_PANIC: hooks::Status = ffi::HOOK_SERVER_ERROR;
+
+    fn run(r: Request) -> hooks::Status {
+        if let Some(headers) = reflection(r) {
+            strip(r, &headers, Moment::ConfigurationKnown);
+            r.state::<RequestState>().identity_headers_stripped = true;
         }
         ffi::HOOK_DECLINED
-    })
+    }
 }
 
 /// `insert_filter`, before any other: remove spoofed identity headers from
 /// the request whose handler runs next, unless they were removed when its
 /// configuration was merged.
-pub(super) unsafe extern "C" fn strip_before_handler(r: *mut ffi::request_rec) {
-    guard("insert_filter", (), || {
-        // SAFETY: httpd passes the live request.
-        let Some(r) = (unsafe { Request::from_raw(r) }) else {
-            return;
-        };
+pub(super) struct StripBeforeHandler;
+
+impl hooks::RequestAction for StripBeforeHandler {
+    const NAME: &'static str = "insert_filter";
+
+    fn run(r: Request) {
         let already = r
             .existing_state::<RequestState>()
             .is_some_and(|s| s.identity_headers_stripped);
@@ -183,5 +185,5 @@ pub(super) unsafe extern "C" fn strip_before_handler(r: *mut ffi::request_rec) {
         if let Some(headers) = reflection(r) {
             strip(r, &headers, Moment::HandlerNext);
         }
-    })
+    }
 }

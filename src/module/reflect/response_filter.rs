@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::ffi;
 use crate::httpd::filter::{add_output_filter, Brigade, OutputFilter, OutputFilterBody};
-use crate::httpd::guard::guard;
+use crate::httpd::hooks;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ReflectHeaders;
@@ -156,22 +156,24 @@ fn insert_filter(r: Request) {
 }
 
 /// `insert_filter`: the filter for a normal response.
-pub(super) unsafe extern "C" fn insert_output_filter(r: *mut ffi::request_rec) {
-    guard("insert_filter", (), || {
-        // SAFETY: httpd passes the live request.
-        if let Some(r) = unsafe { Request::from_raw(r) } {
-            insert_filter(r);
-        }
-    })
+pub(super) struct InsertFilter;
+
+impl hooks::RequestAction for InsertFilter {
+    const NAME: &'static str = "insert_filter";
+
+    fn run(r: Request) {
+        insert_filter(r);
+    }
 }
 
 /// `insert_error_filter`: `ap_send_error_response` drops the content
 /// filters and asks again; the filter must see error responses too.
-pub(super) unsafe extern "C" fn insert_error_filter(r: *mut ffi::request_rec) {
-    guard("insert_error_filter", (), || {
-        // SAFETY: httpd passes the live request.
-        if let Some(r) = unsafe { Request::from_raw(r) } {
-            insert_filter(r);
-        }
-    })
+pub(super) struct InsertErrorFilter;
+
+impl hooks::RequestAction for InsertErrorFilter {
+    const NAME: &'static str = "insert_error_filter";
+
+    fn run(r: Request) {
+        insert_filter(r);
+    }
 }

@@ -22,9 +22,9 @@ use authnz_core::log_tags as tags;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::ffi;
-use crate::httpd::guard::guard;
+use crate::httpd::hooks;
 use crate::httpd::log::Level;
-use crate::httpd::Request;
+use crate::httpd::{Request, Server};
 use crate::slog;
 
 /// mod_proxy_wstunnel is not loaded.
@@ -74,13 +74,12 @@ fn default_record_word(module: &ffi::module) -> Option<u32> {
 }
 
 /// `post_config`: look at mod_proxy_wstunnel (and mod_proxy_http) again.
-pub(super) unsafe extern "C" fn check_wstunnel(
-    _pconf: *mut ffi::apr_pool_t,
-    _plog: *mut ffi::apr_pool_t,
-    _ptemp: *mut ffi::apr_pool_t,
-    _s: *mut ffi::server_rec,
-) -> i32 {
-    guard("post_config", ffi::HOOK_OK, || {
+pub(super) struct CheckWstunnel;
+
+impl hooks::PostConfig for CheckWstunnel {
+    const NAME: &'static str = "post_config";
+
+    fn run(_main: Server) -> hooks::Status {
         PROXY_HTTP_LOADED.store(loaded(c"mod_proxy_http.c").is_some(), Ordering::Release);
         let state = match loaded(c"mod_proxy_wstunnel.c") {
             None => NOT_LOADED,
@@ -101,7 +100,7 @@ pub(super) unsafe extern "C" fn check_wstunnel(
         };
         WSTUNNEL.store(state, Ordering::Release);
         ffi::HOOK_OK
-    })
+    }
 }
 
 /// Whether mod_proxy_wstunnel would tunnel `r`'s upgrade without looking
