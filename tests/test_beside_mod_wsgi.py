@@ -156,7 +156,10 @@ def make_server(venv, mode, order, mpm, mod_wsgi_so):
     ours = f'LoadModule authnz_wsgi_module "{MODULE_SO}"\n'
     theirs = f'LoadModule wsgi_module "{mod_wsgi_so}"\n'
     loads = ours + theirs if order == "authnz-wsgi-first" else theirs + ours
-    server.server_conf = loads + server.server_conf + mod_wsgi_conf(mode, venv, project)
+    # Daemon processes' sockets in the server's own directory, not in
+    # Debian's /var/run/apache2 (which only the system's Apache creates).
+    sockets = f'WSGISocketPrefix "{server.dir}/run/wsgi"\n'
+    server.server_conf = loads + server.server_conf + sockets + mod_wsgi_conf(mode, venv, project)
     server.site_conf = f"""
 <Directory "{project}/mysite">
   <Files wsgi.py>
