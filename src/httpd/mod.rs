@@ -2,6 +2,7 @@
 //! parsed configuration tree, output and input filters, logging and the
 //! panic boundary every `extern "C"` entry goes through.
 
+pub mod auth_providers;
 pub mod cmd;
 pub mod conftree;
 pub mod expr;

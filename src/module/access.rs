@@ -5,21 +5,22 @@
 
 use authnz_core::host_verdict::Verdict;
 use authnz_core::log_tags as tags;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_int, CStr};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
 
 use crate::apr::Pool;
 use crate::ffi;
+use crate::httpd::auth_providers::{
+    self as providers, authz_record, AuthzProvider, AuthzStatus, ParsedLine, Provider, Registration,
+};
 use crate::httpd::cmd::Cmd;
-use crate::httpd::guard::guard;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::answer::with_call_slot;
 use crate::module::config::DirConfig;
-use crate::module::providers::{self, Provider, Registration};
 use crate::module::request_state::RequestState;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::environ::latin1;
@@ -139,69 +140,47 @@ impl hooks::RequestHook for AccessPhase {
 }
 
 /// The provider record for `Require wsgi-host`.
-static WSGI_HOST_PROVIDER: ffi::authz_provider = ffi::authz_provider {
-    check_authorization: Some(check_host),
-    parse_require_line: Some(parse_host_line),
-};
+static WSGI_HOST_PROVIDER: ffi::authz_provider = authz_record::<WsgiHost>();
 
-unsafe extern "C" fn check_host(
-    r: *mut ffi::request_rec,
-    _require_line: *const c_char,
-    _parsed: *const c_void,
-) -> ffi::authz_status {
-    guard(
-        "wsgi-host check",
-        ffi::authz_status_AUTHZ_GENERAL_ERROR,
-        || {
-            // SAFETY: httpd passes the live request.
-            let Some(r) = (unsafe { Request::from_raw(r) }) else {
-                return ffi::authz_status_AUTHZ_GENERAL_ERROR;
-            };
-            let Some(dir) = r.dir_config::<DirConfig>() else {
-                return ffi::authz_status_AUTHZ_GENERAL_ERROR;
-            };
-            match ask(r, dir, "Require wsgi-host") {
-                Ok(Verdict::Allow) => ffi::authz_status_AUTHZ_GRANTED,
-                Ok(Verdict::Deny) => ffi::authz_status_AUTHZ_DENIED,
-                Ok(Verdict::Neutral) => ffi::authz_status_AUTHZ_NEUTRAL,
-                Err(CallFailed) => ffi::authz_status_AUTHZ_GENERAL_ERROR,
-            }
-        },
-    )
-}
+/// `Require wsgi-host`: the `WSGIAccessScript` of the location decides.
+struct WsgiHost;
 
-unsafe extern "C" fn parse_host_line(
-    cmd: *mut ffi::cmd_parms,
-    require_line: *const c_char,
-    _parsed: *mut *const c_void,
-) -> *const c_char {
-    guard(
-        "Require wsgi-host",
-        c"internal error parsing Require wsgi-host".as_ptr(),
-        || {
-            // SAFETY: NULL or the NUL-terminated argument string.
-            let args = (!require_line.is_null()).then(|| unsafe { CStr::from_ptr(require_line) });
-            if args.is_some_and(|a| !a.to_bytes().iter().all(u8::is_ascii_whitespace)) {
-                return c"Require wsgi-host takes no arguments: the WSGIAccessScript of the location decides"
-                .as_ptr();
+impl AuthzProvider for WsgiHost {
+    const NAME: &'static str = "Require wsgi-host";
+    const PARSE_PANIC: &'static CStr = c"internal error parsing Require wsgi-host";
+
+    fn parse(cmd: Cmd, arguments: &CStr) -> Result<ParsedLine, String> {
+        if !arguments.to_bytes().iter().all(u8::is_ascii_whitespace) {
+            return Err(
+                "Require wsgi-host takes no arguments: the WSGIAccessScript of the \
+                        location decides"
+                    .to_owned(),
+            );
+        }
+        // A `Require wsgi-host` in `.htaccess` must not switch off the
+        // access-phase gate the server configuration set: there both run,
+        // sharing one call.
+        if cmd.in_htaccess() {
+            return Ok(ParsedLine::Nothing);
+        }
+        match cmd.section_config_mut::<DirConfig>() {
+            Some(dir) => {
+                dir.host_access_by_require |= cmd.limited_methods();
+                Ok(ParsedLine::Nothing)
             }
-            // SAFETY: httpd passes the live directive context.
-            let Some(cmd) = (unsafe { Cmd::from_raw(cmd) }) else {
-                return c"Require wsgi-host: no directive context".as_ptr();
-            };
-            // A `Require wsgi-host` in `.htaccess` must not switch off the
-            // access-phase gate the server configuration set: there both run,
-            // sharing one call.
-            if cmd.in_htaccess() {
-                return std::ptr::null();
-            }
-            match cmd.section_config_mut::<DirConfig>() {
-                Some(dir) => {
-                    dir.host_access_by_require |= cmd.limited_methods();
-                    std::ptr::null()
-                }
-                None => c"Require wsgi-host: no configuration for this section".as_ptr(),
-            }
-        },
-    )
+            None => Err("Require wsgi-host: no configuration for this section".to_owned()),
+        }
+    }
+
+    fn check(r: Request, _parsed: ParsedLine) -> AuthzStatus {
+        let Some(dir) = r.dir_config::<DirConfig>() else {
+            return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+        };
+        match ask(r, dir, "Require wsgi-host") {
+            Ok(Verdict::Allow) => ffi::authz_status_AUTHZ_GRANTED,
+            Ok(Verdict::Deny) => ffi::authz_status_AUTHZ_DENIED,
+            Ok(Verdict::Neutral) => ffi::authz_status_AUTHZ_NEUTRAL,
+            Err(CallFailed) => ffi::authz_status_AUTHZ_GENERAL_ERROR,
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use authnz_core::log_tags as tags;
 use std::borrow::Cow;
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 
 use authnz_core::credentials::{decode_credential, validate_name};
 use authnz_core::realm_hash::validate_realm_hash;
@@ -13,13 +13,14 @@ use pyo3::types::{PyBool, PyBytes, PyString};
 
 use crate::apr::Pool;
 use crate::ffi;
-use crate::httpd::guard::guard;
+use crate::httpd::auth_providers::{
+    self as providers, authn_record, AuthnProvider, AuthnStatus, Provider, RealmHash, Registration,
+};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
-use crate::module::providers::{self, Provider, Registration};
 use crate::module::socache;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::type_name;
@@ -36,10 +37,22 @@ pub fn register(pool: Pool) {
 }
 
 /// The provider record httpd keeps a pointer to.
-static WSGI_AUTHN_PROVIDER: ffi::authn_provider = ffi::authn_provider {
-    check_password: Some(check_password),
-    get_realm_hash: Some(get_realm_hash),
-};
+static WSGI_AUTHN_PROVIDER: ffi::authn_provider = authn_record::<WsgiAuthn>();
+
+/// The authn provider `wsgi`: `WSGIAuthUserScript`.
+struct WsgiAuthn;
+
+impl AuthnProvider for WsgiAuthn {
+    const NAME: &'static str = "the wsgi authn provider";
+
+    fn check_password(r: Request, user: &CStr, password: &CStr) -> AuthnStatus {
+        basic(r, user, password)
+    }
+
+    fn get_realm_hash(r: Request, user: &CStr, realm: &CStr) -> Result<RealmHash, AuthnStatus> {
+        digest(r, user, realm)
+    }
+}
 
 /// What `check_password` decided.
 enum BasicOutcome {
@@ -253,17 +266,9 @@ fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u
     Ok(Some(hash))
 }
 
-fn digest(
-    r: Request,
-    user_c: &CStr,
-    realm_c: &CStr,
-    rethash: *mut *mut c_char,
-) -> ffi::authn_status {
+fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnStatus> {
     let (user, realm) = (user_c.to_bytes(), realm_c.to_bytes());
-    let (dir, spec) = match user_script(r) {
-        Ok(found) => found,
-        Err(status) => return status,
-    };
+    let (dir, spec) = user_script(r)?;
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
     let key = dir
@@ -298,15 +303,12 @@ fn digest(
     }
     let hash = match outcome {
         Answer::Positive(Cached::RealmHash(hash)) => hash,
-        Answer::NotFound => return ffi::authn_status_AUTH_USER_NOT_FOUND,
+        Answer::NotFound => return Err(ffi::authn_status_AUTH_USER_NOT_FOUND),
         Answer::Positive(_) | Answer::Denied | Answer::Failed => {
-            return ffi::authn_status_AUTH_GENERAL_ERROR
+            return Err(ffi::authn_status_AUTH_GENERAL_ERROR)
         }
     };
-    let copy = r.pool().strdup(&hash);
-    // SAFETY: rethash is the out-parameter httpd passed (non-NULL, checked
-    // by the caller); the copy lives in the request pool.
-    unsafe { *rethash = copy };
+    let copy = RealmHash::copy_into(r, &hash);
     match source {
         Source::Cache => rlog!(
             &r,
@@ -316,62 +318,7 @@ fn digest(
             decode_credential(user)
         ),
         Source::Shared => {}
-        Source::Call => socache::store_digest(r, user_c, realm_c, copy),
+        Source::Call => socache::store_digest(r, user_c, realm_c, copy.as_c_str()),
     }
-    ffi::authn_status_AUTH_USER_FOUND
-}
-
-/// # Safety
-/// Called by mod_auth_basic (or mod_auth_form) with a live request and C strings.
-unsafe extern "C" fn check_password(
-    r: *mut ffi::request_rec,
-    user: *const c_char,
-    password: *const c_char,
-) -> ffi::authn_status {
-    guard(
-        "check_password",
-        ffi::authn_status_AUTH_GENERAL_ERROR,
-        || {
-            // SAFETY: httpd passes a live request and NUL-terminated strings.
-            let (Some(r), false, false) = (
-                unsafe { Request::from_raw(r) },
-                user.is_null(),
-                password.is_null(),
-            ) else {
-                return ffi::authn_status_AUTH_GENERAL_ERROR;
-            };
-            // SAFETY: non-NULL, NUL-terminated, alive for the call.
-            let (user, password) = unsafe { (CStr::from_ptr(user), CStr::from_ptr(password)) };
-            basic(r, user, password)
-        },
-    )
-}
-
-/// # Safety
-/// Called by mod_auth_digest or mod_auth_basic with a live request, C strings
-/// and a writable out-pointer.
-unsafe extern "C" fn get_realm_hash(
-    r: *mut ffi::request_rec,
-    user: *const c_char,
-    realm: *const c_char,
-    rethash: *mut *mut c_char,
-) -> ffi::authn_status {
-    guard(
-        "get_realm_hash",
-        ffi::authn_status_AUTH_GENERAL_ERROR,
-        || {
-            // SAFETY: httpd passes a live request and NUL-terminated strings.
-            let (Some(r), false, false, false) = (
-                unsafe { Request::from_raw(r) },
-                user.is_null(),
-                realm.is_null(),
-                rethash.is_null(),
-            ) else {
-                return ffi::authn_status_AUTH_GENERAL_ERROR;
-            };
-            // SAFETY: non-NULL, NUL-terminated, alive for the call.
-            let (user, realm) = unsafe { (CStr::from_ptr(user), CStr::from_ptr(realm)) };
-            digest(r, user, realm, rethash)
-        },
-    )
+    Ok(copy)
 }

@@ -5,7 +5,7 @@
 //! an exception at any point of the iteration is a general error (500).
 
 use authnz_core::log_tags as tags;
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::CStr;
 use std::sync::Arc;
 
 use authnz_core::credentials::{decode_credential, validate_name};
@@ -16,15 +16,16 @@ use pyo3::types::{PyBytes, PyString};
 
 use crate::apr::Pool;
 use crate::ffi;
+use crate::httpd::auth_providers::{
+    self as providers, authz_record, AuthzProvider, AuthzStatus, ParsedLine, Provider, Registration,
+};
 use crate::httpd::cmd::Cmd;
-use crate::httpd::expr::{eval_string_expr, parse_string_expr};
-use crate::httpd::guard::guard;
+use crate::httpd::expr::StringExpr;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
-use crate::module::providers::{self, Provider, Registration};
 use crate::module::request_state::RequestState;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::{log_exception, type_name};
@@ -41,10 +42,31 @@ pub fn register(pool: Pool) {
 }
 
 /// The provider record httpd keeps a pointer to.
-static WSGI_GROUP_PROVIDER: ffi::authz_provider = ffi::authz_provider {
-    check_authorization: Some(check_authorization),
-    parse_require_line: Some(parse_require_line),
-};
+static WSGI_GROUP_PROVIDER: ffi::authz_provider = authz_record::<WsgiGroup>();
+
+/// `Require wsgi-group`: `WSGIAuthGroupScript`.
+struct WsgiGroup;
+
+impl AuthzProvider for WsgiGroup {
+    const NAME: &'static str = "Require wsgi-group";
+    const PARSE_PANIC: &'static CStr = c"internal error parsing Require wsgi-group";
+
+    fn parse(cmd: Cmd, arguments: &CStr) -> Result<ParsedLine, String> {
+        if arguments.to_bytes().iter().all(u8::is_ascii_whitespace) {
+            return Err("Require wsgi-group needs at least one group name".to_owned());
+        }
+        StringExpr::parse(cmd, arguments)
+            .map(ParsedLine::Expr)
+            .map_err(|e| format!("Require wsgi-group: cannot parse the group list: {e}"))
+    }
+
+    fn check(r: Request, parsed: ParsedLine) -> AuthzStatus {
+        match parsed {
+            ParsedLine::Expr(line) => authorize(r, line),
+            ParsedLine::Nothing => ffi::authz_status_AUTHZ_GENERAL_ERROR,
+        }
+    }
+}
 
 /// The most items of a `groups_for_user` result that are read.
 const MAX_GROUPS: usize = 10_000;
@@ -230,13 +252,12 @@ fn lookup_groups(
     Some(Arc::unwrap_or_clone(groups))
 }
 
-fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
+fn authorize(r: Request, parsed: StringExpr) -> AuthzStatus {
     let Some(user) = r.user() else {
         return ffi::authz_status_AUTHZ_DENIED_NO_USER;
     };
     let user = user.to_vec();
-    // SAFETY: `parsed` is what parse_require_line stored for this line.
-    let line = match unsafe { eval_string_expr(r, parsed) } {
+    let line = match parsed.eval(r) {
         Ok(line) => line,
         Err(e) => {
             rlog!(
@@ -288,58 +309,4 @@ fn authorize(r: Request, parsed: *const c_void) -> ffi::authz_status {
         String::from_utf8_lossy(&line)
     );
     ffi::authz_status_AUTHZ_DENIED
-}
-
-unsafe extern "C" fn check_authorization(
-    r: *mut ffi::request_rec,
-    _require_line: *const c_char,
-    parsed: *const c_void,
-) -> ffi::authz_status {
-    guard(
-        "wsgi-group check",
-        ffi::authz_status_AUTHZ_GENERAL_ERROR,
-        || {
-            // SAFETY: httpd passes the live request.
-            match unsafe { Request::from_raw(r) } {
-                Some(r) if !parsed.is_null() => authorize(r, parsed),
-                _ => ffi::authz_status_AUTHZ_GENERAL_ERROR,
-            }
-        },
-    )
-}
-
-unsafe extern "C" fn parse_require_line(
-    cmd: *mut ffi::cmd_parms,
-    require_line: *const c_char,
-    parsed: *mut *const c_void,
-) -> *const c_char {
-    guard(
-        "Require wsgi-group",
-        c"internal error parsing Require wsgi-group".as_ptr(),
-        || {
-            // SAFETY: httpd passes the live directive context.
-            let Some(cmd) = (unsafe { Cmd::from_raw(cmd) }) else {
-                return c"Require wsgi-group: no directive context".as_ptr();
-            };
-            let line = if require_line.is_null() {
-                c""
-            } else {
-                // SAFETY: non-NULL, NUL-terminated argument string.
-                unsafe { CStr::from_ptr(require_line) }
-            };
-            if line.to_bytes().iter().all(u8::is_ascii_whitespace) {
-                return c"Require wsgi-group needs at least one group name".as_ptr();
-            }
-            match parse_string_expr(cmd, line) {
-                Ok(expr) => {
-                    // SAFETY: `parsed` is httpd's out-parameter for this line.
-                    unsafe { *parsed = expr };
-                    std::ptr::null()
-                }
-                Err(e) => cmd.pool().strdup(
-                    format!("Require wsgi-group: cannot parse the group list: {e}").as_bytes(),
-                ),
-            }
-        },
-    )
 }

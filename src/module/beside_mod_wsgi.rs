@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::apr::Pool;
 use crate::ffi;
-use crate::module::providers::{self, Registration};
+use crate::httpd::auth_providers::{self as providers, Registration};
 use crate::module::{access, authn, authz_group};
 
 /// mod_wsgi's module name (its `module.name`).

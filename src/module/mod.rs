@@ -13,7 +13,6 @@ pub mod cache;
 pub mod config;
 pub mod directives;
 pub mod lifecycle;
-pub mod providers;
 pub mod reflect;
 pub mod request_state;
 pub mod require_any_warning;

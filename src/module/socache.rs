@@ -294,13 +294,10 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
 
 /// After `get_realm_hash` found `user` in `realm`: store the realm hash
 /// (a C string in the request pool).
-pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: *const c_char) {
+pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: &CStr) {
     let Some(store) = store_function(r) else {
         return;
     };
-    if realm_hash.is_null() {
-        return;
-    }
     // SAFETY: the request is live; user, realm and realm_hash are
     // NUL-terminated strings that outlive the call.
     unsafe {
@@ -309,7 +306,7 @@ pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: *const c_
             PROVIDER.as_ptr(),
             user.as_ptr(),
             realm.as_ptr(),
-            realm_hash,
+            realm_hash.as_ptr(),
         )
     };
     rlog!(
