@@ -21,9 +21,10 @@ mod python;
 use std::ptr::{addr_of_mut, null, null_mut};
 
 use httpd::guard::{guard, install_panic_hook};
+use httpd::module_config;
+use module::config::{DirConfig, ServerConfig};
 use module::{
-    access, authn, authz_group, config, directives, lifecycle, reflect, require_any_warning,
-    socache,
+    access, authn, authz_group, directives, lifecycle, reflect, require_any_warning, socache,
 };
 
 /// The module record httpd links into its module list. It must be mutable
@@ -43,11 +44,11 @@ pub static mut authnz_wsgi_module: ffi::module = ffi::module {
     next: null_mut(),
     magic: 0,
     rewrite_args: None,
-    create_dir_config: Some(config::create_dir_config),
-    merge_dir_config: Some(config::merge_dir_config),
-    create_server_config: Some(config::create_server_config),
-    merge_server_config: Some(config::merge_server_config),
-    cmds: &directives::COMMANDS as *const _ as *const ffi::command_rec,
+    create_dir_config: Some(module_config::create_dir::<DirConfig>),
+    merge_dir_config: Some(module_config::merge_dir::<DirConfig>),
+    create_server_config: Some(module_config::create_server::<ServerConfig>),
+    merge_server_config: Some(module_config::merge_server::<ServerConfig>),
+    cmds: directives::COMMANDS.as_ptr(),
     register_hooks: Some(register_hooks),
     #[cfg(httpd_module_flags)]
     flags: 0,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::apr::Pool;
 use crate::ffi;
+use crate::httpd::module_config::DirRecord;
 use crate::httpd::Server;
 
 /// The parameters httpd passes to a directive handler.
@@ -46,7 +47,7 @@ impl Cmd {
     /// (such as `Require`, via `parse_require_line`). httpd creates a
     /// module's record in a section only when one of its own directives
     /// appears there, so this creates it when missing.
-    pub fn section_config_mut<T>(self) -> Option<&'static mut T> {
+    pub fn section_config_mut<T: DirRecord>(self) -> Option<&'static mut T> {
         let raw = self.raw();
         if raw.context.is_null() {
             return None;

@@ -5,6 +5,7 @@
 pub mod auth_providers;
 pub mod cmd;
 pub mod conftree;
+pub mod directives;
 pub mod expr;
 pub mod filter;
 pub mod guard;
@@ -12,6 +13,7 @@ pub mod hook_order;
 pub mod hooks;
 pub mod input_filter;
 pub mod log;
+pub mod module_config;
 pub mod module_record;
 pub mod mpm;
 pub mod request;

@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 
 use crate::apr::{Pool, Table};
 use crate::ffi;
+use crate::httpd::module_config::{DirRecord, RequestRecord};
 use crate::httpd::module_record;
 use crate::httpd::server::{c_string, module_config_slot};
 use crate::httpd::Server;
@@ -59,7 +60,7 @@ impl Request {
     }
 
     /// Our merged per-directory configuration.
-    pub fn dir_config<T>(self) -> Option<&'static T> {
+    pub fn dir_config<T: DirRecord>(self) -> Option<&'static T> {
         // SAFETY: per_dir_config is the request's merged vector; our slot
         // holds a `T` allocated by create/merge_dir_config in a pool that
         // outlives the request.
@@ -72,7 +73,7 @@ impl Request {
 
     /// The module's per-request state (one `T` per request, created on first
     /// use in the request pool and dropped with it).
-    pub fn state<T: Default>(self) -> &'static mut T {
+    pub fn state<T: RequestRecord>(self) -> &'static mut T {
         // SAFETY: request_config is the request's module vector; our slot is
         // either NULL or a `T` this function stored (the module uses one
         // state type). Requests are handled by one thread at a time.
@@ -89,7 +90,7 @@ impl Request {
     }
 
     /// The module's per-request state if [`Request::state`] created one.
-    pub fn existing_state<T>(self) -> Option<&'static mut T> {
+    pub fn existing_state<T: RequestRecord>(self) -> Option<&'static mut T> {
         // SAFETY: as in `state`: the slot is NULL or our one state type.
         unsafe {
             module_config_slot(self.raw().request_config, module_record::get())

@@ -5,6 +5,7 @@ use std::ffi::{c_void, CStr};
 use std::ptr::NonNull;
 
 use crate::ffi;
+use crate::httpd::module_config::ServerRecord;
 use crate::httpd::module_record;
 
 /// A borrowed virtual-host record.
@@ -43,7 +44,7 @@ impl Server {
     }
 
     /// Our module's server configuration for this server.
-    pub fn module_config<T>(self) -> Option<&'static T> {
+    pub fn module_config<T: ServerRecord>(self) -> Option<&'static T> {
         // SAFETY: the server is live and module_config is its config vector;
         // our slot holds a `T` allocated by create_server_config in pconf.
         unsafe {
@@ -54,7 +55,7 @@ impl Server {
 
     /// Our module's server configuration, for directive handlers only
     /// (configuration is single-threaded while it is being read).
-    pub fn module_config_mut<T>(self) -> Option<&'static mut T> {
+    pub fn module_config_mut<T: ServerRecord>(self) -> Option<&'static mut T> {
         // SAFETY: as module_config; httpd reads configuration on one thread.
         unsafe {
             let slot = module_config_slot((*self.as_ptr()).module_config, module_record::get());

@@ -3,16 +3,13 @@
 //! and pool-allocated) and the per-server `ServerConfig` (Python home/path,
 //! `.htaccess` permission).
 
-use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::script_options::ApplicationGroup;
 
-use crate::apr::Pool;
-use crate::ffi;
-use crate::httpd::guard::guard;
+use crate::httpd::module_config::{DirRecord, Merge, ServerRecord};
 use crate::python::call::CallLimits;
 
 /// One configured Python script: what `WSGIAuthUserScript`,
@@ -78,10 +75,10 @@ fn inherit<T: Clone>(add: &Option<T>, base: &Option<T>) -> Option<T> {
     add.clone().or_else(|| base.clone())
 }
 
-impl DirConfig {
+impl Merge for DirConfig {
     /// httpd's merge rule: a setting made in the more specific section wins,
     /// anything it leaves unset is taken from the base.
-    pub fn merge(base: &DirConfig, add: &DirConfig) -> DirConfig {
+    fn merge(base: &DirConfig, add: &DirConfig) -> DirConfig {
         DirConfig {
             auth_user_script: inherit(&add.auth_user_script, &base.auth_user_script),
             auth_group_script: inherit(&add.auth_group_script, &base.auth_group_script),
@@ -99,7 +96,11 @@ impl DirConfig {
             socache_hash: add.socache_hash.or(base.socache_hash),
         }
     }
+}
 
+impl DirRecord for DirConfig {}
+
+impl DirConfig {
     /// Whether a `Require wsgi-host` of this section applies to method
     /// number `method` (so the access phase leaves `allow_access` to it).
     pub fn host_access_by_require_for(&self, method: i32) -> bool {
@@ -171,8 +172,8 @@ pub struct ServerConfig {
     pub max_call_wait: Option<Duration>,
 }
 
-impl ServerConfig {
-    pub fn merge(base: &ServerConfig, add: &ServerConfig) -> ServerConfig {
+impl Merge for ServerConfig {
+    fn merge(base: &ServerConfig, add: &ServerConfig) -> ServerConfig {
         ServerConfig {
             python_home: inherit(&add.python_home, &base.python_home),
             python_path: if add.python_path.is_empty() {
@@ -185,66 +186,12 @@ impl ServerConfig {
             max_call_wait: add.max_call_wait.or(base.max_call_wait),
         }
     }
+}
 
+impl ServerRecord for ServerConfig {}
+
+impl ServerConfig {
     pub fn allows_htaccess_scripts(&self) -> bool {
         self.allow_htaccess_scripts.unwrap_or(false)
     }
-}
-
-fn alloc<T>(pool: *mut ffi::apr_pool_t, value: T) -> *mut c_void {
-    // SAFETY: httpd passes a live pool to the config constructors.
-    match unsafe { Pool::from_raw(pool) } {
-        Some(pool) => pool.alloc(value).cast(),
-        None => std::ptr::null_mut(),
-    }
-}
-
-/// # Safety
-/// Called by httpd with a live pool.
-pub unsafe extern "C" fn create_dir_config(
-    pool: *mut ffi::apr_pool_t,
-    _dir: *mut std::ffi::c_char,
-) -> *mut c_void {
-    guard("create_dir_config", std::ptr::null_mut(), || {
-        alloc(pool, DirConfig::default())
-    })
-}
-
-/// # Safety
-/// Called by httpd with a live pool and two records from create/merge_dir_config.
-pub unsafe extern "C" fn merge_dir_config(
-    pool: *mut ffi::apr_pool_t,
-    base: *mut c_void,
-    add: *mut c_void,
-) -> *mut c_void {
-    guard("merge_dir_config", std::ptr::null_mut(), || {
-        // SAFETY: both records were made by create/merge_dir_config.
-        let (base, add) = unsafe { (&*base.cast::<DirConfig>(), &*add.cast::<DirConfig>()) };
-        alloc(pool, DirConfig::merge(base, add))
-    })
-}
-
-/// # Safety
-/// Called by httpd with a live pool.
-pub unsafe extern "C" fn create_server_config(
-    pool: *mut ffi::apr_pool_t,
-    _s: *mut ffi::server_rec,
-) -> *mut c_void {
-    guard("create_server_config", std::ptr::null_mut(), || {
-        alloc(pool, ServerConfig::default())
-    })
-}
-
-/// # Safety
-/// Called by httpd with a live pool and two records from create_server_config.
-pub unsafe extern "C" fn merge_server_config(
-    pool: *mut ffi::apr_pool_t,
-    base: *mut c_void,
-    add: *mut c_void,
-) -> *mut c_void {
-    guard("merge_server_config", std::ptr::null_mut(), || {
-        // SAFETY: both records were made by create_server_config.
-        let (base, add) = unsafe { (&*base.cast::<ServerConfig>(), &*add.cast::<ServerConfig>()) };
-        alloc(pool, ServerConfig::merge(base, add))
-    })
 }

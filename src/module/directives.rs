@@ -1,11 +1,9 @@
-//! The directive table and its handlers. Two `extern "C"` trampolines serve
-//! every directive: the Rust handler travels in `cmd_data`; arguments arrive
-//! as `TAKE_ARGV`, or for the three script directives as `RAW_ARGS` (read
-//! as mod_wsgi reads them, so option values may be quoted); an `Err`
-//! becomes httpd's "Syntax error on line N of FILE" message, so
-//! `apache2 -t` names file and line.
+//! The directive table and its handlers. Arguments arrive as words
+//! (`TAKE_ARGV`), or for the three script directives as the text whole
+//! (`RAW_ARGS`, read as mod_wsgi reads them, so option values may be
+//! quoted); an `Err` becomes httpd's "Syntax error on line N of FILE"
+//! message, so `apache2 -t` names file and line (httpd/directives.rs).
 
-use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,105 +14,10 @@ use authnz_core::wait_time::parse_wait_time;
 
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
-use crate::httpd::guard::guard;
+use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
 use crate::httpd::unixd::{can_read, child_identity};
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::lifecycle;
-
-/// A directive handler: the directive's arguments and our records.
-type Handler = fn(Cmd, &mut DirConfig, &[String]) -> Result<(), String>;
-
-/// A handler that reads the argument text whole (`RAW_ARGS`), as mod_wsgi's
-/// script directives do, so an option's value may be quoted.
-type RawHandler = fn(Cmd, &mut DirConfig, &str) -> Result<(), String>;
-
-/// What both trampolines share: the panic boundary, our records, and an
-/// `Err` turned into httpd's error string.
-fn run_handler(
-    parms: *mut ffi::cmd_parms,
-    mconfig: *mut c_void,
-    body: impl FnOnce(Cmd, &mut DirConfig) -> Result<(), String>,
-) -> *const c_char {
-    guard(
-        "directive",
-        c"internal error while parsing a mod_authnz_wsgi directive".as_ptr(),
-        || {
-            // SAFETY: httpd passes the live cmd_parms of this directive.
-            let Some(cmd) = (unsafe { Cmd::from_raw(parms) }) else {
-                return c"mod_authnz_wsgi: no cmd_parms".as_ptr();
-            };
-            // SAFETY: mconfig is our DirConfig for this section (create_dir_config).
-            let Some(dir) = (unsafe { mconfig.cast::<DirConfig>().as_mut() }) else {
-                return error(
-                    cmd,
-                    "mod_authnz_wsgi: no directory configuration".to_owned(),
-                );
-            };
-            match body(cmd, dir) {
-                Ok(()) => std::ptr::null(),
-                Err(message) => error(cmd, message),
-            }
-        },
-    )
-}
-
-unsafe extern "C" fn directive_trampoline(
-    parms: *mut ffi::cmd_parms,
-    mconfig: *mut c_void,
-    argc: c_int,
-    argv: *const *mut c_char,
-) -> *const c_char {
-    run_handler(parms, mconfig, |cmd, dir| {
-        // SAFETY: cmd->info is the `cmd_data` of our table entry: a `Handler`
-        // stored there by `entry()` below (TAKE_ARGV entries only).
-        let handler: Handler =
-            unsafe { std::mem::transmute::<*mut c_void, Handler>((*parms).info) };
-        let count = usize::try_from(argc).unwrap_or(0);
-        let mut args = Vec::with_capacity(count);
-        for i in 0..count {
-            // SAFETY: argv holds argc NUL-terminated strings (TAKE_ARGV).
-            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
-            let text = arg.to_str().map_err(|_| {
-                format!(
-                    "{}: argument {} is not valid UTF-8",
-                    cmd.directive_name(),
-                    i + 1
-                )
-            })?;
-            args.push(text.to_owned());
-        }
-        handler(cmd, dir, &args)
-    })
-}
-
-unsafe extern "C" fn raw_directive_trampoline(
-    parms: *mut ffi::cmd_parms,
-    mconfig: *mut c_void,
-    args: *const c_char,
-) -> *const c_char {
-    run_handler(parms, mconfig, |cmd, dir| {
-        // SAFETY: cmd->info is the `cmd_data` of our table entry: a
-        // `RawHandler` stored there by `raw_entry()` below (RAW_ARGS only).
-        let handler: RawHandler =
-            unsafe { std::mem::transmute::<*mut c_void, RawHandler>((*parms).info) };
-        let text = if args.is_null() {
-            ""
-        } else {
-            // SAFETY: httpd passes the rest of the line as a C string.
-            unsafe { CStr::from_ptr(args) }.to_str().map_err(|_| {
-                format!(
-                    "{}: the arguments are not valid UTF-8",
-                    cmd.directive_name()
-                )
-            })?
-        };
-        handler(cmd, dir, text)
-    })
-}
-
-fn error(cmd: Cmd, message: String) -> *const c_char {
-    cmd.pool().strdup(message.as_bytes())
-}
 
 fn server_config(cmd: Cmd) -> Result<&'static mut ServerConfig, String> {
     cmd.server()
@@ -342,61 +245,6 @@ fn reflect_user_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result
 fn reflect_auth_type_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     dir.reflect_auth_type_header = Some(parse_header_name(cmd, args)?);
     Ok(())
-}
-
-/// `command_rec` array made shareable: httpd only reads it.
-#[repr(transparent)]
-pub struct CommandTable<const N: usize>(pub [ffi::command_rec; N]);
-// SAFETY: the table is immutable after construction; the raw pointers in it
-// point to static C strings and functions.
-unsafe impl<const N: usize> Sync for CommandTable<N> {}
-
-const fn entry(
-    name: &'static CStr,
-    handler: Handler,
-    req_override: u32,
-    help: &'static CStr,
-) -> ffi::command_rec {
-    ffi::command_rec {
-        name: name.as_ptr(),
-        func: ffi::cmd_func {
-            take_argv: Some(directive_trampoline),
-        },
-        cmd_data: handler as *mut c_void,
-        req_override: req_override as c_int,
-        args_how: ffi::cmd_how_TAKE_ARGV,
-        errmsg: help.as_ptr(),
-    }
-}
-
-/// A `RAW_ARGS` entry: the handler gets the argument text whole.
-const fn raw_entry(
-    name: &'static CStr,
-    handler: RawHandler,
-    req_override: u32,
-    help: &'static CStr,
-) -> ffi::command_rec {
-    ffi::command_rec {
-        name: name.as_ptr(),
-        func: ffi::cmd_func {
-            raw_args: Some(raw_directive_trampoline),
-        },
-        cmd_data: handler as *mut c_void,
-        req_override: req_override as c_int,
-        args_how: ffi::cmd_how_RAW_ARGS,
-        errmsg: help.as_ptr(),
-    }
-}
-
-const fn end() -> ffi::command_rec {
-    ffi::command_rec {
-        name: std::ptr::null(),
-        func: ffi::cmd_func { take_argv: None },
-        cmd_data: std::ptr::null_mut(),
-        req_override: 0,
-        args_how: ffi::cmd_how_RAW_ARGS,
-        errmsg: std::ptr::null(),
-    }
 }
 
 /// The directives, as httpd's `cmds` table.

@@ -16,6 +16,7 @@ use authnz_core::group_set::GroupSet;
 use authnz_core::host_verdict::Verdict;
 use authnz_core::reflect::Reflected;
 
+use crate::httpd::module_config::RequestRecord;
 use crate::python::call::{CallFailed, Target};
 
 /// Which script a memo entry answers for.
@@ -63,6 +64,8 @@ pub struct RequestState {
     /// request when its configuration was merged (`post_perdir_config`).
     pub identity_headers_stripped: bool,
 }
+
+impl RequestRecord for RequestState {}
 
 impl RequestState {
     /// `user`'s groups from `target`, asked once: `Some(None)` when that
