@@ -1,6 +1,7 @@
-//! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups)
-//! and tables.
+//! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups),
+//! tables and password hashes.
 
+pub mod password;
 pub mod pool;
 pub mod table;
 

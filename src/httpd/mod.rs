@@ -8,6 +8,7 @@ pub mod conftree;
 pub mod directives;
 pub mod expr;
 pub mod filter;
+pub mod foreign;
 pub mod guard;
 pub mod hook_order;
 pub mod hooks;

@@ -31,6 +31,7 @@ use once_cell::sync::Lazy;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ScriptSpec;
+use crate::os::random::random_bytes;
 use crate::slog;
 
 /// Entries one child keeps at most (both kinds together).
@@ -74,24 +75,6 @@ static CACHE: Lazy<Option<ProcessCache>> = Lazy::new(|| {
         entries: Mutex::new(ExpiringCache::new(CAPACITY)),
     })
 });
-
-/// Fill `buf` from the kernel's random source.
-pub fn random_bytes(buf: &mut [u8]) -> bool {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let rest = &mut buf[filled..];
-        // SAFETY: getrandom writes at most `rest.len()` bytes into `rest`.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return false;
-        }
-        filled += n as usize;
-    }
-    true
-}
 
 /// The note naming the provider httpd is calling (the alias name under
 /// `<AuthnProviderAlias>`), for Basic and for groups.

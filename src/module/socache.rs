@@ -20,11 +20,9 @@
 //! Hashing costs a few microseconds (`$sha1$`) or a millisecond (bcrypt),
 //! so it is only done where mod_authn_socache will keep the result: where the
 //! request's merged `AuthnCacheProvideFor` lists `wsgi`. That list lives in
-//! mod_authn_socache's private per-directory record; its layout (timeout,
-//! provider array, context) has not changed in httpd 2.4, and it is checked
-//! each configuration cycle by building a fresh record with the module's
-//! own constructor and comparing it with the documented defaults (300
-//! seconds, no providers, context "directory"). Should that check fail, the
+//! mod_authn_socache's private per-directory record, whose layout is
+//! verified each configuration cycle (`httpd/foreign/authn_socache.rs`).
+//! Should that check fail, the
 //! hash is made wherever the parsed configuration has `AuthnCacheProvideFor
 //! ... wsgi` (or `AuthnCacheEnable`), which is correct but slower where
 //! socache caches only for other providers. A login that renamed the user
@@ -34,16 +32,17 @@
 //! measured from a real check.
 
 use authnz_core::log_tags as tags;
-use std::ffi::{c_char, CStr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
+use authnz_core::require_any::ConfigNode;
 use authnz_core::socache_policy::directive_enables_wsgi;
 
-use crate::ffi;
+use crate::httpd::conftree::parsed_configuration;
+use crate::httpd::foreign::authn_socache;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
-use crate::httpd::server::c_string;
 use crate::httpd::Request;
 use crate::module::basic_entry;
 use crate::{rlog, slog};
@@ -51,53 +50,26 @@ use crate::{rlog, slog};
 /// The provider name mod_authn_socache's `AuthnCacheProvideFor` matches.
 const PROVIDER: &CStr = c"wsgi";
 
-/// `ap_authn_cache_store`'s address (0: not loaded), from the current cycle.
-static STORE_FN: AtomicUsize = AtomicUsize::new(0);
 /// Whether the current configuration asks mod_authn_socache to cache `wsgi`.
 static WANTED: AtomicBool = AtomicBool::new(false);
-/// mod_authn_socache's module record (its address) when its per-directory
-/// record was verified to have the layout of [`SocacheDirConfig`] this
-/// cycle; else 0.
-static SOCACHE_MODULE: AtomicUsize = AtomicUsize::new(0);
 
-/// mod_authn_socache's per-directory record (`authn_cache_dircfg` in
-/// modules/aaa/mod_authn_socache.c), read only after the layout check of
-/// [`verified_socache_index`].
-#[repr(C)]
-struct SocacheDirConfig {
-    timeout: ffi::apr_interval_time_t,
-    providers: *mut ffi::apr_array_header_t,
-    context: *const c_char,
-}
-
-/// mod_authn_socache's default `AuthnCacheTimeout` (300 s) in microseconds.
-const SOCACHE_DEFAULT_TIMEOUT_US: ffi::apr_interval_time_t = 300_000_000;
-
-/// The socache hand-over's hook: `ap_authn_cache_store` is looked up every
-/// configuration cycle (a graceful restart can reload mod_authn_socache).
+/// The socache hand-over's hook: mod_authn_socache is looked at again every
+/// configuration cycle (a graceful restart can reload it).
 pub fn register() {
     hooks::optional_fn_retrieve::<RetrieveStore>(Order::MIDDLE);
 }
 
 /// The `optional_fn_retrieve` hook: fetch `ap_authn_cache_store` again and
 /// look at the configuration just read.
-///
-/// # Safety
-/// Called by httpd after `post_config`, on the parent's only thread.
 struct RetrieveStore;
 
 impl hooks::Retrieve for RetrieveStore {
     const NAME: &'static str = "optional_fn_retrieve";
 
     fn run() {
-        // SAFETY: a lookup by name in APR's table of optional functions.
-        let found = unsafe { ffi::apr_dynamic_fn_retrieve(c"ap_authn_cache_store".as_ptr()) };
-        let address = found.map_or(0, |f| f as usize);
-        let wanted = address != 0 && configuration_enables_wsgi();
-        let verified = if wanted { verified_socache_module() } else { 0 };
-        STORE_FN.store(address, Ordering::Release);
+        let found = authn_socache::refresh();
+        let wanted = found.store && configuration_enables_wsgi(&parsed_configuration());
         WANTED.store(wanted, Ordering::Release);
-        SOCACHE_MODULE.store(verified, Ordering::Release);
         if wanted && !basic_entry::sha1crypt_supported() {
             slog!(
                 None,
@@ -108,7 +80,7 @@ impl hooks::Retrieve for RetrieveStore {
                  request)"
             );
         }
-        if wanted && verified == 0 {
+        if wanted && !found.layout_verified {
             slog!(
                 None,
                 Level::Info,
@@ -120,129 +92,30 @@ impl hooks::Retrieve for RetrieveStore {
     }
 }
 
-/// mod_authn_socache's module record (its address), if a record made by
-/// its own `create_dir_config` has the layout and defaults
-/// [`SocacheDirConfig`] expects; 0 otherwise.
-fn verified_socache_module() -> usize {
-    // SAFETY: a lookup in httpd's list of loaded modules.
-    let module = unsafe { ffi::ap_find_linked_module(c"mod_authn_socache.c".as_ptr()) };
-    // SAFETY: NULL or the live module record of a loaded module.
-    let Some(module) = (unsafe { module.as_ref() }) else {
-        return 0;
-    };
-    let Some(create) = module.create_dir_config else {
-        return 0;
-    };
-    let mut pool: *mut ffi::apr_pool_t = std::ptr::null_mut();
-    // SAFETY: creates a root pool (APR is initialised by httpd); checked below.
-    let status = unsafe {
-        ffi::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut())
-    };
-    if status != 0 || pool.is_null() {
-        return 0;
-    }
-    // SAFETY: the module's own constructor, called as httpd calls it (a
-    // pool and a directory that may be NULL); it returns a record in `pool`.
-    let record = unsafe { create(pool, std::ptr::null_mut()) }.cast::<SocacheDirConfig>();
-    // SAFETY: mod_authn_socache's record is at least as large as
-    // SocacheDirConfig in every 2.4 release; only after the defaults match
-    // is the layout trusted. The context is a C string in the module.
-    let matches = unsafe {
-        record.as_ref().is_some_and(|c| {
-            c.timeout == SOCACHE_DEFAULT_TIMEOUT_US
-                && c.providers.is_null()
-                && !c.context.is_null()
-                && CStr::from_ptr(c.context) == c"directory"
-        })
-    };
-    // SAFETY: the pool was created above and nothing refers to it any more.
-    unsafe { ffi::apr_pool_destroy(pool) };
-    if matches {
-        module as *const ffi::module as usize
-    } else {
-        0
-    }
-}
-
-/// Whether mod_authn_socache keeps what we hand it for this request.
+/// Whether mod_authn_socache keeps what we hand it for this request: where
+/// its record cannot be read, wherever the configuration enables it.
 fn socache_stores_here(r: Request) -> bool {
-    if !WANTED.load(Ordering::Acquire) {
-        return false;
-    }
-    let module = SOCACHE_MODULE.load(Ordering::Acquire);
-    if module == 0 {
-        return true;
-    }
-    // SAFETY: the record of mod_authn_socache, loaded in this configuration
-    // (the address is taken again every configuration cycle).
-    let record =
-        unsafe { r.module_dir_config_raw(module as *const ffi::module) }.cast::<SocacheDirConfig>();
-    // SAFETY: the slot holds mod_authn_socache's merged record for this
-    // request (or NULL), whose layout was verified this cycle; `providers`
-    // is NULL or an array of C strings, which ap_array_str_contains reads.
-    unsafe {
-        record.as_ref().is_some_and(|c| {
-            !c.providers.is_null()
-                && ffi::ap_array_str_contains(c.providers, PROVIDER.as_ptr()) != 0
-        })
-    }
+    WANTED.load(Ordering::Acquire)
+        && authn_socache::store_available()
+        && authn_socache::provides_for(r, PROVIDER) != Some(false)
 }
 
-/// Whether any directive in the parsed configuration tree makes
+/// Whether any directive in the parsed configuration makes
 /// mod_authn_socache cache for `wsgi`.
-fn configuration_enables_wsgi() -> bool {
-    // SAFETY: ap_conftree is the tree of the configuration httpd has just
-    // read, allocated in pconf, which lives until the next cycle; this runs
-    // on the parent's only thread right after that reading.
-    let root = unsafe { *std::ptr::addr_of!(ffi::ap_conftree) };
-    let mut pending = vec![root];
-    while let Some(mut node) = pending.pop() {
-        // SAFETY: every node of the tree is a live ap_directive_t (see above).
-        while let Some(directive) = unsafe { node.as_ref() } {
-            // SAFETY: directive and args are NULL or C strings in pconf.
-            let (name, args) = unsafe { (c_string(directive.directive), c_string(directive.args)) };
-            if directive_enables_wsgi(&name, &args) {
-                return true;
-            }
-            if !directive.first_child.is_null() {
-                pending.push(directive.first_child);
-            }
-            node = directive.next;
-        }
-    }
-    false
-}
-
-type StoreFn = unsafe extern "C" fn(
-    *mut ffi::request_rec,
-    *const c_char,
-    *const c_char,
-    *const c_char,
-    *const c_char,
-);
-
-/// `ap_authn_cache_store`, when it exists and keeps our entries for `r`.
-fn store_function(r: Request) -> Option<StoreFn> {
-    if !socache_stores_here(r) {
-        return None;
-    }
-    let address = STORE_FN.load(Ordering::Acquire);
-    if address == 0 {
-        return None;
-    }
-    // SAFETY: `address` came from apr_dynamic_fn_retrieve for
-    // "ap_authn_cache_store" in this configuration cycle; mod_auth.h
-    // declares that optional function with exactly this signature.
-    Some(unsafe { std::mem::transmute::<usize, StoreFn>(address) })
+fn configuration_enables_wsgi(nodes: &[ConfigNode]) -> bool {
+    nodes.iter().any(|node| {
+        directive_enables_wsgi(&node.directive, &node.args)
+            || configuration_enables_wsgi(&node.children)
+    })
 }
 
 /// After `check_password` granted `user` with `password` (and did not
 /// rename the user): store a salted hash of the password, in the scheme
 /// `WSGISocacheHash` chose for this request.
 pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, password: &CStr) {
-    let Some(store) = store_function(r) else {
+    if !socache_stores_here(r) {
         return;
-    };
+    }
     let scheme = basic_entry::effective_scheme(configured);
     if !scheme.stores(password.to_bytes()) {
         rlog!(
@@ -270,18 +143,9 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
             return;
         }
     };
-    // SAFETY: the request is live; every string is NUL-terminated and
-    // outlives the call (mod_authn_socache copies what it keeps); a NULL
-    // realm marks a Basic entry.
-    unsafe {
-        store(
-            r.as_ptr(),
-            PROVIDER.as_ptr(),
-            user.as_ptr(),
-            std::ptr::null(),
-            entry.as_ptr(),
-        )
-    };
+    if !authn_socache::store(r, PROVIDER, user, None, entry.as_c_str()) {
+        return;
+    }
     rlog!(
         &r,
         Level::Debug,
@@ -295,20 +159,10 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
 /// After `get_realm_hash` found `user` in `realm`: store the realm hash
 /// (a C string in the request pool).
 pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: &CStr) {
-    let Some(store) = store_function(r) else {
+    if !socache_stores_here(r) || !authn_socache::store(r, PROVIDER, user, Some(realm), realm_hash)
+    {
         return;
-    };
-    // SAFETY: the request is live; user, realm and realm_hash are
-    // NUL-terminated strings that outlive the call.
-    unsafe {
-        store(
-            r.as_ptr(),
-            PROVIDER.as_ptr(),
-            user.as_ptr(),
-            realm.as_ptr(),
-            realm_hash.as_ptr(),
-        )
-    };
+    }
     rlog!(
         &r,
         Level::Debug,
