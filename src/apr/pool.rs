@@ -3,6 +3,7 @@
 //! `Arc`s and still live exactly as long as httpd keeps the pool.
 
 use std::ffi::{c_char, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use crate::ffi;
@@ -12,13 +13,20 @@ use crate::ffi;
 pub struct Pool(NonNull<ffi::apr_pool_t>);
 
 unsafe extern "C" fn drop_value<T>(data: *mut c_void) -> ffi::apr_status_t {
-    // A panicking destructor must not unwind into APR.
-    crate::httpd::guard::guard("pool cleanup", 0, || {
+    // A panicking destructor must not unwind into APR. This layer sits
+    // below httpd's log, so the line goes to stderr, which httpd sends to
+    // the main error log.
+    let dropped = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `data` is the pointer `alloc` registered for exactly this
         // `T`; APR runs each cleanup once, when the pool is cleared or destroyed.
         unsafe { std::ptr::drop_in_place(data.cast::<T>()) };
-        0
-    })
+    }));
+    if dropped.is_err() {
+        let _ = catch_unwind(|| {
+            eprintln!("mod_authnz_wsgi: internal error while a pool dropped a value; it may leak")
+        });
+    }
+    0
 }
 
 impl Pool {

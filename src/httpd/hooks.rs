@@ -7,7 +7,7 @@
 //! body under the panic boundary, so a concern contains no raw pointer and
 //! no `unsafe`. (The pattern of `filter.rs`.)
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, CStr};
 use std::ptr::null;
 
 use crate::apr::Pool;
@@ -301,5 +301,34 @@ pub fn proxy_create_req<H: ProxyCreateReq>(order: Order) {
             order.before,
             order.position,
         )
+    }
+}
+
+/// Remove the access-phase (`access_checker`) hooks another module
+/// registered, by the name it registered them under (its source file, such
+/// as `mod_wsgi.c`). Call from `pre_config`: after every module registered
+/// and httpd sorted the hooks, before any request.
+pub fn remove_access_checkers_of(module: &CStr) {
+    // SAFETY: the hook list is httpd's array of registered access_checker
+    // hooks (or NULL when none is registered); configuration is read on one
+    // thread, and pre_config runs after the hooks were registered and
+    // sorted and before any request. Entries are moved within the array's
+    // own `nelts` elements, and `nelts` only shrinks.
+    unsafe {
+        let Some(hooks) = ffi::ap_hook_get_access_checker().as_mut() else {
+            return;
+        };
+        let entries = hooks.elts.cast::<ffi::ap_LINK_access_checker_t>();
+        let count = usize::try_from(hooks.nelts).unwrap_or(0);
+        let mut kept = 0;
+        for i in 0..count {
+            let entry = entries.add(i).read();
+            // szName is NULL or the registering module's name, a C string.
+            if entry.szName.is_null() || CStr::from_ptr(entry.szName) != module {
+                entries.add(kept).write(entry);
+                kept += 1;
+            }
+        }
+        hooks.nelts = kept as i32;
     }
 }

@@ -21,12 +21,13 @@
 //! Python itself is shared: see `python::runtime` (attach to the
 //! interpreter mod_wsgi started in the child, or start one when it did not).
 
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::apr::Pool;
-use crate::ffi;
 use crate::httpd::auth_providers::{self as providers, Registration};
+use crate::httpd::foreign;
+use crate::httpd::hooks;
 use crate::module::{access, authn, authz_group};
 
 /// mod_wsgi's module name (its `module.name`).
@@ -40,10 +41,9 @@ pub fn is_beside() -> bool {
     BESIDE.load(Ordering::Relaxed)
 }
 
-/// Whether a module named `name` is loaded.
+/// Whether a module built from `name` (such as `mod_wsgi.c`) is loaded.
 pub fn is_loaded(name: &CStr) -> bool {
-    // SAFETY: a lookup in httpd's module list by a C string.
-    !unsafe { ffi::ap_find_linked_module(name.as_ptr()) }.is_null()
+    foreign::loaded(name).is_some()
 }
 
 /// In `pre_config`: when mod_wsgi is loaded, make the script directives
@@ -59,41 +59,7 @@ pub fn take_over_auth(pconf: Pool) -> bool {
         ] {
             providers::register(pconf, provider, Registration::Replacing);
         }
-        drop_access_hook_of(MOD_WSGI);
+        hooks::remove_access_checkers_of(MOD_WSGI);
     }
     beside
-}
-
-/// Remove every `access_checker` hook `module` registered.
-fn drop_access_hook_of(module: &CStr) {
-    // SAFETY: the hook list is httpd's array of registered access_checker
-    // hooks (or NULL when none is registered); configuration is read on one
-    // thread, and pre_config runs after the hooks were registered and sorted
-    // and before any request. Entries are moved within the array's own
-    // `nelts` elements, and `nelts` only shrinks.
-    unsafe {
-        let Some(hooks) = ffi::ap_hook_get_access_checker().as_mut() else {
-            return;
-        };
-        let entries = hooks.elts.cast::<ffi::ap_LINK_access_checker_t>();
-        let count = usize::try_from(hooks.nelts).unwrap_or(0);
-        let mut kept = 0;
-        for i in 0..count {
-            let entry = entries.add(i).read();
-            if !registered_by(entry.szName, module) {
-                entries.add(kept).write(entry);
-                kept += 1;
-            }
-        }
-        hooks.nelts = kept as i32;
-    }
-}
-
-/// Whether a hook's `szName` (the registering module's name) is `module`.
-///
-/// # Safety
-/// `name` must be NULL or a NUL-terminated string.
-unsafe fn registered_by(name: *const c_char, module: &CStr) -> bool {
-    // SAFETY: per the contract above.
-    !name.is_null() && unsafe { CStr::from_ptr(name) } == module
 }

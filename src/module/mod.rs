@@ -1,7 +1,12 @@
-//! The module's httpd-facing parts: configuration records and directives,
-//! the authn provider, and process lifecycle hooks.
-//! `reflect` is identity reflection (docs/identity-reflection.md); `require_any_warning` the
-//! start-up warning about group checks other `Require` lines bypass (docs/authorization.md#the-requireany-trap).
+//! The module's concerns: configuration records and directives, the authn
+//! and authz providers, host access, the caches, process lifecycle.
+//! `reflect` is identity reflection (docs/identity-reflection.md);
+//! `require_any_warning` the start-up warning about group checks other
+//! `Require` lines bypass (docs/authorization.md#the-requireany-trap).
+//! Concerns reach httpd, APR and the C library only through the safe
+//! layers (`httpd/`, `apr/`, `os/`), so they may not use `unsafe` at all.
+
+#![forbid(unsafe_code)]
 
 pub mod access;
 pub mod answer;
