@@ -767,3 +767,46 @@ def test_states_of_retired_threads_are_released_and_timeouts_still_fire():
         assert len(server.error_lines("exceeded WSGIScriptTimeout (2s) and was interrupted")) == 4
     finally:
         server.cleanup()
+
+
+IMPORT_MACHINERY_SCRIPT = """
+import sys
+
+LOADED_AT_IMPORT = sorted(m for m in ("importlib", "importlib.util", "importlib.machinery")
+                          if m in sys.modules)
+
+def check_password(environ, user, password):
+    record(loaded=LOADED_AT_IMPORT,
+           bootstrap_is_the_interpreters=(
+               getattr(sys.modules.get("importlib"), "_bootstrap", None)
+               is sys.modules["_frozen_importlib"]))
+    return user == "u"
+"""
+
+
+def test_import_machinery_is_imported_before_the_first_request():
+    """importlib and its submodules are imported as Python starts, on the
+    child's one thread: CPython lets a worker thread import importlib.util
+    while another runs importlib's __init__, which binds a never set-up
+    copy of importlib._bootstrap and breaks every import_module after it
+    (NameError: name 'sys' is not defined). Django's first imports on two
+    threads at once did that beside mod_wsgi."""
+    server = Apache(name="machinery", server_conf="StartServers 1\nServerLimit 1\n")
+    try:
+        script = server.write_script("machinery.py", IMPORT_MACHINERY_SCRIPT)
+        server.site_conf = protected("/m", script)
+        make_dirs(server, "m")
+        server.start()
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(
+                lambda i: server.get_basic("/m/index.html", "u" if i % 2 else "x", "p").status,
+                range(16)))
+        assert sorted(statuses) == [200] * 8 + [401] * 8
+        seen = server.records()
+        assert len(seen) == 16
+        assert all(s["loaded"] == ["importlib", "importlib.machinery", "importlib.util"]
+                   for s in seen), seen
+        assert all(s["bootstrap_is_the_interpreters"] for s in seen)
+        assert server.error_lines("AUTHNZ_WSGI0020") == []
+    finally:
+        server.cleanup()

@@ -121,8 +121,12 @@ pub fn start(settings: &PythonSettings, beside_mod_wsgi: bool) -> Result<Started
 /// (mod_wsgi applied `WSGIPythonHome`/`WSGIPythonPath`, which it read too).
 fn attach() -> Result<StartedPython, String> {
     check_runtime_version()?;
-    let started = Python::try_attach(|py| describe(py).map_err(|e| e.to_string()))
-        .ok_or_else(|| "cannot attach to the interpreter mod_wsgi started".to_owned())??;
+    let started = Python::try_attach(|py| {
+        preload_import_machinery(py)
+            .and_then(|_| describe(py))
+            .map_err(|e| e.to_string())
+    })
+    .ok_or_else(|| "cannot attach to the interpreter mod_wsgi started".to_owned())??;
     // This (the child's main) thread keeps mod_wsgi's thread state.
     thread_states::note_initial();
     READY.store(true, Ordering::Release);
@@ -203,6 +207,7 @@ fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
     // SAFETY: the interpreter was just initialised on this thread.
     let py = unsafe { Python::assume_attached() };
     let started = configure_paths(py, &settings.path)
+        .and_then(|_| preload_import_machinery(py))
         .and_then(|_| describe(py))
         .map_err(|e| format!("Python start-up failed: {e}"));
     // SAFETY: release the GIL; this thread keeps its thread state.
@@ -232,6 +237,23 @@ fn configure_paths(py: Python<'_>, dirs: &[String]) -> PyResult<()> {
         .collect();
     ordered.extend(before);
     sys_path.call_method1("__setitem__", (pyo3::types::PySlice::full(py), ordered))?;
+    Ok(())
+}
+
+/// Import `importlib` and its submodules now, on the child's only thread.
+/// Python does not import them at start-up, and CPython (3.11 at least)
+/// lets a thread import a submodule such as `importlib.util` while another
+/// thread is still running the package's `__init__`: the submodule's
+/// `from ._bootstrap import ...` then loads a second, never set-up copy of
+/// the frozen `importlib._bootstrap` and binds it as `importlib._bootstrap`,
+/// after which every `importlib.import_module` in the interpreter fails
+/// with `NameError: name 'sys' is not defined`. Django's first imports on
+/// two worker threads at once (two scripts, or a script and mod_wsgi's
+/// application) could do exactly that.
+fn preload_import_machinery(py: Python<'_>) -> PyResult<()> {
+    for name in ["importlib", "importlib.util", "importlib.machinery"] {
+        py.import(name)?;
+    }
     Ok(())
 }
 
