@@ -16,7 +16,6 @@ mod apr;
 mod ffi;
 mod httpd;
 mod module;
-mod os;
 mod python;
 
 use std::ptr::{addr_of_mut, null, null_mut};

@@ -1,8 +1,9 @@
 //! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups),
-//! tables and password hashes.
+//! tables, password hashes and random bytes.
 
 pub mod password;
 pub mod pool;
+pub mod random;
 pub mod table;
 
 pub use pool::Pool;

@@ -1,7 +1,9 @@
-//! APR's password hashes (`apr_md5.h`): checking a password against a
-//! stored entry, and making a bcrypt entry.
+//! Password hashes as APR checks them (`apr_md5.h`): checking a password
+//! against a stored entry, making a bcrypt entry, and the platform's
+//! `crypt(3)` (libxcrypt's reentrant `crypt_rn`), which
+//! `apr_password_validate` hands the schemes it does not know itself.
 
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
 
 use crate::ffi;
 
@@ -40,4 +42,33 @@ pub fn bcrypt(password: &CStr, cost: u32, salt: &[u8]) -> Result<Vec<u8>, String
         }
         None => Err("apr_bcrypt_encode wrote no terminated hash".to_owned()),
     }
+}
+
+/// `crypt(3)`: the hash of `phrase` under `setting` (NUL-terminated), or
+/// why there is none. The work area, which holds password-derived state,
+/// is zeroed after use.
+pub fn crypt(phrase: &CStr, setting: &CStr) -> Result<Vec<u8>, String> {
+    let mut work = vec![0u8; std::mem::size_of::<ffi::crypt_data>()];
+    let size = c_int::try_from(work.len()).map_err(|_| "crypt_data too large".to_owned())?;
+    // SAFETY: phrase and setting are NUL-terminated; `work` is a writable
+    // buffer of `size` bytes, at least a struct crypt_data as crypt_rn
+    // requires. The result is NULL or a NUL-terminated string inside `work`.
+    let hashed = unsafe {
+        ffi::crypt_rn(
+            phrase.as_ptr(),
+            setting.as_ptr(),
+            work.as_mut_ptr().cast(),
+            size,
+        )
+    };
+    // SAFETY: checked for NULL; points into `work`, still alive.
+    let result = unsafe {
+        hashed
+            .as_ref()
+            .map(|h| CStr::from_ptr(h).to_bytes_with_nul().to_vec())
+    };
+    let error = std::io::Error::last_os_error();
+    work.fill(0);
+    std::hint::black_box(&work);
+    result.ok_or_else(|| format!("crypt(3) failed ({error})"))
 }

@@ -1,4 +1,5 @@
-//! Where httpd is in its life (`ap_state_query`, `http_main.h`).
+//! Where httpd is in its life (`ap_state_query`, `http_main.h`) and what it
+//! says of itself (version, banner).
 
 use std::ffi::c_int;
 
@@ -10,4 +11,23 @@ pub fn is_first_reading() -> bool {
     // SAFETY: a query of httpd's state, valid at any time.
     let state = unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE as c_int) };
     state == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as c_int
+}
+
+/// httpd's version as `(major, minor, patch)` (`ap_get_server_revision`).
+pub fn revision() -> [i32; 3] {
+    let mut version = ffi::ap_version_t {
+        major: 0,
+        minor: 0,
+        patch: 0,
+        add_string: std::ptr::null(),
+    };
+    // SAFETY: ap_get_server_revision fills the struct we own.
+    unsafe { ffi::ap_get_server_revision(&mut version) };
+    [version.major, version.minor, version.patch]
+}
+
+/// The banner `ServerTokens` allows (`ap_get_server_banner`).
+pub fn banner() -> String {
+    // SAFETY: ap_get_server_banner returns a static C string.
+    unsafe { crate::httpd::server::c_string(ffi::ap_get_server_banner()) }
 }

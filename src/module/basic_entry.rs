@@ -13,9 +13,8 @@ use authnz_core::basic_entry_hash::{
     sha1crypt_setting, BasicEntryHash, BCRYPT_COST, SHA1CRYPT_SALT_BYTES,
 };
 
-use crate::apr::password;
-use crate::os::crypt::crypt;
-use crate::os::random::random_bytes;
+use crate::apr::password::{self, crypt};
+use crate::apr::random::random_bytes;
 
 /// A NUL-terminated hash, zeroed when dropped.
 pub struct Entry(Vec<u8>);
@@ -69,7 +68,7 @@ fn salt<const N: usize>() -> Result<[u8; N], String> {
     if random_bytes(&mut salt) {
         Ok(salt)
     } else {
-        Err("no random salt (getrandom failed)".to_owned())
+        Err("no random salt (APR's random source failed)".to_owned())
     }
 }
 

@@ -3,7 +3,7 @@
 //! `groups_for_user` returned and of the realm hashes `get_realm_hash`
 //! found (Digest).
 //!
-//! Keys are HMAC-SHA256 digests under a secret drawn from `getrandom` on
+//! Keys are HMAC-SHA256 digests under a secret drawn from APR's random source on
 //! first use in the child (see `authnz_core::auth_cache`), over the config
 //! context, the user and, for Basic, the password (for Digest, the realm).
 //! The context is the virtual host (definition file and line, name), where
@@ -28,10 +28,10 @@ use authnz_core::auth_cache::{CacheKey, ExpiringCache, KeyDeriver, KeyKind, SECR
 use authnz_core::group_set::GroupSet;
 use once_cell::sync::Lazy;
 
+use crate::apr::random::random_bytes;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ScriptSpec;
-use crate::os::random::random_bytes;
 use crate::slog;
 
 /// Entries one child keeps at most (both kinds together).
@@ -62,7 +62,7 @@ static CACHE: Lazy<Option<ProcessCache>> = Lazy::new(|| {
             None,
             Level::Error,
             tags::NO_CACHE_KEY,
-            "WSGIAuthCacheTimeout: no random key available (getrandom failed); the in-process \
+            "WSGIAuthCacheTimeout: no random key available (APR's random source failed); the in-process \
              cache is off in child {}",
             std::process::id()
         );

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::ffi;
+use crate::httpd::server_state;
 use crate::httpd::Request;
 use crate::python::environ_template::{environ_for, Item};
 use crate::python::header_keys::HeaderKeys;
@@ -23,20 +23,11 @@ pub fn latin1(bytes: &[u8]) -> String {
 }
 
 fn server_version_tuple(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
-    let mut version = ffi::ap_version_t {
-        major: 0,
-        minor: 0,
-        patch: 0,
-        add_string: std::ptr::null(),
-    };
-    // SAFETY: ap_get_server_revision fills the struct we own.
-    unsafe { ffi::ap_get_server_revision(&mut version) };
-    PyTuple::new(py, [version.major, version.minor, version.patch])
+    PyTuple::new(py, server_state::revision())
 }
 
 fn server_banner() -> String {
-    // SAFETY: ap_get_server_banner returns a static C string.
-    unsafe { crate::httpd::server::c_string(ffi::ap_get_server_banner()) }
+    server_state::banner()
 }
 
 /// A Python `str` holding `bytes` as Latin-1 code points, made in one C

@@ -144,7 +144,7 @@ registry! {
         "A user's groups were answered from the in-process cache (debug).",
         "None.";
     NO_CACHE_KEY = 72, 1,
-        "getrandom failed; the in-process cache is off in this child.",
+        "APR's random source failed; the in-process cache is off in this child.",
         "Check the kernel's random source; logins still work, uncached.";
     HANDED_TO_SOCACHE = 73, 2,
         "A granted login or a realm hash was handed to mod_authn_socache (debug).",
