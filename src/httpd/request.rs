@@ -60,7 +60,7 @@ impl Request {
     }
 
     /// Our merged per-directory configuration.
-    pub fn dir_config<T: DirRecord>(self) -> Option<&'static T> {
+    pub fn dir_config<T: DirRecord>(&self) -> Option<&T> {
         // SAFETY: per_dir_config is the request's merged vector; our slot
         // holds a `T` allocated by create/merge_dir_config in a pool that
         // outlives the request.

@@ -62,7 +62,7 @@ enum BasicOutcome {
     NotFound,
 }
 
-fn user_script(r: Request) -> Result<(&'static DirConfig, &'static ScriptSpec), ffi::authn_status> {
+fn user_script(r: &Request) -> Result<(&DirConfig, &ScriptSpec), ffi::authn_status> {
     let dir = r
         .dir_config::<DirConfig>()
         .ok_or(ffi::authn_status_AUTH_GENERAL_ERROR)?;
@@ -70,7 +70,7 @@ fn user_script(r: Request) -> Result<(&'static DirConfig, &'static ScriptSpec), 
         Some(spec) => Ok((dir, spec)),
         None => {
             rlog!(
-                &r,
+                r,
                 Level::Error,
                 tags::NO_USER_SCRIPT,
                 "the wsgi authn provider is used here but no WSGIAuthUserScript applies to this location"
@@ -138,7 +138,7 @@ fn apply_rename(r: Request, user_text: &str, name: &str) {
 
 fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let (user, password) = (user_c.to_bytes(), password_c.to_bytes());
-    let (dir, spec) = match user_script(r) {
+    let (dir, spec) = match user_script(&r) {
         Ok(found) => found,
         Err(status) => return status,
     };
@@ -268,7 +268,7 @@ fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u
 
 fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnStatus> {
     let (user, realm) = (user_c.to_bytes(), realm_c.to_bytes());
-    let (dir, spec) = user_script(r)?;
+    let (dir, spec) = user_script(&r)?;
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
     let key = dir
