@@ -31,7 +31,7 @@ impl OutputFilter {
     }
 
     /// The context given to [`add_output_filter`].
-    pub fn context<T>(self) -> Option<&'static T> {
+    pub fn context<T>(&self) -> Option<&T> {
         // SAFETY: every filter of the module is added by `add_output_filter`
         // with a context of the type its body reads (one type per filter
         // name), allocated in the request pool that outlives the filter.

@@ -1,6 +1,7 @@
 //! `request_rec` wrapper: the request fields the providers and environ need,
 //! each read through one audited accessor.
 
+use std::cell::{RefCell, RefMut};
 use std::ffi::{c_char, CStr};
 use std::ptr::NonNull;
 
@@ -72,30 +73,40 @@ impl Request {
     }
 
     /// The module's per-request state (one `T` per request, created on first
-    /// use in the request pool and dropped with it).
-    pub fn state<T: RequestRecord>(self) -> &'static mut T {
-        // SAFETY: request_config is the request's module vector; our slot is
-        // either NULL or a `T` this function stored (the module uses one
-        // state type). Requests are handled by one thread at a time.
-        unsafe {
-            let vector = self.raw().request_config;
-            let slot = module_config_slot(vector, module_record::get()).cast::<T>();
-            if let Some(state) = slot.as_mut() {
-                return state;
+    /// use in the request pool and dropped with it), borrowed for as long as
+    /// the returned guard lives. A second borrow while one is held panics
+    /// (caught at the hook boundary) instead of aliasing.
+    pub fn state<T: RequestRecord>(&self) -> RefMut<'_, T> {
+        let cell = match self.state_cell::<T>() {
+            Some(cell) => cell,
+            None => {
+                let vector = self.raw().request_config;
+                let fresh = self.pool().alloc(RefCell::new(T::default()));
+                // SAFETY: request_config is the request's module vector and
+                // our slot in it is empty; the cell lives in the request pool.
+                unsafe {
+                    ffi::authnz_wsgi_set_module_config(vector, module_record::get(), fresh.cast());
+                    &*fresh
+                }
             }
-            let fresh = self.pool().alloc(T::default());
-            ffi::authnz_wsgi_set_module_config(vector, module_record::get(), fresh.cast());
-            &mut *fresh
-        }
+        };
+        cell.borrow_mut()
     }
 
     /// The module's per-request state if [`Request::state`] created one.
-    pub fn existing_state<T: RequestRecord>(self) -> Option<&'static mut T> {
-        // SAFETY: as in `state`: the slot is NULL or our one state type.
+    pub fn existing_state<T: RequestRecord>(&self) -> Option<RefMut<'_, T>> {
+        self.state_cell::<T>().map(RefCell::borrow_mut)
+    }
+
+    fn state_cell<T: RequestRecord>(&self) -> Option<&RefCell<T>> {
+        // SAFETY: request_config is the request's module vector; our slot is
+        // either NULL or a `RefCell<T>` that `state` stored (the module uses
+        // one state type). A request is handled by one thread at a time, so
+        // the cell is never shared across threads.
         unsafe {
             module_config_slot(self.raw().request_config, module_record::get())
-                .cast::<T>()
-                .as_mut()
+                .cast::<RefCell<T>>()
+                .as_ref()
         }
     }
 

@@ -44,7 +44,7 @@ impl Server {
     }
 
     /// Our module's server configuration for this server.
-    pub fn module_config<T: ServerRecord>(self) -> Option<&'static T> {
+    pub fn module_config<T: ServerRecord>(&self) -> Option<&T> {
         // SAFETY: the server is live and module_config is its config vector;
         // our slot holds a `T` allocated by create_server_config in pconf.
         unsafe {

@@ -42,8 +42,8 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
     };
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
-    let state = r.state::<RequestState>();
-    if let Some(known) = state.host_verdict(target) {
+    let known = r.state::<RequestState>().host_verdict(target);
+    if let Some(known) = known {
         return known;
     }
     let verdict = ask_python(r, dir, target);

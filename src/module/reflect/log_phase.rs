@@ -27,11 +27,11 @@ use super::{reflection, Identity};
 /// request whose response was never sent, e.g. replaced by an ErrorDocument
 /// after `ProxyErrorOverride`) what its handler left in the unsent headers.
 fn identity_of(r: Request) -> Option<Identity> {
-    if let Some(reflected) = r
+    let reflected = r
         .existing_state::<RequestState>()
-        .and_then(|s| s.reflected.as_ref())
-    {
-        return reflected.identity.clone();
+        .and_then(|s| s.reflected.as_ref().map(|seen| seen.identity.clone()));
+    if let Some(identity) = reflected {
+        return identity;
     }
     let headers = reflection(r)?;
     take_identity(r, Some(&headers), &[])
