@@ -372,7 +372,7 @@ impl Request {
 /// (for keys of the in-process cache of granted results).
 impl Request {
     /// `AuthName` in effect (`ap_auth_name`), if any.
-    pub fn auth_name(self) -> Option<&'static [u8]> {
+    pub fn auth_name(&self) -> Option<&[u8]> {
         // SAFETY: ap_auth_name returns NULL or a C string from the
         // configuration, which outlives the request.
         let name = unsafe { ffi::ap_auth_name(self.as_ptr()) };
@@ -381,7 +381,7 @@ impl Request {
     }
 
     /// The value of `key` in `r->notes` (a C string literal with its NUL).
-    pub fn note(self, key: &CStr) -> Option<&'static [u8]> {
+    pub fn note(&self, key: &CStr) -> Option<&[u8]> {
         // SAFETY: r->notes is a live table of the request; apr_table_get
         // returns NULL or a value stored in it for the request's lifetime.
         let value = unsafe { ffi::apr_table_get(self.raw().notes, key.as_ptr()) };

@@ -64,7 +64,7 @@ impl Server {
     }
 
     /// `ServerName` (may be empty).
-    pub fn hostname(self) -> &'static [u8] {
+    pub fn hostname(&self) -> &[u8] {
         // SAFETY: server_hostname is NULL or a C string in pconf, which
         // lives as long as the configuration this server record belongs to.
         unsafe { pconf_bytes((*self.as_ptr()).server_hostname) }
@@ -98,7 +98,7 @@ impl Server {
     }
 
     /// `ServerAdmin` (may be empty).
-    pub fn admin(self) -> &'static [u8] {
+    pub fn admin(&self) -> &[u8] {
         // SAFETY: as `hostname`.
         unsafe { pconf_bytes((*self.as_ptr()).server_admin) }
     }

@@ -133,6 +133,7 @@ pub fn build_environ<'py>(
     let mut port_digits = [0u8; 5];
     let mut client_port_digits = [0u8; 5];
     let remote_host = r.remote_host_name();
+    let server = r.server();
     // In the order of REQUEST_KEYS.
     let request_values: [Option<&[u8]>; REQUEST_KEYS.len()] = [
         Some(r.method()),
@@ -144,7 +145,7 @@ pub fn build_environ<'py>(
         Some(r.server_name()),
         Some(decimal(r.server_port(), &mut port_digits)),
         Some(r.local_ip()),
-        Some(r.server().admin()),
+        Some(server.admin()),
         Some(r.signature()),
         Some(r.document_root()),
         Some(r.useragent_ip()),
