@@ -18,6 +18,7 @@ pub mod module_config;
 pub mod module_record;
 pub mod mpm;
 pub mod request;
+pub mod request_slot;
 pub mod server;
 pub mod server_state;
 pub mod unixd;

@@ -21,7 +21,7 @@ use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
 use crate::python::call_limit;
 use crate::python::runtime::{self, PythonSettings};
-use crate::python::thread_states;
+
 use crate::slog;
 
 /// Embeds CPython too, and cannot share it.
@@ -190,7 +190,7 @@ impl hooks::RequestHook for ThreadStateFirst {
 
     fn run(_r: Request) -> hooks::Status {
         if beside_mod_wsgi::is_beside() && runtime::is_ready() {
-            thread_states::ensure();
+            runtime::prepare_thread();
         }
         ffi::HOOK_DECLINED
     }

@@ -6,6 +6,7 @@ use authnz_core::log_tags as tags;
 use authnz_core::script_options::ApplicationGroup;
 use pyo3::prelude::*;
 
+use crate::cpython::objects;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::python::call_limit::CallSlot;
@@ -146,45 +147,6 @@ struct Call<'a> {
     secret: Option<&'a str>,
 }
 
-/// The most arguments a script function is called with after `environ`.
-const MAX_ARGS: usize = 3;
-
-/// `callable(environ, *rest)` through the vectorcall protocol: no argument
-/// tuple is built for a Python function.
-fn vectorcall<'py>(
-    py: Python<'py>,
-    callable: &Bound<'py, PyAny>,
-    environ: &Bound<'py, PyAny>,
-    rest: &[Bound<'py, PyAny>],
-) -> PyResult<Bound<'py, PyAny>> {
-    let mut pointers = [std::ptr::null_mut::<pyo3::ffi::PyObject>(); 1 + MAX_ARGS];
-    if rest.len() > MAX_ARGS {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "too many arguments for a script function",
-        ));
-    }
-    pointers[0] = environ.as_ptr();
-    for (slot, arg) in pointers[1..].iter_mut().zip(rest) {
-        *slot = arg.as_ptr();
-    }
-    // SAFETY: the GIL is held (`py`); `callable` and every argument are live
-    // objects borrowed for the call; the first `1 + rest.len()` entries of
-    // the array are those arguments, and there are no keyword names. The
-    // result is a new reference, or NULL with an exception set, which
-    // from_owned_ptr_or_err turns into Err.
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyObject_Vectorcall(
-                callable.as_ptr(),
-                pointers.as_ptr(),
-                1 + rest.len(),
-                std::ptr::null_mut(),
-            ),
-        )
-    }
-}
-
 /// Fetch the function, build `environ`, call, interpret, under the GIL.
 fn run_call<'py, R, const N: usize>(
     py: Python<'py>,
@@ -226,7 +188,7 @@ fn run_call<'py, R, const N: usize>(
         CallFailed
     })?;
     let rest = args(py);
-    let result = vectorcall(py, &callable, environ.as_any(), &rest);
+    let result = objects::vectorcall(py, &callable, environ.as_any(), &rest);
     drop((environ, rest));
     scope.end(py);
     match result {

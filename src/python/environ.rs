@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+use crate::cpython::objects;
 use crate::httpd::server_state;
 use crate::httpd::Request;
 use crate::python::environ_template::{environ_for, Item};
@@ -28,25 +29,6 @@ fn server_version_tuple(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
 
 fn server_banner() -> String {
     server_state::banner()
-}
-
-/// A Python `str` holding `bytes` as Latin-1 code points, made in one C
-/// call (no intermediate Rust `String`).
-fn latin1_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
-    // SAFETY: pointer and length describe a live byte slice, which
-    // PyUnicode_DecodeLatin1 copies; it returns a new reference, or NULL
-    // with an exception set, which from_owned_ptr_or_err turns into Err.
-    let text = unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyUnicode_DecodeLatin1(
-                bytes.as_ptr().cast(),
-                bytes.len() as pyo3::ffi::Py_ssize_t,
-                std::ptr::null(),
-            ),
-        )
-    }?;
-    Ok(text.cast_into::<PyString>()?)
 }
 
 /// The keys of per-request values, in the order they are set.
@@ -211,7 +193,7 @@ pub fn build_environ<'py>(
         }
     }
     let env = environ_for(py, shared.base.bind(py), &items, |bytes| {
-        latin1_str(py, bytes)
+        objects::latin1_str(py, bytes)
     })?;
     env.set_item(shared.errors.bind(py), scope.errors(py))?;
     env.set_item(shared.is_https.bind(py), scope.is_https(py))?;

@@ -15,7 +15,6 @@
 
 use authnz_core::log_tags as tags;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use authnz_core::log_lines::LineBuffer;
@@ -24,34 +23,12 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::ffi;
+use crate::cpython::objects;
 use crate::httpd::log::Level;
+use crate::httpd::request_slot::RequestSlot;
 use crate::httpd::Request;
 use crate::python::std_streams::{self, StdName};
 use crate::{rlog, slog};
-
-/// A request pointer that the scope clears when the call ends.
-struct BoundRequest(AtomicPtr<ffi::request_rec>);
-
-impl BoundRequest {
-    fn new(r: Request) -> Self {
-        BoundRequest(AtomicPtr::new(r.as_ptr()))
-    }
-
-    fn set(&self, r: Request) {
-        self.0.store(r.as_ptr(), Ordering::Release);
-    }
-
-    fn get(&self) -> Option<Request> {
-        // SAFETY: the pointer is either NULL or the request of the call that
-        // is running now (the scope clears it before the request ends).
-        unsafe { Request::from_raw(self.0.load(Ordering::Acquire)) }
-    }
-
-    fn clear(&self) {
-        self.0.store(std::ptr::null_mut(), Ordering::Release);
-    }
-}
 
 /// A text stream whose lines go to the error log: `environ['wsgi.errors']`
 /// of one call, and (`std_streams`) the interpreter's `sys.stdout` and
@@ -66,7 +43,7 @@ pub struct ErrorStream {
 /// Where an [`ErrorStream`]'s lines go.
 enum Sink {
     /// `wsgi.errors`: the call's request while it runs, the server after.
-    Call(BoundRequest),
+    Call(RequestSlot),
     /// `sys.stdout` / `sys.stderr`: the call running on the writing thread,
     /// if any (`std_streams` keeps its partial lines); otherwise the
     /// stream another embedder had installed (`previous`), or the server's
@@ -116,7 +93,7 @@ impl ErrorStream {
     }
 
     /// The request binding of `wsgi.errors` (none for the std streams).
-    fn call_request(&self) -> Option<&BoundRequest> {
+    fn call_request(&self) -> Option<&RequestSlot> {
         match &self.sink {
             Sink::Call(request) => Some(request),
             Sink::Std { .. } => None,
@@ -230,7 +207,7 @@ impl ErrorStream {
 /// `environ['mod_ssl.is_https']` and `environ['mod_ssl.var_lookup']`.
 #[pyclass(module = "authnz_wsgi", frozen)]
 pub struct SslLookup {
-    request: BoundRequest,
+    request: RequestSlot,
     /// true: `var_lookup(name)`; false: `is_https()`.
     var_lookup: bool,
 }
@@ -283,7 +260,7 @@ impl Objects {
             Py::new(
                 py,
                 SslLookup {
-                    request: BoundRequest::new(r),
+                    request: RequestSlot::new(r),
                     var_lookup,
                 },
             )
@@ -292,7 +269,7 @@ impl Objects {
             errors: Py::new(
                 py,
                 ErrorStream {
-                    sink: Sink::Call(BoundRequest::new(r)),
+                    sink: Sink::Call(RequestSlot::new(r)),
                     pending: Mutex::new(LineBuffer::new()),
                 },
             )?,
@@ -323,14 +300,10 @@ impl Objects {
 
     /// Whether the scope holds the only reference to each object. `py`
     /// proves the GIL is held, so no other thread changes the counts.
-    fn unshared(&self, _py: Python<'_>) -> bool {
-        let only_ours = |object: *mut pyo3::ffi::PyObject| {
-            // SAFETY: a live object we hold a strong reference to.
-            unsafe { pyo3::ffi::Py_REFCNT(object) == 1 }
-        };
-        only_ours(self.errors.as_ptr())
-            && only_ours(self.is_https.as_ptr())
-            && only_ours(self.var_lookup.as_ptr())
+    fn unshared(&self, py: Python<'_>) -> bool {
+        objects::is_only_reference(py, &self.errors)
+            && objects::is_only_reference(py, &self.is_https)
+            && objects::is_only_reference(py, &self.var_lookup)
     }
 }
 

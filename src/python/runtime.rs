@@ -10,14 +10,12 @@
 //! between requests. Every entry attaches with a non-panicking `try_attach`;
 //! none does once the child has begun to exit.
 
-use std::ffi::{CStr, CString};
-use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use pyo3::ffi as pyffi;
 use pyo3::prelude::*;
 
-use crate::python::thread_states;
+use crate::cpython::interpreter::{self, Home};
+use crate::cpython::thread_states;
 
 /// Settings from `WSGIPythonHome` / `WSGIPythonPath` of the main server.
 #[derive(Debug, Default, Clone)]
@@ -42,75 +40,16 @@ pub const BUILT_PYTHON: &str = env!("AUTHNZ_WSGI_BUILT_PYTHON");
 
 /// `major.minor` of the libpython loaded at run time (safe before init).
 pub fn runtime_python_version() -> String {
-    // SAFETY: Py_GetVersion may be called before initialisation and returns
-    // a static C string.
-    let full = unsafe { CStr::from_ptr(pyffi::Py_GetVersion()) }
-        .to_string_lossy()
-        .into_owned();
+    let full = interpreter::version_text();
     let number = full.split_whitespace().next().unwrap_or("");
     number.split('.').take(2).collect::<Vec<_>>().join(".")
-}
-
-/// The file the running libpython was loaded from.
-fn libpython_path() -> String {
-    let mut info = MaybeUninit::<libc::Dl_info>::zeroed();
-    let symbol = pyffi::Py_IsInitialized as *const libc::c_void;
-    // SAFETY: dladdr only reads the loader's tables; info is zeroed and
-    // filled on success.
-    let found = unsafe { libc::dladdr(symbol, info.as_mut_ptr()) };
-    if found == 0 {
-        return "(unknown)".to_owned();
-    }
-    // SAFETY: dladdr succeeded, so dli_fname is NULL or a C string.
-    let info = unsafe { info.assume_init() };
-    if info.dli_fname.is_null() {
-        "(unknown)".to_owned()
-    } else {
-        // SAFETY: NULL-checked C string owned by the loader.
-        unsafe { CStr::from_ptr(info.dli_fname) }
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
-fn status_error(status: pyffi::PyStatus) -> Option<String> {
-    // SAFETY: PyStatus_Exception only inspects the struct.
-    if unsafe { pyffi::PyStatus_Exception(status) } == 0 {
-        return None;
-    }
-    let message = if status.err_msg.is_null() {
-        "unknown error".to_owned()
-    } else {
-        // SAFETY: err_msg is a static C string set by CPython.
-        unsafe { CStr::from_ptr(status.err_msg) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    Some(message)
-}
-
-/// Set one wide-string field of `config` from UTF-8 bytes.
-///
-/// # Safety
-/// `config` must be initialised and `field` must point into it.
-unsafe fn set_config_string(
-    config: *mut pyffi::PyConfig,
-    field: *mut *mut libc::wchar_t,
-    value: &str,
-) -> Result<(), String> {
-    let value = CString::new(value).map_err(|_| "path contains a NUL byte".to_owned())?;
-    // SAFETY: per the function contract; CPython copies the string.
-    let status = unsafe { pyffi::PyConfig_SetBytesString(config, field, value.as_ptr()) };
-    status_error(status).map_or(Ok(()), Err)
 }
 
 /// Make Python available in this child: attach to the interpreter mod_wsgi
 /// started (`beside_mod_wsgi`), or start one. Must run once, in the child,
 /// without the GIL.
 pub fn start(settings: &PythonSettings, beside_mod_wsgi: bool) -> Result<StartedPython, String> {
-    // SAFETY: a check without side effects.
-    let running = unsafe { pyffi::Py_IsInitialized() } != 0;
-    if running && beside_mod_wsgi {
+    if interpreter::is_initialized() && beside_mod_wsgi {
         return attach();
     }
     initialize(settings)
@@ -144,78 +83,47 @@ fn check_runtime_version() -> Result<(), String> {
             "the libpython loaded at run time is Python {runtime} ({}), but mod_authnz_wsgi was built \
              against Python {BUILT_PYTHON}; rebuild the module with PYO3_PYTHON pointing at the \
              interpreter Apache loads",
-            libpython_path()
+            interpreter::library_path()
         ));
     }
     Ok(())
 }
 
-/// Start the interpreter in this process.
+/// Start the interpreter in this process, isolated from the process
+/// environment: `WSGIPythonHome`/`WSGIPythonPath` decide instead of any
+/// `PYTHON*` variable or user site directory.
 fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
     check_runtime_version()?;
-    // SAFETY: a check without side effects.
-    if unsafe { pyffi::Py_IsInitialized() } != 0 {
-        return Err(
-            "Python is already initialised in this process (another module embeds it)".into(),
-        );
-    }
-    let mut config = MaybeUninit::<pyffi::PyConfig>::uninit();
-    // SAFETY: PyConfig_InitPythonConfig fully initialises the struct; every
-    // later access goes through it, and PyConfig_Clear frees it on all paths.
-    unsafe {
-        pyffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
-        let config = config.as_mut_ptr();
-        (*config).install_signal_handlers = 0;
-        (*config).parse_argv = 0;
-        // Isolated from the process environment (as `python -I`): no
-        // PYTHON* variable (PYTHONPATH, PYTHONHOME, PYTHONSTARTUP, ...) is
-        // read, in pre-initialisation either, and no user site directory
-        // (~/.local/lib/pythonX.Y/site-packages of the user the children
-        // run as) is added. WSGIPythonHome/WSGIPythonPath decide instead.
-        // The locale and UTF-8 mode stay as a normal interpreter's.
-        (*config).isolated = 1;
-        (*config).use_environment = 0;
-        (*config).user_site_directory = 0;
-        (*config).safe_path = 1;
-        let result = match &settings.home {
-            Some(home) if std::path::Path::new(home).join("pyvenv.cfg").is_file() => {
-                // A virtualenv: start as its interpreter so getpath reads
-                // pyvenv.cfg and finds the base installation.
-                let exe = format!("{home}/bin/python{BUILT_PYTHON}");
-                let exe = if std::path::Path::new(&exe).exists() {
-                    exe
-                } else {
-                    format!("{home}/bin/python3")
-                };
-                set_config_string(config, &raw mut (*config).program_name, &exe)
-                    .and_then(|_| set_config_string(config, &raw mut (*config).executable, &exe))
-            }
-            Some(home) => set_config_string(config, &raw mut (*config).home, home),
-            None => Ok(()),
-        };
-        if let Err(e) = result {
-            pyffi::PyConfig_Clear(config);
-            return Err(format!("WSGIPythonHome: {e}"));
-        }
-        let status = pyffi::Py_InitializeFromConfig(config);
-        pyffi::PyConfig_Clear(config);
-        if let Some(e) = status_error(status) {
-            return Err(format!("Python initialisation failed: {e}"));
-        }
-    }
-    // We hold the GIL now, on this (the child's main) thread.
-    // SAFETY: the interpreter was just initialised on this thread.
-    let py = unsafe { Python::assume_attached() };
-    let started = configure_paths(py, &settings.path)
-        .and_then(|_| preload_import_machinery(py))
-        .and_then(|_| describe(py))
-        .map_err(|e| format!("Python start-up failed: {e}"));
-    // SAFETY: release the GIL; this thread keeps its thread state.
-    unsafe { pyffi::PyEval_SaveThread() };
+    let venv_executable = settings.home.as_deref().and_then(venv_executable);
+    let home = match (&settings.home, &venv_executable) {
+        (_, Some(exe)) => Home::Executable(exe),
+        (Some(home), None) => Home::Prefix(home),
+        (None, None) => Home::Default,
+    };
+    let started = interpreter::initialize(home, |py| {
+        configure_paths(py, &settings.path)
+            .and_then(|_| preload_import_machinery(py))
+            .and_then(|_| describe(py))
+            .map_err(|e| format!("Python start-up failed: {e}"))
+    })?;
     thread_states::note_initial();
     let started = started?;
     READY.store(true, Ordering::Release);
     Ok(started)
+}
+
+/// The interpreter of a virtualenv at `home` (one with a `pyvenv.cfg`):
+/// `bin/pythonX.Y` of the version built against, else `bin/python3`.
+fn venv_executable(home: &str) -> Option<String> {
+    if !std::path::Path::new(home).join("pyvenv.cfg").is_file() {
+        return None;
+    }
+    let exe = format!("{home}/bin/python{BUILT_PYTHON}");
+    Some(if std::path::Path::new(&exe).exists() {
+        exe
+    } else {
+        format!("{home}/bin/python3")
+    })
 }
 
 /// `WSGIPythonPath`: like `site.addsitedir` (so `.pth` files work), in front.
@@ -268,7 +176,7 @@ fn describe(py: Python<'_>) -> PyResult<StartedPython> {
             .unwrap_or("")
             .to_owned(),
         prefix: sys.getattr("prefix")?.extract()?,
-        library: libpython_path(),
+        library: interpreter::library_path(),
         attached: false,
     })
 }
@@ -295,4 +203,10 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
         return None;
     }
     Python::try_attach(f)
+}
+
+/// Give this worker thread its persistent thread state now (see
+/// `cpython::thread_states::ensure`); false where it may not call Python.
+pub fn prepare_thread() -> bool {
+    thread_states::ensure()
 }

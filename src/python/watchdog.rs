@@ -26,8 +26,8 @@ use std::sync::{Mutex, Once};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+use crate::cpython::threads;
 use once_cell::sync::OnceCell;
-use pyo3::ffi as pyffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -40,7 +40,7 @@ const TICK: Duration = Duration::from_millis(50);
 const IDLE_TICKS: u32 = 20;
 
 struct RunningCall {
-    thread_id: std::ffi::c_ulong,
+    thread_id: u64,
     deadline: Instant,
     fired: bool,
     /// Another thread state had the same id when the timeout was raised
@@ -146,19 +146,17 @@ fn fire_expired() -> bool {
     if !any_expired {
         return any_running;
     }
-    let _ = crate::python::runtime::with_python(|_py| {
+    let _ = crate::python::runtime::with_python(|py| {
         let Some(kind) = EXCEPTION.get() else { return };
         let mut calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
         for (_, call) in calls
             .iter_mut()
             .filter(|(_, c)| !c.fired && c.deadline <= now)
         {
-            // SAFETY: the GIL is held; the exception type is a live class
-            // object; the id is a thread that is inside a registered call
-            // (entries are removed, under the GIL, before the call's thread
-            // runs any other Python code).
-            let modified =
-                unsafe { pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, kind.as_ptr()) };
+            // The id is a thread that is inside a registered call (entries
+            // are removed, under the GIL, before the call's thread runs any
+            // other Python code).
+            let modified = threads::raise_in(py, call.thread_id, Some(kind.bind(py).as_any()));
             if modified <= 1 {
                 call.fired = true;
                 continue;
@@ -166,8 +164,7 @@ fn fire_expired() -> bool {
             // CPython's contract: more than one thread state was hit; undo.
             // The other is the state of an ended thread with the same id,
             // about to be deleted (`thread_states`): raise again next time.
-            // SAFETY: as above; a NULL exception withdraws what was set.
-            unsafe { pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut()) };
+            threads::raise_in(py, call.thread_id, None);
             if !call.collided {
                 call.collided = true;
                 slog!(
@@ -198,8 +195,7 @@ impl TimedCall {
         exception_type(py).ok()?;
         start_watchdog();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: a plain query of the current thread's id.
-        let thread_id = unsafe { pyffi::PyThread_get_thread_ident() };
+        let thread_id = threads::current_ident();
         let call = RunningCall {
             thread_id,
             deadline: Instant::now() + limit,
@@ -216,20 +212,16 @@ impl TimedCall {
 
     /// Unregister; true when the limit was reached. Any timeout exception
     /// still pending for this thread is withdrawn so it cannot hit a later call.
-    pub fn finish(self, _py: Python<'_>) -> bool {
+    pub fn finish(self, py: Python<'_>) -> bool {
         let mut calls = CALLS.lock().unwrap_or_else(|e| e.into_inner());
         let Some(at) = calls.iter().position(|(id, _)| *id == self.id) else {
             return false;
         };
         let (_, call) = calls.swap_remove(at);
         if call.fired {
-            // SAFETY: the GIL is held (the `_py` token); a NULL exception
-            // clears a pending asynchronous exception of that thread.
             // Returns how many thread states had one pending: 0 (already
             // raised) and 1 are both the expected outcome.
-            let _withdrawn = unsafe {
-                pyffi::PyThreadState_SetAsyncExc(call.thread_id as _, std::ptr::null_mut())
-            };
+            let _withdrawn = threads::raise_in(py, call.thread_id, None);
         }
         call.fired
     }
