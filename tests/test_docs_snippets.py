@@ -17,6 +17,8 @@ The rule for the Markdown files README.md, lua/README.md and docs/*.md:
         provider and the three script directives, then runs `apache2 -t`.
     <!-- snippet: invalid "text" -->  a configuration shown as a mistake:
         `apache2 -t` must fail, and its output must contain "text".
+    <!-- snippet: id NAME -->  a block a test below also runs on a real
+        server (docs/security.md's proxied-user recipe).
     <!-- snippet: expect EXPRESSION -->  (```python, one line per
         expression) the block is imported as a module, then EXPRESSION is
         evaluated in its namespace, with `environ` a minimal request dict and
@@ -32,6 +34,7 @@ The rule for the Markdown files README.md, lua/README.md and docs/*.md:
 
 import hashlib
 import importlib.util
+import json
 import re
 import shutil
 import sys
@@ -40,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import MODULE_DIR, MODULE_SO, ROOT, Apache
+from harness import MODULE_DIR, MODULE_SO, ROOT, Apache, basic_header
 
 DOCUMENTS = [Path("README.md"), Path("lua/README.md"),
              *sorted(p.relative_to(ROOT) for p in (ROOT / "docs").glob("*.md"))]
@@ -333,3 +336,38 @@ def test_no_specification_sections_cited(document):
              if re.search(r"\bSPEC\b\s*§|\bspec(ification)?\s+(section|§)", l, re.I)
              and "spec-sections.md" not in l]
     assert cited == [], "\n".join(cited)
+
+
+# ---- blocks run on a real server -----------------------------------------------------
+
+def block_with_id(name):
+    found = [b for b in APACHE_BLOCKS if b.marker("id") == [name]]
+    assert len(found) == 1, f"one block marked <!-- snippet: id {name} --> expected, found {len(found)}"
+    return found[0]
+
+
+def test_proxied_backend_learns_the_user_and_nothing_else(copies, identity_backend):
+    """docs/security.md: the backend behind the recipe gets the user Apache
+    authenticated in X-Remote-User, once; not the password; no copy a client
+    sent under any spelling; and the client never sees X-Remote-User."""
+    block = block_with_id("proxied-user")
+    text = substitute(block.text, copies).replace("http://127.0.0.1:9000", identity_backend)
+    assert identity_backend in text, "the recipe no longer proxies to http://127.0.0.1:9000"
+    server = Apache(name="snippet-proxied-user", modules=SNIPPET_MODULES, site_conf=text)
+    try:
+        server.start()
+        spoof = {"X-Remote-User": "root", "X_Remote_User": "mallory", "x-remote_user": "eve"}
+        resp = server.request("/app?echo=1", headers={
+            **spoof, "Authorization": basic_header("alice", "wonderland")})
+        assert resp.status == 200, (resp.status, server.error_log())
+        received = json.loads(resp.body)
+        identity = [(k, v) for k, v in received
+                    if k.lower().replace("_", "-") == "x-remote-user"]
+        assert identity == [("X-Remote-User", "alice")], received
+        assert not [k for k, _ in received if k.lower() == "authorization"], received
+        assert not any(k.lower().replace("_", "-") == "x-remote-user" for k in resp.headers)
+        assert server.last_access(200)["user"] == "alice"
+        # Without credentials the backend is never asked.
+        assert server.request("/app?echo=1", headers=spoof).status == 401
+    finally:
+        server.cleanup()
