@@ -18,7 +18,8 @@ The rule for the Markdown files README.md, lua/README.md and docs/*.md:
     <!-- snippet: invalid "text" -->  a configuration shown as a mistake:
         `apache2 -t` must fail, and its output must contain "text".
     <!-- snippet: id NAME -->  a block a test below also runs on a real
-        server (docs/security.md's proxied-user recipe).
+        server (docs/security.md's proxied-user recipe, docs/python-contract.md's
+        users.py behind AuthBasicUseDigestAlgorithm MD5).
     <!-- snippet: expect EXPRESSION -->  (```python, one line per
         expression) the block is imported as a module, then EXPRESSION is
         evaluated in its namespace, with `environ` a minimal request dict and
@@ -260,7 +261,8 @@ def head_modules(text):
     its continuation lines), without this module."""
     match = re.search(r"^# Modules:(.*(?:\n#\s{4,}[\w, ]+[,.]?$)*)", text, re.M)
     assert match, "no '# Modules:' line in the head comment"
-    names = re.findall(r"\w+", match.group(1).replace("#", " "))
+    listed = re.sub(r"\([^)]*\)", " ", match.group(1).replace("#", " "))
+    names = re.findall(r"\w+", listed)
     return [n for n in names if n != "authnz_wsgi"]
 
 
@@ -282,7 +284,9 @@ def example_defines(text, values):
 @pytest.mark.parametrize("name", EXAMPLE_FILES)
 def test_example_file_passes_configtest(name, copies):
     text = (ROOT / "apache-conf" / name).read_text(encoding="utf-8")
-    modules = [m for m in head_modules(text) if (MODULE_DIR / f"mod_{m}.so").exists()]
+    modules = head_modules(text)
+    missing = [m for m in modules if not (MODULE_DIR / f"mod_{m}.so").exists()]
+    assert not missing, f"{name} names modules Debian does not ship: {missing}"
     conf = "".join(f'Define {k} "{v}"\n' for k, v in example_defines(text, copies).items())
     conf += f'Include "{copies["examples"]}/{name}"\n'
     code, output = configtest(conf, copies, modules=modules)
@@ -326,22 +330,33 @@ def test_python_block(block, tmp_path):
 
 # ---- references ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("document", [d for d in DOCUMENTS if d.name != "spec-sections.md"],
-                         ids=str)
+SPEC_CITATION = re.compile(r"\bSPEC\b\s*§|\bspec(ification)?\s+(section|§)", re.I)
+SHIPPED = [d for d in DOCUMENTS if d.name != "spec-sections.md"] + sorted(
+    p.relative_to(ROOT) for pattern in ("lua/*.lua", "lua/*.conf", "apache-conf/*.conf",
+                                        "apache-conf/scripts/*.py")
+    for p in ROOT.glob(pattern))
+
+
+@pytest.mark.parametrize("document", SHIPPED, ids=str)
 def test_no_specification_sections_cited(document):
     """A reader has docs/, not the behaviour specification the code's
-    comments number: shipped documents point at pages."""
+    comments number: shipped documents and examples point at pages."""
     text = (ROOT / document).read_text(encoding="utf-8")
     cited = [l for l in text.splitlines()
-             if re.search(r"\bSPEC\b\s*§|\bspec(ification)?\s+(section|§)", l, re.I)
+             if SPEC_CITATION.search(l)
              and "spec-sections.md" not in l]
     assert cited == [], "\n".join(cited)
+
+
+def test_the_citation_check_finds_a_section():
+    line = "the mod_lua variant (SPEC §7) strips the header"
+    assert SPEC_CITATION.search(line)
 
 
 # ---- blocks run on a real server -----------------------------------------------------
 
 def block_with_id(name):
-    found = [b for b in APACHE_BLOCKS if b.marker("id") == [name]]
+    found = [b for b in BLOCKS if b.marker("id") == [name]]
     assert len(found) == 1, f"one block marked <!-- snippet: id {name} --> expected, found {len(found)}"
     return found[0]
 
@@ -369,5 +384,30 @@ def test_proxied_backend_learns_the_user_and_nothing_else(copies, identity_backe
         assert server.last_access(200)["user"] == "alice"
         # Without credentials the backend is never asked.
         assert server.request("/app?echo=1", headers=spoof).status == 401
+    finally:
+        server.cleanup()
+
+
+def test_basic_with_digest_algorithm_asks_get_realm_hash(copies):
+    """docs/python-contract.md: with AuthBasicUseDigestAlgorithm MD5 the
+    documented users.py answers Basic logins through get_realm_hash, with
+    AuthName as the realm; check_password is not asked (its second login
+    name, which only check_password knows, gets 401 there)."""
+    script = block_with_id("users-py")
+    conf = block_with_id("basic-md5")
+    server = Apache(name="snippet-basic-md5")
+    try:
+        path = server.write_script("users.py", script.text, record=False)
+        assert "/srv/auth/users.py" in conf.text
+        server.site_conf = conf.text.replace("/srv/auth/users.py", str(path))
+        (server.docroot / "staff").mkdir()
+        (server.docroot / "staff" / "index.html").write_text("staff page\n")
+        server.start()
+        assert server.get_basic("/staff/", "alice", "wonderland").status == 200
+        assert server.last_access(200)["user"] == "alice"
+        assert server.get_basic("/staff/", "alice", "Wonderland").status == 401
+        assert server.get_basic("/staff/", "mallory", "wonderland").status == 401
+        assert server.get_basic("/staff/", "alice@example.org", "wonderland").status == 401
+        assert [l for l in server.error_lines("AUTHNZ_WSGI") if ":error]" in l] == []
     finally:
         server.cleanup()
