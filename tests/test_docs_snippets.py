@@ -18,12 +18,14 @@ The rule for the Markdown files README.md, lua/README.md and docs/*.md:
     <!-- snippet: invalid "text" -->  a configuration shown as a mistake:
         `apache2 -t` must fail, and its output must contain "text".
     <!-- snippet: id NAME -->  a block a test below also runs on a real
-        server (docs/security.md's proxied-user recipe, docs/python-contract.md's
-        users.py behind AuthBasicUseDigestAlgorithm MD5).
+        server: README.md's first configuration with README.md's scripts,
+        docs/python-contract.md's users.py behind its AuthBasicUseDigestAlgorithm
+        example, docs/security.md's recipe for a proxied backend.
     <!-- snippet: expect EXPRESSION -->  (```python, one line per
         expression) the block is imported as a module, then EXPRESSION is
         evaluated in its namespace, with `environ` a minimal request dict and
-        `md5hex(text)` the hex MD5 of a str, and must be true: what the text around the block says the functions answer.
+        `md5hex(text)` the hex MD5 of a str, and must be true: what the text
+        around the block says the functions answer.
   Every ```python block must import; one that defines a function of the
   Python contract must carry at least one `expect` line.
 - Every apache-conf/*.conf passes `apache2 -t` with the modules its head
@@ -408,6 +410,33 @@ def test_basic_with_digest_algorithm_asks_get_realm_hash(copies):
         assert server.get_basic("/staff/", "alice", "Wonderland").status == 401
         assert server.get_basic("/staff/", "mallory", "wonderland").status == 401
         assert server.get_basic("/staff/", "alice@example.org", "wonderland").status == 401
+        assert [l for l in server.error_lines("AUTHNZ_WSGI") if ":error]" in l] == []
+    finally:
+        server.cleanup()
+
+
+def test_readme_configuration_with_readme_scripts():
+    """README.md's first configuration, pasted with its LoadModule line,
+    and its two scripts as /srv/auth/users.py and /srv/auth/groups.py: the
+    demo user gets in, a wrong password or no password does not."""
+    conf = block_with_id("readme-config")
+    scripts = block_with_id("readme-scripts")
+    server = Apache(name="snippet-readme", load_authnz_wsgi=False)
+    try:
+        for name in ("users.py", "groups.py"):
+            server.write_script(name, scripts.text, record=False)
+        text = conf.text.replace("/srv/auth/", f"{server.scripts}/")
+        assert "/path/to/libmod_authnz_wsgi.so" in text
+        server.site_conf = text.replace("/path/to/libmod_authnz_wsgi.so", str(MODULE_SO))
+        (server.docroot / "staff").mkdir()
+        (server.docroot / "staff" / "index.html").write_text("staff page\n")
+        server.start()
+        assert server.request("/staff/").status == 401
+        resp = server.get_basic("/staff/", "demo", "demo-password")
+        assert resp.status == 200 and resp.body == b"staff page\n"
+        assert server.last_access(200)["user"] == "demo"
+        assert server.get_basic("/staff/", "demo", "demo-passwordX").status == 401
+        assert server.get_basic("/staff/", "nobody", "demo-password").status == 401
         assert [l for l in server.error_lines("AUTHNZ_WSGI") if ":error]" in l] == []
     finally:
         server.cleanup()
