@@ -4,8 +4,9 @@ The rule for the Markdown files README.md, lua/README.md and docs/*.md:
 
 - Every code block is fenced and names its language: ```apache for Apache
   configuration, ```python for Python, ```sh for shell commands, ```text for
-  anything else (diagrams, log lines). An untagged fence or an indented code
-  block is an error, so no configuration can hide from the checks below.
+  anything else (diagrams, log lines). An untagged fence, an indented code
+  block, or a block tagged otherwise that holds an Apache directive line is
+  an error, so no configuration can hide from the checks below.
 - Each ```apache block goes through `apache2 -t` of a real Debian apache2
   (the harness's own ServerRoot, this module loaded unless the block loads it
   itself) after the placeholders of SUBSTITUTIONS are filled in; a path under
@@ -172,9 +173,24 @@ APACHE_BLOCKS = [b for b in BLOCKS if b.language == "apache"]
 PYTHON_BLOCKS = [b for b in BLOCKS if b.language == "python"]
 
 
+# A line no shell command or diagram starts with, but Apache configuration does.
+APACHE_LINE = re.compile(r"^\s*(</?(Location|LocationMatch|Directory|Files|VirtualHost|RequireAll|"
+                         r"RequireAny|IfModule|IfDefine)\b|LoadModule\s|WSGI\w+\s|Auth\w+\s|"
+                         r"Require\s|ProxyPass\s)")
+
+
+def mistagged(blocks):
+    """Blocks tagged other than apache that hold Apache configuration."""
+    return [f"{b.id}: line {n} is Apache configuration; tag the block apache"
+            for b in blocks if b.language != "apache"
+            for n, line in enumerate(b.text.splitlines(), start=b.line + 1)
+            if APACHE_LINE.match(line)]
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=str)
 def test_every_code_block_is_fenced_and_tagged(document):
-    _, problems = parse(document, (ROOT / document).read_text(encoding="utf-8"))
+    blocks, problems = parse(document, (ROOT / document).read_text(encoding="utf-8"))
+    problems += mistagged(blocks)
     assert problems == [], "\n".join(problems)
 
 
@@ -191,6 +207,8 @@ def test_the_parser_finds_what_the_rule_forbids():
         ("", 11, "untagged\n"), ("apache", 17, "Foo bar\n"), ("python", 23, "x = 1\n")]
     assert blocks[1].marker("invalid") == ['"bad"']
     assert blocks[2].marker("expect") == ["f() == 1", "g()"]
+    text_block = parse("t.md", "```text\n<Location /x>\n```\n```sh\nsudo a2enmod lua\n```\n")[0]
+    assert mistagged(text_block) == ["t.md:1: line 2 is Apache configuration; tag the block apache"]
 
 
 # ---- configuration blocks ------------------------------------------------------------
