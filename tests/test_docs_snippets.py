@@ -18,6 +18,8 @@ The rule for the Markdown files README.md, lua/README.md and docs/*.md:
         provider and the three script directives, then runs `apache2 -t`.
     <!-- snippet: invalid "text" -->  a configuration shown as a mistake:
         `apache2 -t` must fail, and its output must contain "text".
+    <!-- snippet: warns "text" -->  `apache2 -t` passes and prints "text"
+        (a warning the text around the block promises).
     <!-- snippet: id NAME -->  a block a test below also runs on a real
         server: README.md's first configuration with README.md's scripts,
         docs/python-contract.md's users.py behind its AuthBasicUseDigestAlgorithm
@@ -262,6 +264,9 @@ def test_configuration_block(block, copies):
             assert expected in output, f"{block.id}: {expected!r} not in:\n{output}"
     else:
         assert code == 0 and "Syntax OK" in output, f"{block.id} fails apache2 -t:\n{text}\n{output}"
+        for warning in block.marker("warns"):
+            for expected in re.findall(r'"([^"]*)"', warning):
+                assert expected in output, f"{block.id}: no warning {expected!r} in:\n{output}"
 
 
 def test_an_invalid_block_is_caught(copies):
