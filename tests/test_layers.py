@@ -69,3 +69,19 @@ def test_the_checks_see_what_they_look_for():
     assert "httpd" in httpd_uses and "python" in httpd_uses
     assert any(re.search(r"\bunsafe\b", code)
                for path in rust_files("httpd") for _, code in code_lines(path))
+
+
+def test_every_documented_directive_names_the_file_that_implements_it():
+    # docs/directives.md: the first table lists the directives, the table
+    # under "Where each directive is implemented" one existing file each.
+    text = (SRC.parent / "docs" / "directives.md").read_text()
+    documented = re.findall(r"^\| `(WSGI\w+)[ `]", text.split("\n## ", 1)[0], re.M)
+    section = text.split("## Where each directive is implemented", 1)[1].split("\n## ", 1)[0]
+    implemented = dict(re.findall(r"^\| `(WSGI\w+)` \| `(src/[\w/.]+)` \|$", section, re.M))
+    assert len(documented) >= 15
+    assert sorted(documented) == sorted(implemented)
+    for directive, file in implemented.items():
+        assert (SRC.parent / file).is_file(), (directive, file)
+    # Every directive the module's table defines is documented.
+    table = (SRC / "module" / "directives.rs").read_text()
+    assert set(re.findall(r'c"(WSGI\w+)"', table)) == set(documented)
