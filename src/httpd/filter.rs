@@ -30,14 +30,6 @@ impl OutputFilter {
         unsafe { Request::from_raw(self.raw().r) }
     }
 
-    /// The context given to [`add_output_filter`].
-    pub fn context<T>(&self) -> Option<&T> {
-        // SAFETY: every filter of the module is added by `add_output_filter`
-        // with a context of the type its body reads (one type per filter
-        // name), allocated in the request pool that outlives the filter.
-        unsafe { self.raw().ctx.cast::<T>().as_ref() }
-    }
-
     /// Hand the brigade to the next filter.
     pub fn pass(self, brigade: Brigade) -> ffi::apr_status_t {
         // SAFETY: f->next is the rest of the live chain; the brigade is the
@@ -52,8 +44,16 @@ pub trait OutputFilterBody {
     const NAME: &'static CStr;
     /// The type the filter runs as (`AP_FTYPE_*`).
     const FTYPE: ffi::ap_filter_type;
-    /// Called once per brigade; passes it on (or not) and returns the status.
-    fn on_brigade(filter: OutputFilter, brigade: Brigade) -> ffi::apr_status_t;
+    /// What [`add_output_filter`] gives each instance, in the request pool.
+    type Context: 'static;
+    /// Called once per brigade, with the instance's context (`None` for an
+    /// instance httpd added by name, without one); passes the brigade on (or
+    /// not) and returns the status.
+    fn on_brigade(
+        filter: OutputFilter,
+        context: Option<&Self::Context>,
+        brigade: Brigade,
+    ) -> ffi::apr_status_t;
 }
 
 /// `APR_EGENERAL`: what a filter returns when its body panicked. The brigade
@@ -65,7 +65,14 @@ unsafe extern "C" fn output_filter_trampoline<F: OutputFilterBody>(
     bb: *mut ffi::apr_bucket_brigade,
 ) -> ffi::apr_status_t {
     guard("output filter", FILTER_PANICKED, || match NonNull::new(f) {
-        Some(filter) => F::on_brigade(OutputFilter(filter), Brigade(bb)),
+        Some(filter) => {
+            let filter = OutputFilter(filter);
+            // SAFETY: an instance of `F` gets its context only from
+            // `add_output_filter::<F>`, an `F::Context` in the pool of the
+            // request it filters, which outlives this call (or NULL).
+            let context = unsafe { filter.raw().ctx.cast::<F::Context>().as_ref() };
+            F::on_brigade(filter, context, Brigade(bb))
+        }
         None => FILTER_PANICKED,
     })
 }
@@ -86,7 +93,7 @@ pub fn register_output_filter<F: OutputFilterBody>() {
 
 /// Add an instance of the registered filter `F` to `r`'s output chain, with
 /// `context` moved into the request pool (dropped with it).
-pub fn add_output_filter<F: OutputFilterBody, T>(r: Request, context: T) {
+pub fn add_output_filter<F: OutputFilterBody>(r: Request, context: F::Context) {
     let ctx = r.pool().alloc(context);
     // SAFETY: the filter name is registered; request, connection and the
     // context all live as long as the request.

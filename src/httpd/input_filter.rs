@@ -89,15 +89,6 @@ impl InputFilter {
         unsafe { self.0.as_ref() }
     }
 
-    /// The context given to [`add_input_filter`], mutable: a filter instance
-    /// is called by one thread at a time.
-    pub fn context<T>(self) -> Option<&'static mut T> {
-        // SAFETY: every input filter of the module is added by
-        // `add_input_filter` with a context of the type its body reads (one
-        // type per filter name), in the pool of the request it filters.
-        unsafe { self.raw().ctx.cast::<T>().as_mut() }
-    }
-
     /// Read from the filters below into `brigade` (appending to it).
     pub fn read_below(self, brigade: InputBrigade, how: ReadRequest) -> ffi::apr_status_t {
         // SAFETY: f->next is the rest of the live chain; the brigade is the
@@ -126,8 +117,17 @@ pub trait InputFilterBody {
     const NAME: &'static CStr;
     /// The type the filter runs as (`AP_FTYPE_*`).
     const FTYPE: ffi::ap_filter_type;
-    /// Called once per `ap_get_brigade` on the filter; fills `brigade`.
-    fn on_read(filter: InputFilter, brigade: InputBrigade, how: ReadRequest) -> ffi::apr_status_t;
+    /// What [`add_input_filter`] gives each instance, in the request pool.
+    type Context: 'static;
+    /// Called once per `ap_get_brigade` on the filter, with the instance's
+    /// context (`None` for an instance added by name, without one); fills
+    /// `brigade`. A filter instance is called by one thread at a time.
+    fn on_read(
+        filter: InputFilter,
+        context: Option<&mut Self::Context>,
+        brigade: InputBrigade,
+        how: ReadRequest,
+    ) -> ffi::apr_status_t;
 }
 
 /// `APR_EGENERAL`: what a filter returns when its body panicked (the read
@@ -145,6 +145,12 @@ unsafe extern "C" fn input_filter_trampoline<F: InputFilterBody>(
         match (NonNull::new(f), NonNull::new(bb)) {
             (Some(filter), Some(brigade)) => F::on_read(
                 InputFilter(filter),
+                // SAFETY: an instance of `F` gets its context only from
+                // `add_input_filter::<F>`, an `F::Context` in the pool of the
+                // request it filters, which outlives this call (or NULL);
+                // httpd calls one instance on one thread at a time, and this
+                // is the only reference made to it during the call.
+                unsafe { (*f).ctx.cast::<F::Context>().as_mut() },
                 InputBrigade(brigade),
                 ReadRequest {
                     mode,
@@ -173,7 +179,7 @@ pub fn register_input_filter<F: InputFilterBody>() {
 
 /// Add an instance of the registered filter `F` to `r`'s input chain, with
 /// `context` moved into `r`'s pool (dropped with it).
-pub fn add_input_filter<F: InputFilterBody, T>(r: Request, context: T) {
+pub fn add_input_filter<F: InputFilterBody>(r: Request, context: F::Context) {
     let ctx = r.pool().alloc(context);
     // SAFETY: the filter name is registered; request, connection and the
     // context all live as long as the request.

@@ -41,7 +41,7 @@ use super::{identity_from, reflection, Reflected};
 const MAX_LINE: usize = 64 * 1024;
 
 /// The filter's state for one backend response.
-struct BackendHead {
+pub(super) struct BackendHead {
     /// The client request the backend answers.
     client: Request,
     headers: ReflectHeaders,
@@ -112,9 +112,15 @@ fn keep_switching_identity(head: &BackendHead) {
 impl InputFilterBody for BackendHeadFilter {
     const NAME: &'static CStr = c"AUTHNZ_WSGI_REFLECT_BACKEND";
     const FTYPE: ffi::ap_filter_type = ffi::ap_filter_type_AP_FTYPE_PROTOCOL;
+    type Context = BackendHead;
 
-    fn on_read(filter: InputFilter, brigade: InputBrigade, how: ReadRequest) -> ffi::apr_status_t {
-        let Some(head) = filter.context::<BackendHead>() else {
+    fn on_read(
+        filter: InputFilter,
+        head: Option<&mut BackendHead>,
+        brigade: InputBrigade,
+        how: ReadRequest,
+    ) -> ffi::apr_status_t {
+        let Some(head) = head else {
             return filter.read_below(brigade, how);
         };
         if !how.is_getline() || head.scanner.is_done() {
@@ -153,7 +159,7 @@ impl hooks::ProxyCreateReq for WatchBackendHead {
     fn run(client: Request, backend: Request) -> hooks::Status {
         if let Some(headers) = reflection(client) {
             let scanner = InterimHeadScanner::new(&[&headers.user, &headers.auth_type]);
-            add_input_filter::<BackendHeadFilter, _>(
+            add_input_filter::<BackendHeadFilter>(
                 backend,
                 BackendHead {
                     client,

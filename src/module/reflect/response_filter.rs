@@ -29,7 +29,7 @@ use crate::rlog;
 use super::{identity_from, reflection, Identity, Reflected};
 
 /// What the filter of one request does, decided when it is inserted.
-struct FilterPlan {
+pub(super) struct FilterPlan {
     /// The headers to read: this request's location reflects.
     reflect: Option<ReflectHeaders>,
     /// Every header name to remove from the response: those of this
@@ -129,9 +129,14 @@ pub(super) struct ReflectFilter;
 impl OutputFilterBody for ReflectFilter {
     const NAME: &'static CStr = c"AUTHNZ_WSGI_REFLECT";
     const FTYPE: ffi::ap_filter_type = ffi::ap_filter_type_AP_FTYPE_CONTENT_SET;
+    type Context = FilterPlan;
 
-    fn on_brigade(filter: OutputFilter, brigade: Brigade) -> ffi::apr_status_t {
-        if let (Some(r), Some(plan)) = (filter.request(), filter.context::<FilterPlan>()) {
+    fn on_brigade(
+        filter: OutputFilter,
+        plan: Option<&FilterPlan>,
+        brigade: Brigade,
+    ) -> ffi::apr_status_t {
+        if let (Some(r), Some(plan)) = (filter.request(), plan) {
             let found = take_identity(r, plan.reflect.as_ref(), &plan.strip);
             strip_trailers(r, &plan.strip);
             let state = &mut r.state::<RequestState>().reflected;
@@ -151,7 +156,7 @@ fn insert_filter(r: Request) {
         return;
     }
     if let Some(plan) = plan_for(r) {
-        add_output_filter::<ReflectFilter, _>(r, plan);
+        add_output_filter::<ReflectFilter>(r, plan);
     }
 }
 
