@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::apr::Pool;
 use crate::ffi;
-use crate::httpd::module_config::DirRecord;
-use crate::httpd::Server;
+use crate::httpd::module_config::{DirRecord, ServerRecord};
+use crate::httpd::server::module_config_slot;
 
 /// The parameters httpd passes to a directive handler.
 #[derive(Clone, Copy)]
@@ -37,9 +37,19 @@ impl Cmd {
         unsafe { Pool::from_raw(self.raw().pool) }.expect("cmd_parms without a pool")
     }
 
-    pub fn server(self) -> Server {
-        // SAFETY: cmd->server is the virtual host being configured.
-        unsafe { Server::from_raw(self.raw().server) }.expect("cmd_parms without a server")
+    /// Our module's record for the virtual host being configured, borrowed
+    /// while this directive is handled (configuration is read on one
+    /// thread).
+    pub fn server_config_mut<T: ServerRecord>(&mut self) -> Option<&mut T> {
+        // SAFETY: cmd->server is the live virtual host being configured and
+        // module_config its vector; our slot holds a `T` allocated by
+        // create_server_config in pconf, which outlives the directive.
+        unsafe {
+            let server = self.raw().server;
+            module_config_slot((*server).module_config, crate::httpd::module_record::get())
+                .cast::<T>()
+                .as_mut()
+        }
     }
 
     /// Our record in the configuration vector of the section being read
@@ -47,7 +57,7 @@ impl Cmd {
     /// (such as `Require`, via `parse_require_line`). httpd creates a
     /// module's record in a section only when one of its own directives
     /// appears there, so this creates it when missing.
-    pub fn section_config_mut<T: DirRecord>(self) -> Option<&'static mut T> {
+    pub fn section_config_mut<T: DirRecord>(&mut self) -> Option<&mut T> {
         let raw = self.raw();
         if raw.context.is_null() {
             return None;

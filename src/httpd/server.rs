@@ -53,16 +53,6 @@ impl Server {
         }
     }
 
-    /// Our module's server configuration, for directive handlers only
-    /// (configuration is single-threaded while it is being read).
-    pub fn module_config_mut<T: ServerRecord>(self) -> Option<&'static mut T> {
-        // SAFETY: as module_config; httpd reads configuration on one thread.
-        unsafe {
-            let slot = module_config_slot((*self.as_ptr()).module_config, module_record::get());
-            slot.cast::<T>().as_mut()
-        }
-    }
-
     /// `ServerName` (may be empty).
     pub fn hostname(&self) -> &[u8] {
         // SAFETY: server_hostname is NULL or a C string in pconf, which

@@ -149,7 +149,7 @@ impl AuthzProvider for WsgiHost {
     const NAME: &'static str = "Require wsgi-host";
     const PARSE_PANIC: &'static CStr = c"internal error parsing Require wsgi-host";
 
-    fn parse(cmd: Cmd, arguments: &CStr) -> Result<ParsedLine, String> {
+    fn parse(mut cmd: Cmd, arguments: &CStr) -> Result<ParsedLine, String> {
         if !arguments.to_bytes().iter().all(u8::is_ascii_whitespace) {
             return Err(
                 "Require wsgi-host takes no arguments: the WSGIAccessScript of the \
@@ -163,9 +163,10 @@ impl AuthzProvider for WsgiHost {
         if cmd.in_htaccess() {
             return Ok(ParsedLine::Nothing);
         }
+        let limited = cmd.limited_methods();
         match cmd.section_config_mut::<DirConfig>() {
             Some(dir) => {
-                dir.host_access_by_require |= cmd.limited_methods();
+                dir.host_access_by_require |= limited;
                 Ok(ParsedLine::Nothing)
             }
             None => Err("Require wsgi-host: no configuration for this section".to_owned()),

@@ -19,9 +19,8 @@ use crate::httpd::unixd::{can_read, child_identity};
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::lifecycle;
 
-fn server_config(cmd: Cmd) -> Result<&'static mut ServerConfig, String> {
-    cmd.server()
-        .module_config_mut::<ServerConfig>()
+fn server_config(cmd: &mut Cmd) -> Result<&mut ServerConfig, String> {
+    cmd.server_config_mut::<ServerConfig>()
         .ok_or_else(|| "mod_authnz_wsgi: no server configuration".to_owned())
 }
 
@@ -52,9 +51,9 @@ fn parse_flag(cmd: Cmd, args: &[String]) -> Result<bool, String> {
 
 /// `WSGIAuthUserScript path [application-group=NAME]` and its siblings,
 /// read from the whole argument text as mod_wsgi reads it.
-fn parse_script(cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
+fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
     let name = cmd.directive_name();
-    if cmd.in_htaccess() && !server_config(cmd)?.allows_htaccess_scripts() {
+    if cmd.in_htaccess() && !server_config(&mut cmd)?.allows_htaccess_scripts() {
         return Err(format!(
             "{name} is not allowed in .htaccess files: running Python there would let whoever \
              writes .htaccess run code in the server. Set 'WSGIAuthAllowOverride On' in the \
@@ -155,7 +154,7 @@ fn socache_hash(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), St
 const MAX_CALL_WAIT: Duration = Duration::from_secs(60);
 
 /// `WSGIMaxConcurrentCalls calls [wait]`: the wait is `N` seconds or `Nms`.
-fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn max_concurrent_calls(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     let usage =
         "a positive number of calls and optionally a wait (seconds, or milliseconds with ms)";
     // One interpreter per child: a virtual host's value would be ignored.
@@ -175,13 +174,13 @@ fn max_concurrent_calls(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Resu
         })?),
         None => None,
     };
-    let server = server_config(cmd)?;
+    let server = server_config(&mut cmd)?;
     server.max_concurrent_calls = Some(calls as usize);
     server.max_call_wait = wait;
     Ok(())
 }
 
-fn python_home(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn python_home(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     cmd.check_context(ffi::GLOBAL_ONLY)?;
     expect_count(cmd, args, 1, 1, "one directory")?;
     let home = cmd
@@ -190,11 +189,11 @@ fn python_home(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), St
     if !std::path::Path::new(&home).is_dir() {
         return Err(format!("WSGIPythonHome: '{home}' is not a directory"));
     }
-    server_config(cmd)?.python_home = Some(home);
+    server_config(&mut cmd)?.python_home = Some(home);
     Ok(())
 }
 
-fn python_path(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn python_path(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     cmd.check_context(ffi::GLOBAL_ONLY)?;
     expect_count(cmd, args, 1, 1, "one argument: dir[:dir...]")?;
     let mut dirs = Vec::new();
@@ -204,17 +203,17 @@ fn python_path(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), St
                 .ok_or("WSGIPythonPath: invalid path")?,
         );
     }
-    server_config(cmd)?.python_path.extend(dirs);
+    server_config(&mut cmd)?.python_path.extend(dirs);
     Ok(())
 }
 
-fn allow_override(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+fn allow_override(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     let allow = parse_flag(cmd, args)?;
     if allow {
         // `.htaccess` files may name scripts at request time.
         lifecycle::note_python_needed();
     }
-    server_config(cmd)?.allow_htaccess_scripts = Some(allow);
+    server_config(&mut cmd)?.allow_htaccess_scripts = Some(allow);
     Ok(())
 }
 
