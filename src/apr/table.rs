@@ -22,13 +22,13 @@ impl Table {
     }
 
     /// Every (key, value) entry, in table order, as bytes.
-    pub fn entries(self) -> Vec<(&'static [u8], &'static [u8])> {
+    pub fn entries(&self) -> Vec<(&[u8], &[u8])> {
         self.iter().collect()
     }
 
     /// The (key, value) entries in table order, as bytes, without
     /// collecting them. The table must not change while this is iterated.
-    pub fn iter(self) -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         // SAFETY: the table is live; apr_table_elts returns its entry array,
         // whose `nelts` elements are `apr_table_entry_t`.
         let (elts, count) = unsafe {
@@ -64,7 +64,7 @@ impl Table {
 impl Table {
     /// The values of every entry named `key` (ASCII case-insensitive, as
     /// APR compares keys), in table order.
-    pub fn get_all(self, key: &[u8]) -> Vec<&'static [u8]> {
+    pub fn get_all(&self, key: &[u8]) -> Vec<&[u8]> {
         self.entries()
             .into_iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(key))

@@ -147,7 +147,7 @@ pub unsafe fn c_string(ptr: *const std::ffi::c_char) -> String {
 impl Server {
     /// Where this virtual host is defined (`defn_name`, `defn_line_number`):
     /// tells apart virtual hosts that share a name.
-    pub fn definition(self) -> (&'static [u8], u32) {
+    pub fn definition(&self) -> (&[u8], u32) {
         // SAFETY: both fields are plain data of the live server record; the
         // name is NULL or a C string in pconf.
         unsafe {

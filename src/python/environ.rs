@@ -161,7 +161,8 @@ pub fn build_environ<'py>(
     let mut content_length = None;
     // (header name, its item's index) of the headers taken so far.
     let mut headers: Vec<(&[u8], usize)> = Vec::new();
-    for (name, value) in r.headers_in().iter() {
+    let headers_in = r.headers_in();
+    for (name, value) in headers_in.iter() {
         if name.eq_ignore_ascii_case(b"content-type") {
             content_type = Some(value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
