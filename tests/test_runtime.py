@@ -622,6 +622,20 @@ def test_python_home_without_python_fails_cleanly():
         assert srv.records("calls") == []
         (failed,) = srv.error_lines("AUTHNZ_WSGI0004")
         assert "[authnz_wsgi:error]" in failed and "Python is not available in child" in failed
+        # One line that says what is wrong with the directory, not CPython's
+        # dump of its path configuration.
+        assert f"WSGIPythonHome '{home}' is not a Python 3." in failed, failed
+        assert "lib/python3." in failed and "pyvenv.cfg" in failed, failed
+        assert "Python path configuration" not in srv.error_log()
+        assert "Fatal Python error" not in srv.error_log()
+        # Each refused request says why, naming the script.
+        refused = srv.error_lines("AUTHNZ_WSGI0043")
+        assert len(refused) == 2, srv.error_log()
+        script = srv.scripts / "auth.py"
+        for line in refused:
+            assert "[authnz_wsgi:error]" in line
+            assert f"'{script}' cannot be called" in line, line
+            assert f"WSGIPythonHome '{home}' is not a Python 3." in line, line
         assert log_pid(failed) != parent_pid(srv)
         assert srv.error_lines("AUTHNZ_WSGI0003") == []
         assert sorted(e["status"] for e in srv.wait_access(3)) == [200, 500, 500]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
+use authnz_core::python_home::venv_mismatch;
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::{parse_script_directive, ScriptDirective};
 use authnz_core::wait_time::parse_wait_time;
@@ -18,6 +19,7 @@ use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
 use crate::httpd::unixd::{can_read, child_identity};
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::lifecycle;
+use crate::python::runtime;
 
 fn server_config(cmd: Cmd) -> Result<&'static mut ServerConfig, String> {
     cmd.server()
@@ -189,6 +191,14 @@ fn python_home(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), St
         .ok_or("WSGIPythonHome: invalid path")?;
     if !std::path::Path::new(&home).is_dir() {
         return Err(format!("WSGIPythonHome: '{home}' is not a directory"));
+    }
+    // A virtualenv of another minor version: refused here, so `apache2 -t`
+    // says so too (the children check again as they start Python).
+    let cfg = std::path::Path::new(&home).join("pyvenv.cfg");
+    if let Ok(text) = std::fs::read_to_string(&cfg) {
+        if let Some(problem) = venv_mismatch(&home, &text, &runtime::runtime_python_version()) {
+            return Err(problem);
+        }
     }
     server_config(cmd)?.python_home = Some(home);
     Ok(())

@@ -126,7 +126,8 @@ pub fn call_script<R, const N: usize>(
             &r,
             Level::Error,
             tags::PYTHON_NOT_IN_CHILD,
-            "Python is not available in this process; see the start-up log"
+            "Python is not available in this process, so '{path}' cannot be called: {}",
+            runtime::unavailable_reason()
         );
         Err(CallFailed)
     })

@@ -43,7 +43,7 @@ registry! {
         "None; check that sys.prefix is the virtualenv you meant.";
     PYTHON_UNAVAILABLE = 4, 1,
         "Python could not be started in a child; every request that needs a script gets an error.",
-        "Read the reason in the line: a bad WSGIPythonHome, a libpython of another version than the module was built for.";
+        "Read the reason in the line: a WSGIPythonHome that is no Python home or a virtualenv of another version, a libpython of another version than the module was built for.";
     NO_USER_SCRIPT = 10, 1,
         "AuthBasicProvider/AuthDigestProvider wsgi is used where no WSGIAuthUserScript applies.",
         "Add WSGIAuthUserScript to the section (or to the AuthnProviderAlias).";
@@ -102,8 +102,8 @@ registry! {
         "A script function raised; the summary names the script, the traceback follows (500 or 403).",
         "Fix the script. A message that shows the password is not logged (the line says so).";
     PYTHON_NOT_IN_CHILD = 43, 1,
-        "A request needed a script but Python is not available in this child (500).",
-        "See the AUTHNZ_WSGI0004 line at the child's start-up.";
+        "A request needed a script but Python is not available in this child; the line names the script and the reason (500).",
+        "Fix what the reason says (the AUTHNZ_WSGI0004 line at the child's start-up says it too).";
     CALL_CAP_REACHED = 44, 1,
         "WSGIMaxConcurrentCalls calls were still running after the wait; the request was refused (500).",
         "Find the slow script (WSGIScriptTimeout bounds it) or raise WSGIMaxConcurrentCalls.";
