@@ -16,9 +16,9 @@ use authnz_core::wait_time::parse_wait_time;
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
 use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
-use crate::httpd::unixd::{can_read, child_identity};
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::lifecycle;
+use crate::module::script_readability;
 use crate::python::runtime;
 
 fn server_config(cmd: Cmd) -> Result<&'static mut ServerConfig, String> {
@@ -77,19 +77,16 @@ fn parse_script(cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
     if let Err(e) = std::fs::File::open(&full) {
         return Err(format!("{name}: cannot read script '{full}': {e}"));
     }
-    if let Some(child) = child_identity() {
-        if !can_read(&child, std::path::Path::new(&full)) {
-            return Err(format!(
-                "{name}: script '{full}' is not readable by the user Apache's children run as ({})",
-                child.user_name
-            ));
-        }
+    let configured_at = cmd.directive_location();
+    if !cmd.in_htaccess() {
+        // Whether the children can read it is known once `User` is final.
+        script_readability::note_script(&name, &full, configured_at.clone());
     }
     lifecycle::note_python_needed();
     Ok(Arc::new(ScriptSpec {
         path: full,
         application_group: options.application_group,
-        configured_at: cmd.directive_location(),
+        configured_at,
     }))
 }
 

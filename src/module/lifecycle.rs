@@ -19,6 +19,7 @@ use crate::httpd::log::Level;
 use crate::httpd::{mpm, Request, Server};
 use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
+use crate::module::script_readability;
 use crate::python::call_limit;
 use crate::python::runtime::{self, PythonSettings};
 use crate::python::thread_states;
@@ -63,6 +64,7 @@ impl hooks::PreConfig for PreConfigCheck {
 
     fn run(pconf: Pool) -> hooks::Status {
         PYTHON_NEEDED.store(false, Ordering::Relaxed);
+        script_readability::forget_scripts();
         if beside_mod_wsgi::is_loaded(MOD_PYTHON) {
             slog!(
                 None,

@@ -21,4 +21,5 @@ pub mod lifecycle;
 pub mod reflect;
 pub mod request_state;
 pub mod require_any_warning;
+pub mod script_readability;
 pub mod socache;

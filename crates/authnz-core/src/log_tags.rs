@@ -71,6 +71,9 @@ registry! {
     SCRIPT_LOADED = 24, 1,
         "A script was loaded or re-loaded in an application group (info).",
         "None.";
+    SCRIPT_NOT_READABLE_BY_CHILD = 25, 1,
+        "A script the configuration names is not readable by the User Apache's children run as; start-up and apache2 -t fail.",
+        "Give that user read access to the file and search access to its directories (the line names both).";
     NO_GROUP_SCRIPT = 30, 1,
         "Require wsgi-group is used where no WSGIAuthGroupScript applies (500).",
         "Add WSGIAuthGroupScript to the section (or to the AuthzProviderAlias).";
