@@ -60,11 +60,11 @@ registry! {
         "A script could not be loaded: a Python exception at import (with its traceback) or a read error.",
         "Fix the script; it is loaded again at most once a second, no restart needed.";
     FUNCTION_MISSING = 21, 2,
-        "A script has no callable of the function a directive needs (error once per load, then debug).",
+        "A script has no callable of the function a directive needs: once per load, then a short line on each request it fails (500 or 403).",
         "Define check_password / get_realm_hash / groups_for_user / allow_access in the script.";
-    SCRIPT_RETRY_WAIT = 22, 1,
-        "A script failed to load less than a second ago; not retried yet (debug).",
-        "None; see the AUTHNZ_WSGI0020 line of the failure.";
+    SCRIPT_STILL_FAILING = 22, 2,
+        "A request needed a script whose last load failed (within the second, or again the same way): the line names the script and the reason; the traceback is logged once, with the AUTHNZ_WSGI0020 line (500 or 403).",
+        "Fix the script; the AUTHNZ_WSGI0020 line of its first failure has the traceback.";
     SCRIPT_UNREADABLE = 23, 1,
         "A script file cannot be accessed (missing, or not readable by the user the children run as).",
         "Restore the file or its permissions; it is retried at most once a second.";
