@@ -196,6 +196,8 @@ def test_bad_results_are_500_with_one_log_line(apache, user, described):
     assert len(lines) == 1, lines
     assert described in lines[0]
     assert "[client 127.0.0.1:" in lines[0]
+    # The line names the script that returned it.
+    assert f"AUTHNZ_WSGI0011: script '{apache.scripts}/results.py': check_password " in lines[0]
 
 
 def test_exception_is_500_with_traceback(apache):

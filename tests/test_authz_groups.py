@@ -342,6 +342,8 @@ def test_bad_results_are_500_with_one_log_line(apache, user, described):
     assert len(lines) == 1, out.errors
     assert described in lines[0]
     assert "[client 127.0.0.1:" in lines[0]
+    # The line names the script that returned it.
+    assert f"AUTHNZ_WSGI0031: script '{apache.scripts}/groups.py': groups_for_user " in lines[0]
     assert module_errors(out) == lines
 
 

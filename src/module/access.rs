@@ -75,7 +75,8 @@ fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict
                             &r,
                             Level::Error,
                             tags::BAD_ALLOW_ACCESS_RESULT,
-                            "allow_access must return True, False or None, not {}",
+                            "script '{}': allow_access must return True, False or None, not {}",
+                            target.path,
                             type_name(value)
                         );
                         Err(CallFailed)

@@ -174,6 +174,16 @@ fn registered_entry(
     Ok(entry)
 }
 
+/// An application group as the configuration writes it: the global
+/// group (the empty name inside the module) is `%{GLOBAL}`.
+pub fn group_label(group: &str) -> &str {
+    if group.is_empty() {
+        "%{GLOBAL}"
+    } else {
+        group
+    }
+}
+
 /// The callable `function` of the script at `path` in `application_group`.
 pub fn function<'py>(
     py: Python<'py>,
@@ -189,10 +199,11 @@ pub fn function<'py>(
             Level::Error,
             tags::TOO_MANY_APPLICATION_GROUPS,
             "script '{}' already runs in {MAX_GROUPS_PER_SCRIPT} application groups in this \
-             child; application group '{application_group}' is refused (with \
+             child; application group '{}' is refused (with \
              application-group=%{{HOST}}, every host name a wildcard ServerAlias admits is a \
              group of its own)",
-            path
+            path,
+            group_label(application_group)
         );
         return Err(ScriptUnavailable);
     };
@@ -306,7 +317,7 @@ fn refresh(
                     "loaded"
                 },
                 key.path,
-                key.application_group
+                group_label(&key.application_group)
             );
             state.loaded = Some(LoadedScript {
                 module,
