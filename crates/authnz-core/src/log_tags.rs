@@ -39,7 +39,7 @@ registry! {
         "mod_python is loaded too; only one CPython can live in an httpd process.",
         "Remove the LoadModule line of one of the two modules.";
     PYTHON_STARTED = 3, 1,
-        "Python started in (or, beside mod_wsgi, was attached to in) a child: version, sys.prefix, libpython.",
+        "Python started in (or, beside mod_wsgi, was attached to in) a child: version, sys.prefix, libpython (notice in the first child of each start or restart, so every LogLevel shows it; info in the others).",
         "None; check that sys.prefix is the virtualenv you meant.";
     PYTHON_UNAVAILABLE = 4, 1,
         "Python could not be started in a child; every request that needs a script gets an error.",
