@@ -24,8 +24,8 @@ use httpd::guard::{guard, install_panic_hook};
 use httpd::module_config;
 use module::config::{DirConfig, ServerConfig};
 use module::{
-    access, authn, authz_group, directives, lifecycle, reflect, require_any_warning,
-    script_readability, socache,
+    access, auth_setup_check, authn, authz_group, directives, lifecycle, reflect,
+    require_any_warning, script_readability, socache,
 };
 
 /// The module record httpd links into its module list. It must be mutable
@@ -83,5 +83,6 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
         reflect::register();
         require_any_warning::register();
         script_readability::register();
+        auth_setup_check::register();
     });
 }

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod answer;
+pub mod auth_setup_check;
 pub mod authn;
 pub mod authz_group;
 pub mod basic_entry;
