@@ -151,7 +151,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
-    let (outcome, source) = answer(r, dir, "check_password", key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "check_password", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
         let outcome = call_script(
@@ -282,7 +282,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));
-    let (outcome, source) = answer(r, dir, "get_realm_hash", key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "get_realm_hash", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
         let outcome = call_script(

@@ -214,23 +214,30 @@ fn lookup_groups(
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::groups_key(r, spec, target.group, timeout, user));
-    let (outcome, source) = answer(r, dir, "groups_for_user", key.as_ref(), |slot| {
-        let user_text = decode_credential(user);
-        let groups = call_script(
-            r,
-            dir.call_limits(),
-            target,
-            slot,
-            "groups_for_user",
-            None,
-            |py| [PyString::new(py, &user_text).into_any()],
-            |_py, value| collect_groups(r, target.path, value),
-        );
-        match groups {
-            Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
-            Err(CallFailed) => Answer::Failed,
-        }
-    });
+    let (outcome, source) = answer(
+        r,
+        dir,
+        "groups_for_user",
+        target.path,
+        key.as_ref(),
+        |slot| {
+            let user_text = decode_credential(user);
+            let groups = call_script(
+                r,
+                dir.call_limits(),
+                target,
+                slot,
+                "groups_for_user",
+                None,
+                |py| [PyString::new(py, &user_text).into_any()],
+                |_py, value| collect_groups(r, target.path, value),
+            );
+            match groups {
+                Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
+                Err(CallFailed) => Answer::Failed,
+            }
+        },
+    );
     if source == Source::Shared {
         rlog!(
             &r,

@@ -211,7 +211,7 @@ fn run_call<'py, R, const N: usize>(
             py,
             &r,
             tags::CALL_PREPARATION_FAILED,
-            "cannot prepare the call",
+            &format!("cannot prepare the call of {function}() in '{path}'"),
             &e,
         );
         CallFailed
@@ -221,7 +221,7 @@ fn run_call<'py, R, const N: usize>(
             py,
             &r,
             tags::CALL_PREPARATION_FAILED,
-            "cannot build environ",
+            &format!("cannot build environ for {function}() in '{path}'"),
             &e,
         );
         CallFailed
