@@ -2,7 +2,9 @@
 //! and authz providers, host access, the caches, process lifecycle.
 //! `reflect` is identity reflection (docs/identity-reflection.md);
 //! `require_any_warning` the start-up warning about group checks other
-//! `Require` lines bypass (docs/authorization.md#the-requireany-trap).
+//! `Require` lines bypass (docs/authorization.md#the-requireany-trap);
+//! `script_readability` and `auth_setup_check` the checks made once the
+//! whole configuration is read (docs/directives.md#configuration-checks).
 //! Concerns reach httpd, APR and the C library only through the safe
 //! layers (`httpd/`, `apr/`, `os/`), so they may not use `unsafe` at all.
 
