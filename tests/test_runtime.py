@@ -544,6 +544,15 @@ def test_deleted_script_fails_and_restoring_recovers(loader):
     assert len(script_lines(srv, "AUTHNZ_WSGI0023", path)) == 1
 
 
+def test_script_contents_are_not_judged_by_apache2_t(loader):
+    """Syntax errors, import errors and missing functions are found when a
+    script is first used (each request then says so, see below): apache2 -t
+    passes with them."""
+    code, output = loader.configtest()
+    assert code == 0 and "Syntax OK" in output, output
+    assert "AUTHNZ_WSGI" not in output
+
+
 def test_missing_check_password_is_reported_once_then_briefly_per_request(loader):
     srv, path = loader, loader.paths["nofunc"]
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -641,6 +650,10 @@ def test_python_home_without_python_fails_cleanly():
         home.mkdir()
         srv.server_conf += f'WSGIPythonHome "{home}"\n'
         srv.site_conf = protected("/private", install(srv, "auth.py"))
+        # apache2 -t does not judge it (the parent never starts Python);
+        # each child says so as it starts.
+        code, output = srv.configtest()
+        assert code == 0 and "Syntax OK" in output, output
         srv.start()
         assert srv.get_basic("/private/index.html", "jane", "jane-pw").status == 500
         assert srv.get_basic("/private/index.html", "jane", "jane-pw").status == 500
