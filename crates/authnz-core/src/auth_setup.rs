@@ -6,8 +6,11 @@
 //!   `Require wsgi-group`) with no `AuthType` in it or around it, or with
 //!   `AuthType Basic`/`Digest` and no `AuthBasicProvider`/`AuthDigestProvider`
 //!   (httpd then uses its default provider `file` and logs "AuthUserFile not
-//!   specified"): a [`Finding`] that is a warning, since a `<Directory>` and
-//!   a `<Location>` can complete each other at request time;
+//!   specified"): a [`Finding`] that is a warning, given only where the
+//!   configuration makes it certain: a `<Location>` (`<Directory>`) whose
+//!   path covers the section's counts, and any other section that sets
+//!   them (a `<Directory>` for a `<Location>`, a regular expression, `<If>`)
+//!   leaves the section unjudged, since it may complete it at request time;
 //! - a `Require wsgi-group` line whose section certainly gets no
 //!   `WSGIAuthGroupScript`: none in it or in the sections around it, none in
 //!   a `<Location>` (or `<Directory>`) whose path covers its own, none in a
@@ -63,6 +66,18 @@ struct Inherited {
     basic_provider: bool,
     digest_provider: bool,
     group_script: bool,
+}
+
+impl Inherited {
+    /// `later` merged over `self`, as a later section is merged.
+    fn apply(&mut self, later: &Inherited) {
+        if later.auth_type.is_some() {
+            self.auth_type = later.auth_type.clone();
+        }
+        self.basic_provider |= later.basic_provider;
+        self.digest_provider |= later.digest_provider;
+        self.group_script |= later.group_script;
+    }
 }
 
 /// What a section itself says (its directives, and those of its `<Limit>`s
@@ -170,9 +185,43 @@ fn no_script_can_reach(kind: &str, path: Option<&str>, others: &[GroupScriptSect
         })
 }
 
+/// A section that sets `AuthType` or a provider itself: another section
+/// may get them from it at request time.
+struct AuthSource {
+    kind: String,
+    path: Option<String>,
+    settings: Inherited,
+}
+
+fn auth_sources(tree: &[ConfigNode], out: &mut Vec<AuthSource>) {
+    for node in tree.iter().filter(|n| is_section(n) && !is_not_a_scope(n)) {
+        let mut settings = Inherited::default();
+        let mut own = Own::default();
+        scan(&node.children, &mut settings, &mut own);
+        // A <VirtualHost>'s settings reach the sections inside it, which
+        // inherit them through the tree.
+        let wrapper = section_kind(node) == "virtualhost";
+        if !wrapper
+            && (settings.auth_type.is_some() || settings.basic_provider || settings.digest_provider)
+        {
+            out.push(AuthSource {
+                kind: section_kind(node),
+                path: literal_path(node),
+                settings,
+            });
+        }
+        auth_sources(&node.children, out);
+    }
+}
+
+fn section_kind(node: &ConfigNode) -> String {
+    node.directive.trim_start_matches('<').to_ascii_lowercase()
+}
+
 struct Walk {
     findings: Vec<Finding>,
     script_sections: Vec<GroupScriptSection>,
+    auth_sources: Vec<AuthSource>,
     htaccess_scripts: bool,
 }
 
@@ -217,7 +266,38 @@ impl Walk {
         }
     }
 
+    /// What `node` gets from `<Location>`s (or `<Directory>`s) whose path
+    /// covers its own, shortest first as httpd merges them; `None` when a
+    /// section whose reach cannot be compared with it sets any of it.
+    fn merged(&self, node: &ConfigNode, inherited: &Inherited) -> Option<Inherited> {
+        let kind = section_kind(node);
+        let path = literal_path(node);
+        let mut covering: Vec<(&str, &Inherited)> = Vec::new();
+        for source in &self.auth_sources {
+            match (&path, &source.path) {
+                (Some(path), Some(source_path)) if source.kind == kind => {
+                    if covers(source_path, path) {
+                        covering.push((source_path, &source.settings));
+                    }
+                }
+                _ => return None,
+            }
+        }
+        covering.sort_by_key(|(p, _)| p.len());
+        let mut merged = Inherited::default();
+        for (_, settings) in covering {
+            merged.apply(settings);
+        }
+        merged.apply(inherited);
+        Some(merged)
+    }
+
     fn check_auth_type(&mut self, node: &ConfigNode, inherited: &Inherited, own: &Own<'_>) {
+        // Another section may complete this one: judge only what is certain.
+        let Some(inherited) = self.merged(node, inherited) else {
+            return;
+        };
+        let inherited = &inherited;
         let what = if own.user_script {
             "WSGIAuthUserScript"
         } else if own.group_lines.is_empty() {
@@ -273,9 +353,12 @@ fn allows_htaccess_scripts(tree: &[ConfigNode]) -> bool {
 pub fn find_auth_setup_problems(tree: &[ConfigNode]) -> Vec<Finding> {
     let mut script_sections = Vec::new();
     group_script_sections(tree, &mut script_sections);
+    let mut sources = Vec::new();
+    auth_sources(tree, &mut sources);
     let mut walk = Walk {
         findings: Vec::new(),
         script_sections,
+        auth_sources: sources,
         htaccess_scripts: allows_htaccess_scripts(tree),
     };
     let top = ConfigNode::default();
@@ -370,6 +453,70 @@ mod tests {
                 location("/p", 4, vec![d("WSGIAuthUserScript", "/s.py", 5)]),
             ],
         )];
+        assert_eq!(find_auth_setup_problems(&tree), vec![]);
+    }
+
+    #[test]
+    fn a_covering_location_completes_the_section() {
+        let tree = vec![
+            location(
+                "/split",
+                1,
+                vec![
+                    d("AuthType", "Basic", 2),
+                    d("AuthBasicProvider", "wsgi", 3),
+                    d("WSGIAuthUserScript", "/s.py", 4),
+                ],
+            ),
+            location(
+                "/split/inner",
+                5,
+                vec![
+                    d("WSGIAuthGroupScript", "/s.py", 6),
+                    d("Require", "wsgi-group staff", 7),
+                ],
+            ),
+        ];
+        assert_eq!(find_auth_setup_problems(&tree), vec![]);
+        // A sibling that does not cover it does not complete it.
+        let mut other = tree.clone();
+        other[0].args = "/other>".to_owned();
+        let found = find_auth_setup_problems(&other);
+        assert!(
+            found.len() == 1 && found[0].message.contains("no AuthType"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_virtual_host_with_auth_type_leaves_other_sections_judged() {
+        let tree = vec![
+            node(
+                "<VirtualHost",
+                "*:80>",
+                1,
+                vec![d("AuthType", "Basic", 2), d("AuthBasicProvider", "wsgi", 3)],
+            ),
+            location("/p", 4, vec![d("WSGIAuthUserScript", "/s.py", 5)]),
+        ];
+        let found = find_auth_setup_problems(&tree);
+        assert!(
+            found.len() == 1 && found[0].message.contains("no AuthType"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn auth_type_in_a_section_of_another_kind_is_not_judged() {
+        let tree = vec![
+            node(
+                "<Directory",
+                "/var/www>",
+                1,
+                vec![d("AuthType", "Basic", 2), d("AuthBasicProvider", "wsgi", 3)],
+            ),
+            location("/p", 4, vec![d("WSGIAuthUserScript", "/s.py", 5)]),
+        ];
         assert_eq!(find_auth_setup_problems(&tree), vec![]);
     }
 

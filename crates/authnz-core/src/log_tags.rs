@@ -220,7 +220,7 @@ registry! {
         "Put the lines in <RequireAll>, or drop the other line (WSGIWarnRequireAny Off if meant).";
     AUTH_SETUP_INCOMPLETE = 104, 1,
         "A section uses WSGIAuthUserScript, the wsgi provider or Require wsgi-group but has no AuthType, or no AuthBasicProvider/AuthDigestProvider (warning at start-up and in apache2 -t).",
-        "Add what the line names (AuthType Basic and AuthBasicProvider wsgi); ignore it if a <Directory> and a <Location> complete each other.";
+        "Add what the line names (AuthType Basic and AuthBasicProvider wsgi) to the section or to one whose path covers it.";
     GROUP_SCRIPT_CERTAINLY_MISSING = 105, 1,
         "A Require wsgi-group line whose section certainly gets no WSGIAuthGroupScript; start-up and apache2 -t fail.",
         "Add WSGIAuthGroupScript to the section the line names.";
