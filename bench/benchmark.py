@@ -81,19 +81,46 @@ def check_password(environ, user, password):
     return hmac.compare_digest(attempt, STORED)
 """
 
-# The same for every server: two children of 25 threads, kept alive.
-MPM = """
+# The same for every server of a run, kept alive: under event and worker
+# two children of 25 threads; under prefork (one request per child) as many
+# children as wrk opens connections, all started at once.
+THREADED = """
 StartServers 2
 ServerLimit 2
 ThreadsPerChild 25
 MaxRequestWorkers 50
 MinSpareThreads 50
 MaxSpareThreads 50
+"""
+PREFORK = """
+StartServers {n}
+ServerLimit {n}
+MaxRequestWorkers {n}
+MinSpareServers {n}
+MaxSpareServers {n}
+"""
+COMMON = """
 KeepAlive On
 MaxKeepAliveRequests 0
 LogLevel warn
-WSGIScriptTimeout 60
 """
+MPMS = ("event", "worker", "prefork")
+
+
+def prefork_children(connections):
+    return max(connections, 2)
+
+
+def mpm_config(mpm, connections):
+    """The MPM's settings, then what every server shares."""
+    sizing = PREFORK.format(n=prefork_children(connections)) if mpm == "prefork" else THREADED
+    return sizing + COMMON
+
+
+def mpm_description(mpm, connections):
+    if mpm == "prefork":
+        return f"MPM prefork ({prefork_children(connections)} children)"
+    return f"MPM {mpm} (2 children x 25 threads)"
 
 
 def location(path, auth_type, provider_line, extra=""):
@@ -109,10 +136,10 @@ def location(path, auth_type, provider_line, extra=""):
     """
 
 
-def make_servers(mpm):
+def make_servers(mpm, connections):
+    conf = mpm_config(mpm, connections)
     plain = Apache(name="bench-plain", mpm=mpm, load_authnz_wsgi=False,
-                   modules=["authn_file", "authn_anon"],
-                   server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
+                   modules=["authn_file", "authn_anon"], server_conf=conf)
     htpasswd = plain.dir / "htpasswd"
     sha = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     htpasswd.write_text(f"{USER}:{{SHA}}{sha}\n")
@@ -128,7 +155,7 @@ def make_servers(mpm):
     )
 
     ours = Apache(name="bench-ours", mpm=mpm, modules=["authn_socache", "socache_shmcb"],
-                  server_conf=MPM + "AuthnCacheSOCache shmcb\n")
+                  server_conf=conf + "WSGIScriptTimeout 60\nAuthnCacheSOCache shmcb\n")
     trivial = ours.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
     slow = ours.write_script("slow.py", SLOW_SCRIPT, record=False)
     # Longer than a whole run: an entry expiring mid-run would make every
@@ -154,7 +181,7 @@ def make_servers(mpm):
     ])
 
     wsgi = Apache(name="bench-mod-wsgi", mpm=mpm, load_authnz_wsgi=False, modules=["wsgi"],
-                  server_conf=MPM.replace("WSGIScriptTimeout 60", ""))
+                  server_conf=conf)
     w_trivial = wsgi.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
     w_slow = wsgi.write_script("slow.py", SLOW_SCRIPT, record=False)
     wsgi.site_conf = "".join([
@@ -170,8 +197,7 @@ def make_servers(mpm):
     # it can be paired with no auth.
     floor = Apache(name="bench-socache-floor", mpm=mpm, load_authnz_wsgi=False,
                    modules=["authn_file", "authn_socache", "socache_shmcb"],
-                   server_conf=MPM.replace("WSGIScriptTimeout 60", "")
-                   + "AuthnCacheSOCache shmcb\n")
+                   server_conf=conf + "AuthnCacheSOCache shmcb\n")
     htpasswd_sha1crypt = floor.dir / "htpasswd-sha1crypt"
     htpasswd_sha1crypt.write_text(f"{USER}:{sha1_crypt(PASSWORD)}\n")
     floor.site_conf = location(
@@ -261,7 +287,7 @@ PAIRS = [
 ]
 
 
-def side_by_side(servers, headers, cases, reps, seconds, wrk_cpu):
+def side_by_side(servers, headers, cases, reps, seconds, wrk_cpu, connections):
     """Run case A and case B at the same moment, each with its own wrk (both
     on the wrk CPU), while both servers share CPU 0: whatever else the
     machine does slows both alike, so their ratio is steadier than that of
@@ -283,7 +309,8 @@ def side_by_side(servers, headers, cases, reps, seconds, wrk_cpu):
             pin = ["taskset", "-c", str(wrk_cpu)] if wrk_cpu is not None else []
             procs = []
             for server, case, _, _ in sides:
-                cmd = pin + ["wrk", "-t1", "-c16", "-d", f"{seconds}s", "--timeout", "60s"]
+                cmd = pin + ["wrk", "-t1", f"-c{connections}", "-d", f"{seconds}s",
+                             "--timeout", "60s"]
                 if headers[(case[2], case[3])]:
                     cmd += ["-H", f"Authorization: {headers[(case[2], case[3])]}"]
                 procs.append(subprocess.Popen(cmd + [server.url(case[3])],
@@ -396,7 +423,7 @@ def main():
     parser.add_argument("--no-pin", action="store_true",
                         help="let Apache and wrk share every CPU instead of pinning Apache to "
                         "CPU 0 and wrk to CPU 1")
-    parser.add_argument("--mpm", default="event")
+    parser.add_argument("--mpm", default="event", choices=MPMS)
     parser.add_argument("--only", help="run only the cases whose check or configuration "
                                        "contains this text")
     parser.add_argument("--pairs-reps", type=int, default=6,
@@ -404,13 +431,23 @@ def main():
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
+    for name in ("rounds", "seconds", "connections"):
+        if getattr(args, name) < 1:
+            sys.exit(f"--{name} must be at least 1")
+    if args.pairs_reps < 0:
+        sys.exit("--pairs-reps must be 0 or more")
 
     pinned = not args.no_pin and (os.cpu_count() or 1) >= 2
     if args.threads is None:
-        args.threads = 1 if pinned else 2
+        args.threads = min(1 if pinned else 2, args.connections)
+    if not 1 <= args.threads <= args.connections:
+        sys.exit("--threads must be between 1 and --connections (each wrk thread needs a "
+                 "connection)")
     wrk_cpu = 1 if pinned else None
     cases = [c for c in CASES if not args.only or args.only in c[0] or args.only in c[1]]
-    servers = make_servers(args.mpm)
+    if not cases:
+        sys.exit(f"--only {args.only!r} matches no check or configuration")
+    servers = make_servers(args.mpm, args.connections)
     try:
         for server in servers.values():
             server.start()
@@ -478,7 +515,7 @@ def main():
         wsgi = {c[0]: i for i, c in enumerate(cases) if c[1] == "mod_wsgi"}
 
         print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} "
-              f"interleaved rounds, MPM {args.mpm} (2 children x 25 threads), "
+              f"interleaved rounds, {mpm_description(args.mpm, args.connections)}, "
               f"{os.cpu_count()} CPUs, "
               + ("Apache pinned to CPU 0 and wrk to CPU 1, " if pinned else "")
               + f"{elapsed:.0f}s of runs; median req/s (min-max); ratios are medians of the "
@@ -508,9 +545,14 @@ def main():
             sizes = child_rss_kb(server)
             per_child = ", ".join(f"{kb / 1024:.1f}" for kb in sizes)
             print(f"| {name} | {len(sizes)} | {per_child} |")
+        if args.pairs_reps and not pinned:
+            print("\nSide by side: not run (it needs Apache and wrk pinned to CPUs of their "
+                  "own: two or more CPUs, without --no-pin)")
         if args.pairs_reps and pinned:
-            pairs = side_by_side(servers, headers, cases, args.pairs_reps, args.seconds, wrk_cpu)
-            print(f"\nSide by side: both cases at once, each with its own wrk -t1 -c16 "
+            pairs = side_by_side(servers, headers, cases, args.pairs_reps, args.seconds, wrk_cpu,
+                                 args.connections)
+            print(f"\nSide by side: both cases at once, each with its own wrk -t1 "
+                  f"-c{args.connections} "
                   f"-d{args.seconds}s, both servers sharing CPU 0; median of "
                   f"{args.pairs_reps} runs (min-max)\n")
             print("| check | A | B | B/A req/s | range | A/B CPU µs per request | range |")

@@ -22,7 +22,8 @@ mod python;
 
 use module::config::{DirConfig, ServerConfig};
 use module::{
-    access, authn, authz_group, directives, lifecycle, reflect, require_any_warning, socache,
+    access, auth_setup_check, authn, authz_group, directives, lifecycle, reflect,
+    require_any_warning, script_readability, socache,
 };
 
 httpd::module_record::declare_module!(
@@ -42,4 +43,6 @@ fn register(pool: apr::Pool) {
     socache::register();
     reflect::register();
     require_any_warning::register();
+    script_readability::register();
+    auth_setup_check::register();
 }

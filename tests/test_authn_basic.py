@@ -196,6 +196,8 @@ def test_bad_results_are_500_with_one_log_line(apache, user, described):
     assert len(lines) == 1, lines
     assert described in lines[0]
     assert "[client 127.0.0.1:" in lines[0]
+    # The line names the script that returned it.
+    assert f"AUTHNZ_WSGI0011: script '{apache.scripts}/results.py': check_password " in lines[0]
 
 
 def test_exception_is_500_with_traceback(apache):
@@ -295,14 +297,18 @@ def test_directory_index_calls_python_once(apache):
     assert calls == [{"user": "index", "password": "index-pw", "uri": "/private/"}]
 
 
-def test_missing_function_is_500_logged_once(apache):
+def test_missing_function_is_500_logged_on_every_request(apache):
     statuses = [apache.get_basic("/nofunc/index.html", "true", PASSWORD).status for _ in range(3)]
     assert statuses == [500, 500, 500]
     lines = apache.error_lines("AUTHNZ_WSGI0021")
-    assert lines and all("check_password is not defined" in l for l in lines)
-    # Once per load: each child process that loaded the script says it once.
-    pids = [l.split("[pid ")[1].split(":")[0] for l in lines]
-    assert len(pids) == len(set(pids)), lines
+    # One error line per failing request, naming the script and function.
+    assert len(lines) == 3, lines
+    assert all("check_password is not defined" in l and "[authnz_wsgi:error]" in l
+               for l in lines), lines
+    # "loaded, but ..." once per load: each child that loaded the script.
+    loaded = [l for l in lines if "loaded, but" in l]
+    pids = [l.split("[pid ")[1].split(":")[0] for l in loaded]
+    assert loaded and len(pids) == len(set(pids)), lines
 
 
 def test_location_without_script_is_500(apache):

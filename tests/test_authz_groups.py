@@ -166,8 +166,14 @@ def apache():
     for path, body in LOCATIONS.items():
         body = body.format(script=script, nofunc=nofunc, missing=server.dir / "no-such-file")
         forbidden = "" if path == "/staff-401" else FORBIDDEN
+        # A <Location> with `Require wsgi-group` and no group script fails
+        # start-up (test_auth_setup_checks.py); a regex section cannot be
+        # judged then, so the request-time error is tested here.
+        section = ("LocationMatch", f'"^{path}/"') if path == "/no-group-script" \
+            else ("Location", path)
         blocks.append(
-            f"<Location {path}>\n{AUTH.format(script=script)}{forbidden}  {body}\n</Location>\n"
+            f"<{section[0]} {section[1]}>\n{AUTH.format(script=script)}{forbidden}  {body}\n"
+            f"</{section[0]}>\n"
         )
         (server.docroot / path.strip("/")).mkdir()
         (server.docroot / path.strip("/") / "index.html").write_text(f"{path} page\n")
@@ -342,6 +348,8 @@ def test_bad_results_are_500_with_one_log_line(apache, user, described):
     assert len(lines) == 1, out.errors
     assert described in lines[0]
     assert "[client 127.0.0.1:" in lines[0]
+    # The line names the script that returned it.
+    assert f"AUTHNZ_WSGI0031: script '{apache.scripts}/groups.py': groups_for_user " in lines[0]
     assert module_errors(out) == lines
 
 

@@ -84,15 +84,72 @@ def test_blank_path(server):
     assert "WSGIAuthUserScript: the script path is empty" in message
 
 
-def test_script_not_readable_by_child_user(server):
+def root_only_script(server):
     secret = server.write_script("root-only.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
     os.chown(secret, 0, 0)
     os.chmod(secret, 0o600)
     # root (running apache2 -t) can read it; www-data cannot.
     assert os.access(secret, os.R_OK)
-    message = syntax_error(server, f'WSGIAuthUserScript "{secret}"')
-    assert f"'{secret}'" in message
-    assert "not readable" in message and "www-data" in message
+    return secret
+
+
+def assert_not_readable_line(server, output, secret):
+    """One line naming the directive's file and line, the script and the
+    user, written once the whole configuration was read."""
+    lines = server.conf_path.read_text().splitlines()
+    at = next(i for i, l in enumerate(lines, 1) if str(secret) in l)
+    (line,) = [l for l in output.splitlines() if "AUTHNZ_WSGI0025" in l]
+    assert (f"AUTHNZ_WSGI0025: WSGIAuthUserScript at {server.conf_path}:{at}: script "
+            f"'{secret}' is not readable by the user Apache's children run as (www-data)") in line, \
+        output
+    assert "Syntax OK" not in output
+
+
+def test_script_not_readable_by_child_user(server):
+    secret = root_only_script(server)
+    server.site_conf = location(f'WSGIAuthUserScript "{secret}"')
+    code, output = server.configtest()
+    assert code != 0, output
+    assert_not_readable_line(server, output, secret)
+
+
+def config_with_user_last(server):
+    """The harness's configuration with `User`/`Group` moved after the
+    site's sections, as many hand-written configurations have them."""
+    user_lines = "User www-data\nGroup www-data\n"
+    text = Apache.config_text(server)
+    assert user_lines in text
+    return text.replace(user_lines, "") + user_lines
+
+
+def test_script_not_readable_is_found_when_user_comes_after_the_directive(server):
+    secret = root_only_script(server)
+    server.site_conf = location(f'WSGIAuthUserScript "{secret}"')
+    server.config_text = lambda: config_with_user_last(server)
+    try:
+        code, output = server.configtest()
+        assert server.conf_path.read_text().rstrip().endswith("Group www-data")
+        assert code != 0, output
+        assert_not_readable_line(server, output, secret)
+        # A script the children can read passes in the same layout.
+        server.site_conf = location(f'WSGIAuthUserScript "{server.good}"')
+        code, output = server.configtest()
+        assert code == 0 and "Syntax OK" in output, output
+    finally:
+        del server.config_text
+
+
+def test_script_not_readable_stops_start_up():
+    srv = Apache(name="unreadable")
+    try:
+        secret = root_only_script(srv)
+        srv.site_conf = location(f'WSGIAuthUserScript "{secret}"')
+        srv.config_text = lambda: config_with_user_last(srv)
+        with pytest.raises(RuntimeError) as failed:
+            srv.start()
+        assert_not_readable_line(srv, str(failed.value), secret)
+    finally:
+        srv.cleanup()
 
 
 def test_directory_instead_of_file(server):

@@ -10,7 +10,9 @@ at its own address, with passwords for the demo users drawn at random here
 runs against an event-MPM and a prefork-MPM container: Basic, Digest, a group
 location, identity reflection, the demo CGI reachable nowhere else, and
 `apachectl -k graceful` under light load without a failed request. Every
-answer is checked against what Apache logged inside the container.
+answer is checked against what Apache logged, read as a container's user
+reads it: `docker logs` (the error log on stderr, the access log on stdout;
+nothing is written to files inside the container).
 
 When no Docker engine answers the tests skip, except when the CI variable is
 set: there they fail, because CI must run them.
@@ -18,6 +20,7 @@ set: there they fail, because CI must run them.
 
 import base64
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -47,8 +50,9 @@ PASSWORD_ENV = {"AUTHNZ_WSGI_DEMO_PASSWORD": DEMO_PASSWORD,
 # removes exactly what this run started, whatever failed on the way.
 LABEL = f"authnz-wsgi-test={RUN_ID}"
 NETWORK = f"authnz-wsgi-test-{RUN_ID}"
-ERROR_LOG = "/var/log/apache2/error.log"
-ACCESS_LOG = "/var/log/apache2/access.log"  # LogFormat "%>s|%u|%m|%U%q"
+# Where Debian's Apache would log: nothing may be written there.
+LOG_FILES = ("/var/log/apache2/error.log", "/var/log/apache2/access.log",
+             "/var/log/apache2/other_vhosts_access.log")
 FOREGROUND = "/usr/local/bin/apache2-foreground"
 MPM_SWITCH = {
     "event": None,  # the image's default
@@ -168,7 +172,7 @@ class Container:
                 time.sleep(0.2)
         output = docker("logs", self.name, check=False)
         raise AssertionError("Apache in the container does not listen:\n"
-                             + output.stdout + output.stderr + self.read(ERROR_LOG))
+                             + output.stdout + output.stderr)
 
     def url(self, path):
         return f"http://{self.ip}{path}"
@@ -179,10 +183,21 @@ class Container:
     def read(self, path):
         return self.exec("cat", path).stdout
 
+    def error_log(self):
+        """What Apache wrote to the container's stderr (`docker logs`)."""
+        return docker("logs", self.name).stderr
+
+    def access_log(self):
+        """The access log lines of the container's stdout (`docker logs`),
+        LogFormat "%>s|%u|%m|%U%q" (the prefork container's command prints
+        a2enmod's own lines there first)."""
+        lines = docker("logs", self.name).stdout.splitlines(keepends=True)
+        return "".join(l for l in lines if re.match(r"\d{3}\|[^|]*\|[A-Z]+\|", l))
+
     def access_entries(self, uri):
         """Access log entries for one URI (path and query), oldest first."""
         entries = []
-        for line in self.read(ACCESS_LOG).splitlines():
+        for line in self.access_log().splitlines():
             status, user, method, logged_uri = line.split("|", 3)
             if logged_uri == uri:
                 entries.append({"status": status, "user": user, "method": method})
@@ -203,7 +218,7 @@ class Container:
         deadline = time.monotonic() + timeout
         while True:
             entries = []
-            for line in self.read(ACCESS_LOG).splitlines():
+            for line in self.access_log().splitlines():
                 status, user, method, logged_uri = line.split("|", 3)
                 if logged_uri.endswith(suffix):
                     entries.append({"status": status, "user": user, "method": method})
@@ -230,10 +245,10 @@ class ErrorLogMark:
 
     def __init__(self, container):
         self.container = container
-        self.offset = len(container.read(ERROR_LOG))
+        self.offset = len(container.error_log())
 
     def new_text(self):
-        return self.container.read(ERROR_LOG)[self.offset:]
+        return self.container.error_log()[self.offset:]
 
 
 def fetch(url, auth=None, user=None, password=None):
@@ -284,9 +299,27 @@ def test_module_enabled_the_debian_way(server):
     assert server.exec("test", "-f", "/usr/lib/apache2/modules/mod_authnz_wsgi.so").returncode == 0
     # Apache itself is the container's main process.
     assert server.exec("cat", "/proc/1/comm").stdout.strip() == "apache2"
-    errors = server.read(ERROR_LOG)
+    errors = server.error_log()
     assert f"[mpm_{server.mpm}:notice]" in errors and "resuming normal operations" in errors
     assert "AUTHNZ_WSGI0003: Python 3.11" in errors  # logged by each child at start
+
+
+def test_logs_go_to_docker_logs_not_to_files(server):
+    """`docker logs` shows the error log (stderr) and the access log
+    (stdout); no log file grows inside the container."""
+    uri = f"/basic/index.html?logs={uuid.uuid4().hex[:8]}"
+    assert fetch(server.url(uri), "basic", "demo", "wrong")[0] == 401
+    entries = server.wait_access_entries(uri)
+    assert entries == [{"status": "401", "user": "demo", "method": "GET"}]
+    errors = server.error_log()
+    assert f'user demo: authentication failure for "{uri.split("?")[0]}"' in errors
+    assert "resuming normal operations" in errors
+    # Neither stream holds the other's lines.
+    assert "resuming normal operations" not in server.access_log()
+    assert "|demo|GET|" not in errors
+    for path in LOG_FILES:
+        size = server.exec("sh", "-c", f"test -e {path} && wc -c < {path} || echo absent")
+        assert size.stdout.strip() in ("absent", "0"), (path, size.stdout)
 
 
 @pytest.mark.parametrize(

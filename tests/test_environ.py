@@ -176,6 +176,9 @@ def test_application_groups_are_separate_module_instances(apache):
     assert rec["environ"]["mod_wsgi.application_group"] == f"127.0.0.1:{apache.port}"
     loads = apache.error_lines("AUTHNZ_WSGI0024")
     assert any("application group 'group-a'" in l for l in loads)
+    # The global group is logged as the configuration writes it.
+    assert any("application group '%{GLOBAL}'" in l for l in loads), loads
+    assert not any("application group ''" in l for l in loads), loads
 
 
 def one_thread_server(name, script_text, extra_conf=""):

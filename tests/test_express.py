@@ -152,6 +152,11 @@ class Backend(BaseHTTPRequestHandler):
 
     def do_GET(self):
         body = f"backend saw {self.path}\n".encode()
+        if self.path.startswith("/whoami"):
+            # Every spelling of the user header the backend received.
+            seen = [f"{k}={v}" for k, v in self.headers.items()
+                    if k.lower().replace("_", "-") == "x-remote-user"]
+            body = ("backend saw " + " ".join(seen) + "\n").encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -272,8 +277,9 @@ CONFIG_CASES = {
     "host-access-with-auth": lambda w: ["--auth-user-script", w / "auth.py",
                                          "--host-access-script", w / "hosts.py"],
     "reflect": lambda w: ["--reflect-auth"],
-    "reflect-proxy-auth": lambda w: ["--reflect-auth", "--proxy-to", "http://127.0.0.1:9/app",
-                                      "--auth-user-script", w / "auth.py"],
+    "reflect-proxy": lambda w: ["--reflect-auth", "--proxy-to", "http://127.0.0.1:9/app"],
+    "proxy-user-header": lambda w: ["--proxy-to", "http://127.0.0.1:9/", "--auth-user-script",
+                                     w / "auth.py", "--proxy-user-header", "X-Remote-User"],
     "application-group": lambda w: ["--auth-user-script", w / "auth.py", "--host-access-script",
                                      w / "hosts.py", "--application-group", "site 1"],
     "application-group-server": lambda w: ["--auth-user-script", w / "auth.py",
@@ -302,7 +308,7 @@ CONFIG_CASES = {
                               "--document-root", w / "my docs", "--auth-user-script",
                               w / "auth.py", "--auth-type", "Digest", "--auth-realm", "all",
                               "--auth-group-script", w / "groups.py", "--auth-group", "admins",
-                              "--host-access-script", w / "hosts.py", "--reflect-auth",
+                              "--host-access-script", w / "hosts.py",
                               "--python-home", "/usr", "--python-path", w, "--log-level", "info",
                               "--application-group", "everything"],
 }
@@ -370,8 +376,15 @@ def test_help_lists_every_option():
     for option in ["--port", "--host", "--document-root", "--proxy-to", "--auth-user-script",
                    "--auth-type", "--auth-realm", "--auth-group-script", "--auth-group",
                    "--host-access-script", "--reflect-auth", "--python-home", "--python-path",
-                   "--mpm", "--server-root", "--log-level", "--module", "--user", "--group"]:
+                   "--mpm", "--server-root", "--log-level", "--module", "--user", "--group",
+                   "--proxy-user-header"]:
         assert option in p.stdout
+    # What --auth-group does to a logged-in user outside the groups.
+    help_of = lambda option: next(l for l in p.stdout.splitlines()
+                                  if l.strip().startswith(option + " "))
+    assert "gets 403" in help_of("--auth-group") and \
+        "AuthzSendForbiddenOnFailure On" in help_of("--auth-group")
+    assert "not with --auth-user-script" in help_of("--reflect-auth")
 
 
 # ---- bad options -------------------------------------------------------------
@@ -425,6 +438,21 @@ BAD_OPTIONS = {
     "config-variable": (lambda w: ["start-server", "--document-root", "/srv/${HOME}"], "${"),
     "duplicate": (lambda w: ["start-server", "--port", "1", "--port", "2"],
                   "given more than once"),
+    # Apache's own user is never replaced by the backend's header.
+    "reflect-with-auth": (lambda w: ["start-server", "--reflect-auth", "--proxy-to",
+                                     "http://127.0.0.1:9/", "--auth-user-script", w / "auth.py"],
+                          "--reflect-auth and --auth-user-script exclude each other"),
+    "proxy-user-header-without-proxy": (lambda w: ["start-server", "--auth-user-script",
+                                                   w / "auth.py", "--proxy-user-header", "X-U"],
+                                        "--proxy-user-header needs --proxy-to"),
+    "proxy-user-header-without-auth": (lambda w: ["start-server", "--proxy-to",
+                                                  "http://127.0.0.1:9/",
+                                                  "--proxy-user-header", "X-U"],
+                                       "and --auth-user-script"),
+    "proxy-user-header-bad-name": (lambda w: ["start-server", "--proxy-to", "http://127.0.0.1:9/",
+                                              "--auth-user-script", w / "auth.py",
+                                              "--proxy-user-header", "X:U"],
+                                   "--proxy-user-header: "),
 }
 
 
@@ -481,8 +509,25 @@ def test_groups_admit_only_members(work):
                  "--auth-group", "admins") as srv:
         status, _, body = get(srv.url + "/", {"Authorization": basic_header("alice", "alice-pw")})
         assert (status, body) == (200, "static page\n")
-        assert get(srv.url + "/", {"Authorization": basic_header("bob", "bob-pw")})[0] in (401, 403)
+        # A logged-in user outside the group: 403, not a new password prompt.
+        status, headers, _ = get(srv.url + "/", {"Authorization": basic_header("bob", "bob-pw")})
+        assert status == 403 and "WWW-Authenticate" not in headers
         assert get(srv.url + "/", {"Authorization": basic_header("alice", "bad")})[0] == 401
+
+
+def test_the_backend_learns_the_user_from_the_proxy_user_header(work, backend):
+    with Express(work, "--proxy-to", backend, "--auth-user-script", work / "auth.py",
+                 "--proxy-user-header", "X-Remote-User") as srv:
+        forged = {"X-Remote-User": "mallory", "X_Remote_User": "mallory",
+                  "Authorization": basic_header("alice", "alice-pw")}
+        status, _, body = get(srv.url + "/whoami", forged)
+        # Only the user Apache authenticated, once, under the header's name.
+        assert (status, body) == (200, "backend saw X-Remote-User=alice\n")
+        status, _, body = get(srv.url + "/whoami",
+                              {"Authorization": basic_header("bob", "bob-pw")})
+        assert (status, body) == (200, "backend saw X-Remote-User=bob\n")
+        # Without a login nothing reaches the backend.
+        assert get(srv.url + "/whoami", {"X-Remote-User": "mallory"})[0] == 401
 
 
 def test_host_access_and_identity_reflection(work, backend):

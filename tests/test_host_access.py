@@ -282,7 +282,8 @@ def test_access_script_other_values_are_403_with_log_line(apache, verdict, kind)
     assert len(out.calls) == 1
     lines = out.tagged("AUTHNZ_WSGI0061")
     assert len(lines) == 1
-    assert f"allow_access must return True, False or None, not {kind}" in lines[0]
+    assert (f"AUTHNZ_WSGI0061: script '{apache.scripts}/verdict.py': allow_access must return "
+            f"True, False or None, not {kind}") in lines[0]
     assert out.module_errors == lines
 
 

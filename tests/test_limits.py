@@ -159,6 +159,8 @@ def test_calls_beyond_the_cap_are_refused_after_the_wait(apache):
     lines = apache.error_lines("AUTHNZ_WSGI0044")[before:]
     assert len(lines) == 3
     assert "2 Python calls were still running in this child after waiting 300ms" in lines[0]
+    # The line names the script and the function that were refused.
+    assert f"script '{apache.scripts}/limits.py': check_password: 2 Python calls" in lines[0]
     refused_users = [e for e in apache.access_entries() if e["status"] == 500][-3:]
     assert [e["user"] for e in refused_users] == ["slow"] * 3
     # The refused requests never reached Python.

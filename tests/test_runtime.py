@@ -94,8 +94,11 @@ def assert_python_started_once_per_child(server):
     children = child_pids(parent)
     assert children, "no children found"
     assert set(children) <= set(starts), (children, starts)
+    # Notice in the first child of a start or restart (any LogLevel shows
+    # it), info in the others.
+    levels = [re.search(r"\[authnz_wsgi:(\w+)\]", line).group(1) for (line,) in starts.values()]
+    assert set(levels) <= {"notice", "info"} and "notice" in levels, starts
     for pid, (line,) in starts.items():
-        assert "[authnz_wsgi:info]" in line
         assert re.search(rf"AUTHNZ_WSGI0003: Python 3\.\d+\.\d+ started in child {pid} "
                          r"\(sys\.prefix /usr, library \S*libpython3\.\d+\.so[.\d]*\)", line), line
     return starts
@@ -468,17 +471,28 @@ def test_syntax_error_is_logged_once_per_failed_load_and_fixing_recovers(loader)
     tagged = srv.error_lines("AUTHNZ_WSGI0020")
     assert len(tagged) >= 1 and all(log_pid(l) == log_pid(line) for l in tagged)
     assert any(str(path) in l for l in tagged)
+    # Every other failing request gets one short error line naming the
+    # script and the reason, without the traceback.
+    short = script_lines(srv, "AUTHNZ_WSGI0022", path)
+    assert len(short) == 3, srv.error_log()
+    for l in short:
+        assert "[authnz_wsgi:error]" in l
+        assert f"script '{path}' cannot be used: SyntaxError: expected ':'" in l, l
 
-    # A second later the next request tries (and fails) again: one more line.
+    # A second later the next request tries again and fails the same way:
+    # a short line, not the traceback again.
     time.sleep(CHECK_INTERVAL)
     assert get(srv, "syntax", "one") == 500
-    assert len(srv.error_lines(summary)) == 2
+    assert len(srv.error_lines(summary)) == 1
+    again = script_lines(srv, "AUTHNZ_WSGI0022", path)
+    assert len(again) == 4 and "it still fails to load: SyntaxError" in again[-1], again
 
     rewrite(srv, path, VERSIONED.format(version=3, password="fixed"))
     time.sleep(CHECK_INTERVAL)
     assert [get(srv, "syntax", "fixed"), get(srv, "syntax", "one")] == [200, 401]
     assert versions(srv, "syntax.py") == [(3, "fixed"), (3, "one")]
-    assert len(srv.error_lines(summary)) == 2
+    assert len(srv.error_lines(summary)) == 1
+    assert len(script_lines(srv, "AUTHNZ_WSGI0022", path)) == 4
     assert len(script_lines(srv, "AUTHNZ_WSGI0024: loaded script", path)) == 1
 
 
@@ -499,6 +513,10 @@ def test_exception_at_import_is_logged_with_its_traceback(loader):
     assert f'File "{path}", line {call_line}, in <module>' in text, text
     assert f'File "{path}", line {raise_line}, in helper' in text, text
     assert all("[authnz_wsgi:error]" in l for l in traceback)
+    # The second request: one short line, no second traceback.
+    (short,) = script_lines(srv, "AUTHNZ_WSGI0022", path)
+    assert "cannot be used: LookupError: no database configured" in short, short
+    assert "[authnz_wsgi:error]" in short
 
 
 def test_deleted_script_fails_and_restoring_recovers(loader):
@@ -512,6 +530,9 @@ def test_deleted_script_fails_and_restoring_recovers(loader):
     assert len(missing) == 1, srv.error_log()
     assert "cannot access script" in missing[0] and "No such file" in missing[0]
     assert "[authnz_wsgi:error]" in missing[0]
+    (short,) = script_lines(srv, "AUTHNZ_WSGI0022", path)
+    assert "[authnz_wsgi:error]" in short
+    assert "cannot be used: cannot access it: No such file or directory" in short, short
     assert versions(srv, "deleted.py") == [(1, "one")]
 
     path.write_text(body)
@@ -523,7 +544,16 @@ def test_deleted_script_fails_and_restoring_recovers(loader):
     assert len(script_lines(srv, "AUTHNZ_WSGI0023", path)) == 1
 
 
-def test_missing_check_password_is_reported_once(loader):
+def test_script_contents_are_not_judged_by_apache2_t(loader):
+    """Syntax errors, import errors and missing functions are found when a
+    script is first used (each request then says so, see below): apache2 -t
+    passes with them."""
+    code, output = loader.configtest()
+    assert code == 0 and "Syntax OK" in output, output
+    assert "AUTHNZ_WSGI" not in output
+
+
+def test_missing_check_password_is_reported_once_then_briefly_per_request(loader):
     srv, path = loader, loader.paths["nofunc"]
     with ThreadPoolExecutor(max_workers=3) as pool:
         statuses = list(pool.map(lambda _: get(srv, "nofunc", "one"), range(3)))
@@ -531,17 +561,23 @@ def test_missing_check_password_is_reported_once(loader):
     assert statuses == [500] * 6
     assert [e["status"] for e in access_for(srv, "/nofunc/", 6)] == [500] * 6
     missing = script_lines(srv, "AUTHNZ_WSGI0021", path)
-    assert len(missing) == 1, srv.error_log()
-    assert "check_password is not defined" in missing[0]
-    assert "[authnz_wsgi:error]" in missing[0]
+    # One error line per failing request, each naming the script and the
+    # function; the first says the script was loaded.
+    assert len(missing) == 6, srv.error_log()
+    assert all("[authnz_wsgi:error]" in l for l in missing)
+    assert len([l for l in missing if "loaded, but check_password is not defined" in l]) == 1
+    assert len([l for l in missing
+                if f"script '{path}' cannot answer: check_password is not defined in it" in l]) == 5
     assert len([l for l in srv.records("loads") if l["script"] == "nofunc.py"]) == 1
 
 
-def test_check_password_that_is_not_callable_is_reported_once(loader):
+def test_check_password_that_is_not_callable_is_reported_on_every_request(loader):
     srv, path = loader, loader.paths["notcallable"]
     assert [get(srv, "notcallable", "one") for _ in range(3)] == [500] * 3
     missing = script_lines(srv, "AUTHNZ_WSGI0021", path)
-    assert len(missing) == 1 and "check_password is not callable" in missing[0], srv.error_log()
+    assert len(missing) == 3, srv.error_log()
+    assert "loaded, but check_password is not callable" in missing[0], missing
+    assert all("cannot answer: check_password is not callable in it" in l for l in missing[1:])
     assert len([l for l in srv.records("loads") if l["script"] == "notcallable.py"]) == 1
 
 
@@ -614,6 +650,10 @@ def test_python_home_without_python_fails_cleanly():
         home.mkdir()
         srv.server_conf += f'WSGIPythonHome "{home}"\n'
         srv.site_conf = protected("/private", install(srv, "auth.py"))
+        # apache2 -t does not judge it (the parent never starts Python);
+        # each child says so as it starts.
+        code, output = srv.configtest()
+        assert code == 0 and "Syntax OK" in output, output
         srv.start()
         assert srv.get_basic("/private/index.html", "jane", "jane-pw").status == 500
         assert srv.get_basic("/private/index.html", "jane", "jane-pw").status == 500
@@ -622,6 +662,20 @@ def test_python_home_without_python_fails_cleanly():
         assert srv.records("calls") == []
         (failed,) = srv.error_lines("AUTHNZ_WSGI0004")
         assert "[authnz_wsgi:error]" in failed and "Python is not available in child" in failed
+        # One line that says what is wrong with the directory, not CPython's
+        # dump of its path configuration.
+        assert f"WSGIPythonHome '{home}' is not a Python 3." in failed, failed
+        assert "lib/python3." in failed and "pyvenv.cfg" in failed, failed
+        assert "Python path configuration" not in srv.error_log()
+        assert "Fatal Python error" not in srv.error_log()
+        # Each refused request says why, naming the script.
+        refused = srv.error_lines("AUTHNZ_WSGI0043")
+        assert len(refused) == 2, srv.error_log()
+        script = srv.scripts / "auth.py"
+        for line in refused:
+            assert "[authnz_wsgi:error]" in line
+            assert f"'{script}' cannot be called" in line, line
+            assert f"WSGIPythonHome '{home}' is not a Python 3." in line, line
         assert log_pid(failed) != parent_pid(srv)
         assert srv.error_lines("AUTHNZ_WSGI0003") == []
         assert sorted(e["status"] for e in srv.wait_access(3)) == [200, 500, 500]

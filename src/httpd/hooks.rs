@@ -70,6 +70,13 @@ pub trait PostConfig {
     fn run(main: Server) -> Status;
 }
 
+/// `check_config`: the configuration was read, the logs are not open yet
+/// (every cycle, under `apache2 -t` too); an error status stops httpd.
+pub trait CheckConfig {
+    const NAME: &'static str;
+    fn run(main: Server) -> Status;
+}
+
 /// `test_config`: `apache2 -t` read the configuration.
 pub trait TestConfig {
     const NAME: &'static str;
@@ -134,6 +141,21 @@ unsafe extern "C" fn post_config_entry<H: PostConfig>(
     s: *mut ffi::server_rec,
 ) -> c_int {
     guard(H::NAME, ffi::HOOK_OK, || {
+        // SAFETY: httpd passes the live main server record.
+        match unsafe { Server::from_raw(s) } {
+            Some(main) => H::run(main),
+            None => ffi::HOOK_OK,
+        }
+    })
+}
+
+unsafe extern "C" fn check_config_entry<H: CheckConfig>(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    s: *mut ffi::server_rec,
+) -> c_int {
+    guard(H::NAME, ffi::HOOK_SERVER_ERROR, || {
         // SAFETY: httpd passes the live main server record.
         match unsafe { Server::from_raw(s) } {
             Some(main) => H::run(main),
@@ -224,6 +246,12 @@ registration!(
     ap_hook_post_config,
     PostConfig,
     post_config_entry
+);
+registration!(
+    check_config,
+    ap_hook_check_config,
+    CheckConfig,
+    check_config_entry
 );
 registration!(
     test_config,

@@ -14,6 +14,9 @@ pub enum Level {
     Emerg,
     Error,
     Warning,
+    /// Always written, whatever the `LogLevel` (httpd's rule for start-up
+    /// and shutdown notices, server/log.c).
+    Notice,
     Info,
     Debug,
 }
@@ -24,6 +27,7 @@ impl Level {
             Level::Emerg => ffi::APLOG_EMERG,
             Level::Error => ffi::APLOG_ERR,
             Level::Warning => ffi::APLOG_WARNING,
+            Level::Notice => ffi::APLOG_NOTICE,
             Level::Info => ffi::APLOG_INFO,
             Level::Debug => ffi::APLOG_DEBUG,
         }) as c_int
@@ -46,6 +50,9 @@ fn module_index() -> c_int {
 /// Whether `level` is logged for this request (its per-directory
 /// `LogLevel` for this module), so callers format only what is written.
 pub fn request_enabled(r: &Request, level: Level) -> bool {
+    if level == Level::Notice {
+        return true;
+    }
     // SAFETY: `r` wraps a live request record.
     unsafe { ffi::ap_get_request_module_loglevel(r.as_ptr(), module_index()) >= level.raw() }
 }
@@ -53,6 +60,9 @@ pub fn request_enabled(r: &Request, level: Level) -> bool {
 /// Whether `level` is logged for this server (`None`: always, as the
 /// start-up log has no level to consult).
 pub fn server_enabled(s: Option<Server>, level: Level) -> bool {
+    if level == Level::Notice {
+        return true;
+    }
     match s {
         // SAFETY: a `Server` wraps a live server record.
         Some(s) => unsafe {

@@ -54,7 +54,7 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
 
 fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict, CallFailed> {
     let host = latin1(&r.access_host());
-    with_call_slot(r, "allow_access", |slot| {
+    with_call_slot(r, "allow_access", target.path, |slot| {
         call_script(
             r,
             dir.call_limits(),
@@ -75,7 +75,8 @@ fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict
                             &r,
                             Level::Error,
                             tags::BAD_ALLOW_ACCESS_RESULT,
-                            "allow_access must return True, False or None, not {}",
+                            "script '{}': allow_access must return True, False or None, not {}",
+                            target.path,
                             type_name(value)
                         );
                         Err(CallFailed)

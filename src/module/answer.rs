@@ -64,14 +64,15 @@ pub fn answer(
     r: Request,
     dir: &DirConfig,
     function: &'static str,
+    script: &str,
     key: Option<&CacheKey>,
     call: impl FnOnce(&CallSlot) -> Answer,
 ) -> (Answer, Source) {
     if let Some(found) = key.and_then(cache::lookup) {
         return (Answer::Positive(found), Source::Cache);
     }
-    with_call_slot(r, function, |slot| match key {
-        Some(key) => answer_in_slot(r, dir, function, key, || call(slot)),
+    with_call_slot(r, function, script, |slot| match key {
+        Some(key) => answer_in_slot(r, dir, function, script, key, || call(slot)),
         None => (call(slot), Source::Call),
     })
     .unwrap_or((Answer::Failed, Source::Call))
@@ -82,6 +83,7 @@ pub fn answer(
 pub fn with_call_slot<R>(
     r: Request,
     function: &'static str,
+    script: &str,
     call: impl FnOnce(&CallSlot) -> R,
 ) -> Option<R> {
     let Some(slot) = CallSlot::acquire() else {
@@ -89,7 +91,7 @@ pub fn with_call_slot<R>(
             &r,
             Level::Error,
             tags::CALL_CAP_REACHED,
-            "{function}: {} Python calls were still running in this child after waiting {}ms \
+            "script '{script}': {function}: {} Python calls were still running in this child after waiting {}ms \
              for one to finish (WSGIMaxConcurrentCalls); request refused",
             call_limit::cap(),
             call_limit::wait().as_millis()
@@ -104,6 +106,7 @@ fn answer_in_slot(
     r: Request,
     dir: &DirConfig,
     function: &'static str,
+    script: &str,
     key: &CacheKey,
     call: impl FnOnce() -> Answer,
 ) -> (Answer, Source) {
@@ -121,7 +124,7 @@ fn answer_in_slot(
                 &r,
                 Level::Error,
                 tags::SAME_QUESTION_STILL_RUNNING,
-                "{function}: a call with the same credentials was still running after {}s; \
+                "script '{script}': {function}: a call with the same credentials was still running after {}s; \
                  request refused",
                 max_wait.as_secs()
             );

@@ -80,7 +80,11 @@ fn user_script(r: &Request) -> Result<(&DirConfig, &ScriptSpec), ffi::authn_stat
     }
 }
 
-fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome, CallFailed> {
+fn interpret_basic(
+    r: Request,
+    script: &str,
+    value: &Bound<'_, PyAny>,
+) -> Result<BasicOutcome, CallFailed> {
     if value.is_none() {
         return Ok(BasicOutcome::NotFound);
     }
@@ -97,7 +101,7 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
                 &r,
                 Level::Error,
                 tags::BAD_CHECK_PASSWORD_RESULT,
-                "check_password returned a str that is not valid Unicode"
+                "script '{script}': check_password returned a str that is not valid Unicode"
             );
             CallFailed
         })?;
@@ -106,7 +110,7 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
                 &r,
                 Level::Error,
                 tags::BAD_CHECK_PASSWORD_RESULT,
-                "check_password returned an unusable user name: {problem}"
+                "script '{script}': check_password returned an unusable user name: {problem}"
             );
             return Err(CallFailed);
         }
@@ -116,7 +120,7 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
         &r,
         Level::Error,
         tags::BAD_CHECK_PASSWORD_RESULT,
-        "check_password must return True, False, None or a user name (str), not {}",
+        "script '{script}': check_password must return True, False, None or a user name (str), not {}",
         type_name(value)
     );
     Err(CallFailed)
@@ -124,13 +128,13 @@ fn interpret_basic(r: Request, value: &Bound<'_, PyAny>) -> Result<BasicOutcome,
 
 /// Set `r->user` to the name `check_password` returned, when it differs
 /// from the name the client sent.
-fn apply_rename(r: Request, user_text: &str, name: &str) {
+fn apply_rename(r: Request, script: &str, user_text: &str, name: &str) {
     if name != user_text {
         rlog!(
             &r,
             Level::Debug,
             tags::USER_RENAMED,
-            "check_password renamed the user to '{name}'"
+            "script '{script}': check_password renamed the user to '{name}'"
         );
         r.set_user(name.as_bytes());
     }
@@ -147,7 +151,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
-    let (outcome, source) = answer(r, dir, "check_password", key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "check_password", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
         let outcome = call_script(
@@ -163,7 +167,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
                     PyString::new(py, &password_text).into_any(),
                 ]
             },
-            |_py, value| interpret_basic(r, value),
+            |_py, value| interpret_basic(r, target.path, value),
         );
         // Best effort: do not leave a password decoded from Latin-1 in freed
         // memory (valid UTF-8 is borrowed from the request, which httpd owns).
@@ -218,7 +222,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         ),
     }
     if let Some(name) = renamed {
-        apply_rename(r, &decode_credential(user), &name);
+        apply_rename(r, &spec.path, &decode_credential(user), &name);
     }
     ffi::authn_status_AUTH_GRANTED
 }
@@ -234,7 +238,11 @@ fn log_shared(r: Request, what: &str, user: &[u8]) {
     );
 }
 
-fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u8>>, CallFailed> {
+fn interpret_digest(
+    r: Request,
+    script: &str,
+    value: &Bound<'_, PyAny>,
+) -> Result<Option<Vec<u8>>, CallFailed> {
     if value.is_none() {
         return Ok(None);
     }
@@ -249,7 +257,7 @@ fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u
             &r,
             Level::Error,
             tags::BAD_REALM_HASH,
-            "get_realm_hash must return None or an MD5 hex digest (str or bytes), not {}",
+            "script '{script}': get_realm_hash must return None or an MD5 hex digest (str or bytes), not {}",
             type_name(value)
         );
         return Err(CallFailed);
@@ -259,7 +267,7 @@ fn interpret_digest(r: Request, value: &Bound<'_, PyAny>) -> Result<Option<Vec<u
             &r,
             Level::Error,
             tags::BAD_REALM_HASH,
-            "get_realm_hash returned an unusable hash: {problem}"
+            "script '{script}': get_realm_hash returned an unusable hash: {problem}"
         );
         return Err(CallFailed);
     }
@@ -274,7 +282,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));
-    let (outcome, source) = answer(r, dir, "get_realm_hash", key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "get_realm_hash", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
         let outcome = call_script(
@@ -290,7 +298,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
                     PyString::new(py, &realm_text).into_any(),
                 ]
             },
-            |_py, value| interpret_digest(r, value),
+            |_py, value| interpret_digest(r, target.path, value),
         );
         match outcome {
             Ok(Some(hash)) => Answer::Positive(Cached::RealmHash(hash.into())),

@@ -72,14 +72,18 @@ impl AuthzProvider for WsgiGroup {
 const MAX_GROUPS: usize = 10_000;
 
 /// Turn what `groups_for_user` returned into a [`GroupSet`], strictly.
-fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, CallFailed> {
+fn collect_groups(
+    r: Request,
+    script: &str,
+    value: &Bound<'_, PyAny>,
+) -> Result<GroupSet, CallFailed> {
     let py = value.py();
     if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
         rlog!(
             &r,
             Level::Error,
             tags::BAD_GROUPS_RESULT,
-            "groups_for_user returned a single {} instead of an iterable of group names",
+            "script '{script}': groups_for_user returned a single {} instead of an iterable of group names",
             type_name(value)
         );
         return Err(CallFailed);
@@ -93,7 +97,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 py,
                 &r,
                 tags::GROUPS_ITERATION_RAISED,
-                "iterating the result of groups_for_user raised",
+                &format!("script '{script}': iterating the result of groups_for_user raised"),
                 &err,
             );
             return CallFailed;
@@ -102,7 +106,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
             &r,
             Level::Error,
             tags::BAD_GROUPS_RESULT,
-            "groups_for_user must return an iterable of group names (str or bytes), not {}",
+            "script '{script}': groups_for_user must return an iterable of group names (str or bytes), not {}",
             type_name(value)
         );
         CallFailed
@@ -116,7 +120,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 &r,
                 Level::Error,
                 tags::TOO_MANY_GROUPS,
-                "groups_for_user yielded more than {MAX_GROUPS} items; refused (group lists are \
+                "script '{script}': groups_for_user yielded more than {MAX_GROUPS} items; refused (group lists are \
                  read up to that number, so a runaway iterator cannot hold the worker)"
             );
             return Err(CallFailed);
@@ -126,7 +130,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 py,
                 &r,
                 tags::GROUPS_ITERATION_RAISED,
-                "iterating the result of groups_for_user raised",
+                &format!("script '{script}': iterating the result of groups_for_user raised"),
                 &err,
             );
             CallFailed
@@ -137,7 +141,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                     &r,
                     Level::Error,
                     tags::BAD_GROUPS_RESULT,
-                    "groups_for_user yielded a str that is not valid Unicode"
+                    "script '{script}': groups_for_user yielded a str that is not valid Unicode"
                 );
                 CallFailed
             })?
@@ -148,7 +152,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 &r,
                 Level::Error,
                 tags::BAD_GROUPS_RESULT,
-                "groups_for_user yielded an item of type {}; group names must be str or bytes",
+                "script '{script}': groups_for_user yielded an item of type {}; group names must be str or bytes",
                 type_name(&item)
             );
             return Err(CallFailed);
@@ -160,7 +164,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 &r,
                 Level::Debug,
                 tags::EMPTY_GROUP_NAME,
-                "groups_for_user yielded an empty group name; skipped"
+                "script '{script}': groups_for_user yielded an empty group name; skipped"
             );
             continue;
         }
@@ -169,7 +173,7 @@ fn collect_groups(r: Request, value: &Bound<'_, PyAny>) -> Result<GroupSet, Call
                 &r,
                 Level::Error,
                 tags::BAD_GROUPS_RESULT,
-                "groups_for_user yielded an unusable group name: {problem}"
+                "script '{script}': groups_for_user yielded an unusable group name: {problem}"
             );
             return Err(CallFailed);
         }
@@ -210,23 +214,30 @@ fn lookup_groups(
     let key = dir
         .auth_cache_timeout()
         .and_then(|timeout| cache::groups_key(r, spec, target.group, timeout, user));
-    let (outcome, source) = answer(r, dir, "groups_for_user", key.as_ref(), |slot| {
-        let user_text = decode_credential(user);
-        let groups = call_script(
-            r,
-            dir.call_limits(),
-            target,
-            slot,
-            "groups_for_user",
-            None,
-            |py| [PyString::new(py, &user_text).into_any()],
-            |_py, value| collect_groups(r, value),
-        );
-        match groups {
-            Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
-            Err(CallFailed) => Answer::Failed,
-        }
-    });
+    let (outcome, source) = answer(
+        r,
+        dir,
+        "groups_for_user",
+        target.path,
+        key.as_ref(),
+        |slot| {
+            let user_text = decode_credential(user);
+            let groups = call_script(
+                r,
+                dir.call_limits(),
+                target,
+                slot,
+                "groups_for_user",
+                None,
+                |py| [PyString::new(py, &user_text).into_any()],
+                |_py, value| collect_groups(r, target.path, value),
+            );
+            match groups {
+                Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
+                Err(CallFailed) => Answer::Failed,
+            }
+        },
+    );
     if source == Source::Shared {
         rlog!(
             &r,

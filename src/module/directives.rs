@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
+use authnz_core::python_home::venv_mismatch;
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::{parse_script_directive, ScriptDirective};
 use authnz_core::wait_time::parse_wait_time;
@@ -15,9 +16,10 @@ use authnz_core::wait_time::parse_wait_time;
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
 use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
-use crate::httpd::unixd::{can_read, child_identity};
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::lifecycle;
+use crate::module::script_readability;
+use crate::python::runtime;
 
 fn server_config(cmd: &mut Cmd) -> Result<&mut ServerConfig, String> {
     cmd.server_config_mut::<ServerConfig>()
@@ -74,19 +76,16 @@ fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
     if let Err(e) = std::fs::File::open(&full) {
         return Err(format!("{name}: cannot read script '{full}': {e}"));
     }
-    if let Some(child) = child_identity() {
-        if !can_read(&child, std::path::Path::new(&full)) {
-            return Err(format!(
-                "{name}: script '{full}' is not readable by the user Apache's children run as ({})",
-                child.user_name
-            ));
-        }
+    let configured_at = cmd.directive_location();
+    if !cmd.in_htaccess() {
+        // Whether the children can read it is known once `User` is final.
+        script_readability::note_script(&name, &full, configured_at.clone());
     }
     lifecycle::note_python_needed();
     Ok(Arc::new(ScriptSpec {
         path: full,
         application_group: options.application_group,
-        configured_at: cmd.directive_location(),
+        configured_at,
     }))
 }
 
@@ -188,6 +187,14 @@ fn python_home(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<()
         .ok_or("WSGIPythonHome: invalid path")?;
     if !std::path::Path::new(&home).is_dir() {
         return Err(format!("WSGIPythonHome: '{home}' is not a directory"));
+    }
+    // A virtualenv of another minor version: refused here, so `apache2 -t`
+    // says so too (the children check again as they start Python).
+    let cfg = std::path::Path::new(&home).join("pyvenv.cfg");
+    if let Ok(text) = std::fs::read_to_string(&cfg) {
+        if let Some(problem) = venv_mismatch(&home, &text, &runtime::runtime_python_version()) {
+            return Err(problem);
+        }
     }
     server_config(&mut cmd)?.python_home = Some(home);
     Ok(())

@@ -11,7 +11,7 @@ use std::ptr::null;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::apr::Pool;
+use crate::apr::{first_claim, Pool};
 use crate::ffi;
 use crate::httpd::hook_order::HookOrder;
 use crate::httpd::hooks::{self, Order};
@@ -19,6 +19,7 @@ use crate::httpd::log::Level;
 use crate::httpd::{mpm, Request, Server};
 use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
+use crate::module::script_readability;
 use crate::python::call_limit;
 use crate::python::runtime::{self, PythonSettings};
 
@@ -63,6 +64,10 @@ impl hooks::PreConfig for PreConfigCheck {
 
     fn run(pconf: Pool) -> hooks::Status {
         PYTHON_NEEDED.store(false, Ordering::Relaxed);
+        // The first child of this start or restart logs Python's line at
+        // notice, which every LogLevel shows; the others at info.
+        first_claim::renew(pconf);
+        script_readability::forget_scripts();
         if beside_mod_wsgi::is_loaded(MOD_PYTHON) {
             slog!(
                 None,
@@ -141,7 +146,11 @@ impl hooks::ChildInit for StartPython {
         match runtime::start(&python_settings(main), beside) {
             Ok(started) => slog!(
                 Some(main),
-                Level::Info,
+                if first_claim::claim() {
+                    Level::Notice
+                } else {
+                    Level::Info
+                },
                 tags::PYTHON_STARTED,
                 "Python {} {} child {} (sys.prefix {}, library {})",
                 started.version,

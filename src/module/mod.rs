@@ -2,7 +2,9 @@
 //! and authz providers, host access, the caches, process lifecycle.
 //! `reflect` is identity reflection (docs/identity-reflection.md);
 //! `require_any_warning` the start-up warning about group checks other
-//! `Require` lines bypass (docs/authorization.md#the-requireany-trap).
+//! `Require` lines bypass (docs/authorization.md#the-requireany-trap);
+//! `script_readability` and `auth_setup_check` the checks made once the
+//! whole configuration is read (docs/directives.md#configuration-checks).
 //! Concerns reach httpd, APR and the C library only through the safe
 //! layers (`httpd/`, `apr/`, `os/`), so they may not use `unsafe` at all.
 
@@ -10,6 +12,7 @@
 
 pub mod access;
 pub mod answer;
+pub mod auth_setup_check;
 pub mod authn;
 pub mod authz_group;
 pub mod basic_entry;
@@ -21,4 +24,5 @@ pub mod lifecycle;
 pub mod reflect;
 pub mod request_state;
 pub mod require_any_warning;
+pub mod script_readability;
 pub mod socache;

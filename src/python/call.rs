@@ -127,7 +127,8 @@ pub fn call_script<R, const N: usize>(
             &r,
             Level::Error,
             tags::PYTHON_NOT_IN_CHILD,
-            "Python is not available in this process; see the start-up log"
+            "Python is not available in this process, so '{path}' cannot be called: {}",
+            runtime::unavailable_reason()
         );
         Err(CallFailed)
     })
@@ -172,7 +173,7 @@ fn run_call<'py, R, const N: usize>(
             py,
             &r,
             tags::CALL_PREPARATION_FAILED,
-            "cannot prepare the call",
+            &format!("cannot prepare the call of {function}() in '{path}'"),
             &e,
         );
         CallFailed
@@ -182,7 +183,7 @@ fn run_call<'py, R, const N: usize>(
             py,
             &r,
             tags::CALL_PREPARATION_FAILED,
-            "cannot build environ",
+            &format!("cannot build environ for {function}() in '{path}'"),
             &e,
         );
         CallFailed

@@ -11,6 +11,9 @@
 //! none does once the child has begun to exit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use authnz_core::python_home::{not_a_home, stdlib_marker, venv_mismatch};
 
 use pyo3::prelude::*;
 
@@ -34,6 +37,8 @@ pub struct StartedPython {
 }
 
 static READY: AtomicBool = AtomicBool::new(false);
+/// The child has begun to exit ([`stop`]).
+static STOPPED: AtomicBool = AtomicBool::new(false);
 
 /// `major.minor` this module was built against.
 pub const BUILT_PYTHON: &str = env!("AUTHNZ_WSGI_BUILT_PYTHON");
@@ -49,10 +54,49 @@ pub fn runtime_python_version() -> String {
 /// started (`beside_mod_wsgi`), or start one. Must run once, in the child,
 /// without the GIL.
 pub fn start(settings: &PythonSettings, beside_mod_wsgi: bool) -> Result<StartedPython, String> {
-    if interpreter::is_initialized() && beside_mod_wsgi {
-        return attach();
+    let started = if interpreter::is_initialized() && beside_mod_wsgi {
+        attach()
+    } else {
+        initialize(settings)
+    };
+    if let Err(reason) = &started {
+        *UNAVAILABLE_REASON.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
     }
-    initialize(settings)
+    started
+}
+
+/// Why [`start`] failed in this child, for the line of each request that
+/// needed Python.
+static UNAVAILABLE_REASON: Mutex<Option<String>> = Mutex::new(None);
+
+/// Why Python is not available in this child.
+pub fn unavailable_reason() -> String {
+    if let Some(reason) = UNAVAILABLE_REASON
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        return reason.clone();
+    }
+    if STOPPED.load(Ordering::Acquire) {
+        "the child is exiting".to_owned()
+    } else if is_ready() {
+        "this worker thread could not attach to the interpreter".to_owned()
+    } else {
+        "it was not started in this child (see the start-up log)".to_owned()
+    }
+}
+
+/// Why `home` cannot be the home of the Python this module runs, found
+/// from its files before CPython is asked (which would print its whole
+/// path configuration, then fail).
+fn check_home(home: &str) -> Result<(), String> {
+    let dir = std::path::Path::new(home);
+    match std::fs::read_to_string(dir.join("pyvenv.cfg")) {
+        Ok(cfg) => venv_mismatch(home, &cfg, &runtime_python_version()).map_or(Ok(()), Err),
+        Err(_) if dir.join(stdlib_marker(BUILT_PYTHON)).is_file() => Ok(()),
+        Err(_) => Err(not_a_home(home, BUILT_PYTHON)),
+    }
 }
 
 /// Use the interpreter mod_wsgi started in this child: its `child_init`
@@ -94,6 +138,9 @@ fn check_runtime_version() -> Result<(), String> {
 /// `PYTHON*` variable or user site directory.
 fn initialize(settings: &PythonSettings) -> Result<StartedPython, String> {
     check_runtime_version()?;
+    if let Some(home) = &settings.home {
+        check_home(home)?;
+    }
     let venv_executable = settings.home.as_deref().and_then(venv_executable);
     let home = match (&settings.home, &venv_executable) {
         (_, Some(exe)) => Home::Executable(exe),
@@ -190,6 +237,7 @@ pub fn is_ready() -> bool {
 /// releaser stops (mod_wsgi may finalise the interpreter next).
 pub fn stop() {
     READY.store(false, Ordering::Release);
+    STOPPED.store(true, Ordering::Release);
     thread_states::stop_releasing();
 }
 

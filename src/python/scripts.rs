@@ -2,8 +2,11 @@
 //! group, path), named `_authnz_wsgi_<md5>`, loaded on first use, re-loaded
 //! when its mtime changes (checked at most once a second). Each script has
 //! its own lock, taken with the GIL released, so a slow import blocks only
-//! callers of that script. A failed load is logged once and retried on a
-//! later request (again at most once a second). The first load installs
+//! callers of that script. A failed load is logged with its traceback and
+//! retried on a later request (again at most once a second); every request
+//! the script fails after that gets one short line naming the script and
+//! the reason, the traceback again only when the failure changed. A
+//! missing function is reported the same way. The first load installs
 //! the error-log `sys.stdout`/`sys.stderr` (`std_streams`), so what a
 //! script prints at import time is logged too.
 
@@ -23,7 +26,7 @@ use pyo3::types::{PyModule, PyString};
 
 use crate::httpd::log::Level;
 use crate::httpd::Request;
-use crate::python::errors::log_exception;
+use crate::python::errors::{describe, log_exception};
 use crate::python::std_streams;
 use crate::rlog;
 
@@ -50,6 +53,25 @@ struct ScriptState {
     last_check: Option<Instant>,
     /// The last load attempt failed; its error was logged then.
     failed: bool,
+    /// Why it failed (one line), for the line of each request it fails.
+    failure: Option<String>,
+    /// The script's mtime at that failure (`None`: it could not be read).
+    failed_mtime: Option<SystemTime>,
+}
+
+impl ScriptState {
+    fn fail(&mut self, reason: String, mtime: Option<SystemTime>) {
+        self.loaded = None;
+        self.failed = true;
+        self.failure = Some(reason);
+        self.failed_mtime = mtime;
+    }
+
+    /// Whether a load that failed with `reason` failed as the last one did,
+    /// on the same file: its traceback is logged already.
+    fn fails_again(&self, reason: &str, mtime: SystemTime) -> bool {
+        self.failed && self.failed_mtime == Some(mtime) && self.failure.as_deref() == Some(reason)
+    }
 }
 
 /// One script in one application group: its identity and its load state.
@@ -152,6 +174,16 @@ fn registered_entry(
     Ok(entry)
 }
 
+/// An application group as the configuration writes it: the global
+/// group (the empty name inside the module) is `%{GLOBAL}`.
+pub fn group_label(group: &str) -> &str {
+    if group.is_empty() {
+        "%{GLOBAL}"
+    } else {
+        group
+    }
+}
+
 /// The callable `function` of the script at `path` in `application_group`.
 pub fn function<'py>(
     py: Python<'py>,
@@ -167,10 +199,11 @@ pub fn function<'py>(
             Level::Error,
             tags::TOO_MANY_APPLICATION_GROUPS,
             "script '{}' already runs in {MAX_GROUPS_PER_SCRIPT} application groups in this \
-             child; application group '{application_group}' is refused (with \
+             child; application group '{}' is refused (with \
              application-group=%{{HOST}}, every host name a wildcard ServerAlias admits is a \
              group of its own)",
-            path
+            path,
+            group_label(application_group)
         );
         return Err(ScriptUnavailable);
     };
@@ -187,12 +220,12 @@ pub fn function<'py>(
     match module.getattr(function_name(py, function)) {
         Ok(callable) if callable.is_callable() => Ok(callable),
         found => {
+            let what = if found.is_ok() {
+                "is not callable"
+            } else {
+                "is not defined"
+            };
             if loaded.reported_missing.insert(function) {
-                let what = if found.is_ok() {
-                    "is not callable"
-                } else {
-                    "is not defined"
-                };
                 rlog!(
                     r,
                     Level::Error,
@@ -203,9 +236,9 @@ pub fn function<'py>(
             } else {
                 rlog!(
                     r,
-                    Level::Debug,
+                    Level::Error,
                     tags::FUNCTION_MISSING,
-                    "script '{}' has no usable {function} (reported at load)",
+                    "script '{}' cannot answer: {function} {what} in it",
                     key.path
                 );
             }
@@ -244,10 +277,11 @@ fn refresh(
     if state.failed && recently_checked {
         rlog!(
             r,
-            Level::Debug,
-            tags::SCRIPT_RETRY_WAIT,
-            "script '{}' failed to load less than a second ago",
-            key.path
+            Level::Error,
+            tags::SCRIPT_STILL_FAILING,
+            "script '{}' cannot be used: {} (tried again at most once a second)",
+            key.path,
+            state.failure.as_deref().unwrap_or("it failed to load")
         );
         return Err(ScriptUnavailable);
     }
@@ -255,8 +289,7 @@ fn refresh(
     let mtime = match std::fs::metadata(&key.path).and_then(|m| m.modified()) {
         Ok(mtime) => mtime,
         Err(e) => {
-            state.loaded = None;
-            state.failed = true;
+            state.fail(format!("cannot access it: {e}"), None);
             rlog!(
                 r,
                 Level::Error,
@@ -284,7 +317,7 @@ fn refresh(
                     "loaded"
                 },
                 key.path,
-                key.application_group
+                group_label(&key.application_group)
             );
             state.loaded = Some(LoadedScript {
                 module,
@@ -292,23 +325,35 @@ fn refresh(
                 reported_missing: HashSet::new(),
             });
             state.failed = false;
+            state.failure = None;
             Ok(())
         }
         Err(LoadError::Python(err)) => {
-            state.loaded = None;
-            state.failed = true;
-            log_exception(
-                py,
-                r,
-                tags::SCRIPT_LOAD_FAILED,
-                &format!("cannot load script '{}'", key.path),
-                &err,
-            );
+            let reason = describe(py, &err);
+            if state.fails_again(&reason, mtime) {
+                // The same failure of the same file: its traceback is in
+                // the log already.
+                rlog!(
+                    r,
+                    Level::Error,
+                    tags::SCRIPT_STILL_FAILING,
+                    "script '{}' cannot be used: it still fails to load: {reason}",
+                    key.path
+                );
+            } else {
+                log_exception(
+                    py,
+                    r,
+                    tags::SCRIPT_LOAD_FAILED,
+                    &format!("cannot load script '{}'", key.path),
+                    &err,
+                );
+            }
+            state.fail(reason, Some(mtime));
             Err(ScriptUnavailable)
         }
         Err(LoadError::Io(message)) => {
-            state.loaded = None;
-            state.failed = true;
+            state.fail(format!("cannot load it: {message}"), Some(mtime));
             rlog!(
                 r,
                 Level::Error,

@@ -6,11 +6,14 @@
 //! one-computation-per-key rule of `WSGIAuthCacheTimeout` (docs/caching.md); the lines
 //! a script's writes become in the error log (docs/how-it-runs.md); also the byte
 //! comparison of the per-call path; and the sections of a configuration
-//! whose `Require` lines let every valid user past a group check (docs/authorization.md#the-requireany-trap).
+//! whose `Require` lines let every valid user past a group check (docs/authorization.md#the-requireany-trap);
+//! what a `WSGIPythonHome` directory is (its `pyvenv.cfg` version); sections where
+//! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`).
 
 #![forbid(unsafe_code)]
 
 pub mod auth_cache;
+pub mod auth_setup;
 pub mod basic_entry_hash;
 pub mod credentials;
 pub mod environ_keys;
@@ -20,6 +23,7 @@ pub mod host_verdict;
 pub mod log_lines;
 pub mod log_tags;
 pub mod permissions;
+pub mod python_home;
 pub mod realm_hash;
 pub mod redact;
 pub mod reflect;

@@ -39,11 +39,11 @@ registry! {
         "mod_python is loaded too; only one CPython can live in an httpd process.",
         "Remove the LoadModule line of one of the two modules.";
     PYTHON_STARTED = 3, 1,
-        "Python started in (or, beside mod_wsgi, was attached to in) a child: version, sys.prefix, libpython.",
+        "Python started in (or, beside mod_wsgi, was attached to in) a child: version, sys.prefix, libpython (notice in the first child of each start or restart, so every LogLevel shows it; info in the others).",
         "None; check that sys.prefix is the virtualenv you meant.";
     PYTHON_UNAVAILABLE = 4, 1,
         "Python could not be started in a child; every request that needs a script gets an error.",
-        "Read the reason in the line: a bad WSGIPythonHome, a libpython of another version than the module was built for.";
+        "Read the reason in the line: a WSGIPythonHome that is no Python home or a virtualenv of another version, a libpython of another version than the module was built for.";
     NO_USER_SCRIPT = 10, 1,
         "AuthBasicProvider/AuthDigestProvider wsgi is used where no WSGIAuthUserScript applies.",
         "Add WSGIAuthUserScript to the section (or to the AuthnProviderAlias).";
@@ -60,17 +60,20 @@ registry! {
         "A script could not be loaded: a Python exception at import (with its traceback) or a read error.",
         "Fix the script; it is loaded again at most once a second, no restart needed.";
     FUNCTION_MISSING = 21, 2,
-        "A script has no callable of the function a directive needs (error once per load, then debug).",
+        "A script has no callable of the function a directive needs: once per load, then a short line on each request it fails (500 or 403).",
         "Define check_password / get_realm_hash / groups_for_user / allow_access in the script.";
-    SCRIPT_RETRY_WAIT = 22, 1,
-        "A script failed to load less than a second ago; not retried yet (debug).",
-        "None; see the AUTHNZ_WSGI0020 line of the failure.";
+    SCRIPT_STILL_FAILING = 22, 2,
+        "A request needed a script whose last load failed (within the second, or again the same way): the line names the script and the reason; the traceback is logged once, with the AUTHNZ_WSGI0020 line (500 or 403).",
+        "Fix the script; the AUTHNZ_WSGI0020 line of its first failure has the traceback.";
     SCRIPT_UNREADABLE = 23, 1,
         "A script file cannot be accessed (missing, or not readable by the user the children run as).",
         "Restore the file or its permissions; it is retried at most once a second.";
     SCRIPT_LOADED = 24, 1,
         "A script was loaded or re-loaded in an application group (info).",
         "None.";
+    SCRIPT_NOT_READABLE_BY_CHILD = 25, 1,
+        "A script the configuration names is not readable by the User Apache's children run as; start-up and apache2 -t fail.",
+        "Give that user read access to the file and search access to its directories (the line names both).";
     NO_GROUP_SCRIPT = 30, 1,
         "Require wsgi-group is used where no WSGIAuthGroupScript applies (500).",
         "Add WSGIAuthGroupScript to the section (or to the AuthzProviderAlias).";
@@ -102,8 +105,8 @@ registry! {
         "A script function raised; the summary names the script, the traceback follows (500 or 403).",
         "Fix the script. A message that shows the password is not logged (the line says so).";
     PYTHON_NOT_IN_CHILD = 43, 1,
-        "A request needed a script but Python is not available in this child (500).",
-        "See the AUTHNZ_WSGI0004 line at the child's start-up.";
+        "A request needed a script but Python is not available in this child; the line names the script and the reason (500).",
+        "Fix what the reason says (the AUTHNZ_WSGI0004 line at the child's start-up says it too).";
     CALL_CAP_REACHED = 44, 1,
         "WSGIMaxConcurrentCalls calls were still running after the wait; the request was refused (500).",
         "Find the slow script (WSGIScriptTimeout bounds it) or raise WSGIMaxConcurrentCalls.";
@@ -215,6 +218,12 @@ registry! {
     REQUIRE_ANY_TRAP = 103, 1,
         "A group line shares the implicit <RequireAny> with a line that grants on its own: every valid user gets in.",
         "Put the lines in <RequireAll>, or drop the other line (WSGIWarnRequireAny Off if meant).";
+    AUTH_SETUP_INCOMPLETE = 104, 1,
+        "A section uses WSGIAuthUserScript, the wsgi provider or Require wsgi-group but has no AuthType, or no AuthBasicProvider/AuthDigestProvider (warning at start-up and in apache2 -t).",
+        "Add what the line names (AuthType Basic and AuthBasicProvider wsgi) to the section or to one whose path covers it.";
+    GROUP_SCRIPT_CERTAINLY_MISSING = 105, 1,
+        "A Require wsgi-group line whose section certainly gets no WSGIAuthGroupScript; start-up and apache2 -t fail.",
+        "Add WSGIAuthGroupScript to the section the line names.";
 }
 
 /// The tag with this number.

@@ -58,7 +58,7 @@ pub const OPT_OUT_DIRECTIVE: &str = "WSGIWarnRequireAny";
 const MAX_QUOTED: usize = 120;
 
 /// The words of `text`, with httpd's configuration quoting.
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text.as_bytes();
     loop {
@@ -72,7 +72,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// A section's arguments without the closing `>`.
-fn section_args(args: &str) -> &str {
+pub(crate) fn section_args(args: &str) -> &str {
     let trimmed = args.trim_end();
     trimmed.strip_suffix('>').unwrap_or(trimmed).trim()
 }

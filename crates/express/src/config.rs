@@ -31,6 +31,9 @@ pub fn modules(s: &Settings) -> Vec<String> {
         Content::ProxyTo(target) => {
             list.push("proxy".into());
             list.push("proxy_http".into());
+            if o.proxy_user_header.is_some() {
+                list.push("headers".into());
+            }
             if target.tls {
                 list.push("ssl".into());
             }
@@ -200,11 +203,17 @@ fn location(out: &mut String, s: &Settings) {
     if o.reflect_auth {
         out.push_str("    WSGIReflectAuth On\n");
     }
+    if let Some(name) = &o.proxy_user_header {
+        proxy_user_header(out, name);
+    }
     match &o.auth {
         None => out.push_str("    Require all granted\n"),
         Some(auth) if auth.groups.is_empty() => out.push_str("    Require valid-user\n"),
         Some(auth) => {
             let groups: Vec<String> = auth.groups.iter().map(|g| conf(g)).collect();
+            // A logged-in user outside the groups gets 403, not another
+            // password prompt (httpd's default answer is 401).
+            out.push_str("    AuthzSendForbiddenOnFailure On\n");
             let _ = write!(
                 out,
                 "    <RequireAll>\n        Require valid-user\n        Require wsgi-group {}\n    </RequireAll>\n",
@@ -213,6 +222,28 @@ fn location(out: &mut String, s: &Settings) {
         }
     }
     out.push_str("</Location>\n");
+}
+
+/// `--proxy-user-header NAME`: mod_headers' `RequestHeader` lines run in
+/// the fixup phase, after authentication and before the proxy handler,
+/// in the order written: first every copy a client sent is removed (also
+/// the `_` spelling, which WSGI servers fold into the same variable),
+/// then the header is set from the user Apache authenticated.
+fn proxy_user_header(out: &mut String, name: &str) {
+    let mut spellings = vec![name.to_owned()];
+    for other in [name.replace('-', "_"), name.replace('_', "-")] {
+        if !spellings.contains(&other) {
+            spellings.push(other);
+        }
+    }
+    for spelling in &spellings {
+        let _ = writeln!(out, "    RequestHeader unset {}", conf(spelling));
+    }
+    let _ = writeln!(
+        out,
+        "    RequestHeader set {} \"expr=%{{REMOTE_USER}}\"",
+        conf(name)
+    );
 }
 
 #[cfg(test)]
@@ -312,6 +343,12 @@ mod tests {
         ]);
         let l = location_block(&c);
         assert!(l.contains("    WSGIAuthGroupScript \"/s/groups.py\"\n"));
+        // A member of no group gets 403, not a new password prompt.
+        assert!(l.contains("    AuthzSendForbiddenOnFailure On\n    <RequireAll>\n"));
+        assert!(
+            !location_block(&render_with(&["--auth-user-script", "/s/auth.py"]))
+                .contains("AuthzSendForbiddenOnFailure")
+        );
         assert!(l.contains(
             "    <RequireAll>\n        Require valid-user\n        Require wsgi-group \"admins\" \"g 2\"\n    </RequireAll>\n"
         ));
@@ -328,14 +365,14 @@ mod tests {
             "/s/auth.py",
             "--host-access-script",
             "/s/hosts.py",
-            "--reflect-auth",
             "--application-group",
             "site 1",
         ]);
         let l = location_block(&c);
         assert!(l.contains("WSGIAuthUserScript \"/s/auth.py\" application-group=\"site 1\"\n"));
         assert!(l.contains("WSGIAccessScript \"/s/hosts.py\" application-group=\"site 1\"\n"));
-        assert!(l.contains("    WSGIReflectAuth On\n"));
+        let c = render_with(&["--host-access-script", "/s/hosts.py", "--reflect-auth"]);
+        assert!(location_block(&c).contains("    WSGIReflectAuth On\n"));
         let c = render_with(&["--host-access-script", "/s/hosts.py"]);
         assert!(location_block(&c).ends_with(
             "    WSGIAccessScript \"/s/hosts.py\"\n    Require all granted\n</Location>\n"
@@ -354,6 +391,24 @@ mod tests {
         let c = render_with(&["--proxy-to", "https://backend/"]);
         assert!(c.contains("LoadModule ssl_module"));
         assert!(c.contains("SSLProxyEngine On\nSSLProxyVerify require\n"));
+        assert!(!c.contains("headers_module") && !c.contains("RequestHeader"));
+    }
+
+    #[test]
+    fn proxy_user_header() {
+        let c = render_with(&[
+            "--proxy-to",
+            "http://127.0.0.1:9000",
+            "--auth-user-script",
+            "/s/auth.py",
+            "--proxy-user-header",
+            "X-Remote-User",
+        ]);
+        assert!(c.contains("LoadModule headers_module"));
+        assert!(location_block(&c).contains(
+            "    RequestHeader unset \"X-Remote-User\"\n    RequestHeader unset \"X_Remote_User\"\n    \
+             RequestHeader set \"X-Remote-User\" \"expr=%{REMOTE_USER}\"\n"
+        ));
     }
 
     #[test]

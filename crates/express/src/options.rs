@@ -108,6 +108,9 @@ pub struct Options {
     /// The `application-group=` option for every script directive.
     pub application_group: Option<String>,
     pub reflect_auth: bool,
+    /// `--proxy-user-header`: the request header the backend learns the
+    /// authenticated user from.
+    pub proxy_user_header: Option<String>,
     pub python_home: Option<PathBuf>,
     pub python_path: Vec<PathBuf>,
     pub mpm: Mpm,
@@ -239,6 +242,29 @@ fn build(raw: &Raw) -> Checked<Options> {
 
     let auth = build_auth(raw)?;
     let host_access_script = path(raw, "host-access-script")?;
+    let reflect_auth = flag(raw, "reflect-auth");
+    if reflect_auth && auth.is_some() {
+        return Err(
+            "--reflect-auth and --auth-user-script exclude each other: with --auth-user-script \
+             Apache authenticates every request itself, and a user Apache authenticated is never \
+             replaced by the backend's X-Remote-User, so --reflect-auth would have no effect. \
+             Use --reflect-auth for a backend that does its own login, or --proxy-user-header \
+             NAME to tell the backend who logged in here"
+                .to_owned(),
+        );
+    }
+    let proxy_user_header = single(raw, "proxy-user-header").map(str::to_owned);
+    if let Some(name) = &proxy_user_header {
+        authnz_core::reflect::validate_header_name(name)
+            .map_err(|e| format!("--proxy-user-header: {e}"))?;
+        if !matches!(content, Content::ProxyTo(_)) || auth.is_none() {
+            return Err(
+                "--proxy-user-header needs --proxy-to (the backend that reads it) and \
+                 --auth-user-script (the login whose user it carries)"
+                    .to_owned(),
+            );
+        }
+    }
 
     let application_group = single(raw, "application-group").map(str::to_owned);
     if let Some(group) = &application_group {
@@ -286,7 +312,8 @@ fn build(raw: &Raw) -> Checked<Options> {
         auth,
         host_access_script,
         application_group,
-        reflect_auth: flag(raw, "reflect-auth"),
+        reflect_auth,
+        proxy_user_header,
         python_home: path(raw, "python-home")?,
         python_path,
         mpm,
@@ -518,6 +545,46 @@ mod tests {
             "%{X}"
         ])
         .contains("%{"));
+    }
+
+    #[test]
+    fn reflection_and_the_backend_user() {
+        let both = err(&["--auth-user-script", "u.py", "--reflect-auth"]);
+        assert!(both.contains("--reflect-auth and --auth-user-script exclude each other"));
+        assert!(both.contains("--proxy-user-header"));
+        let o = run(&[
+            "--proxy-to",
+            "http://127.0.0.1:9000",
+            "--auth-user-script",
+            "u.py",
+            "--proxy-user-header",
+            "X-User",
+        ])
+        .unwrap();
+        assert_eq!(o.proxy_user_header.as_deref(), Some("X-User"));
+        assert!(err(&[
+            "--auth-user-script",
+            "u.py",
+            "--proxy-user-header",
+            "X-User"
+        ])
+        .contains("needs --proxy-to"));
+        assert!(err(&[
+            "--proxy-to",
+            "http://127.0.0.1:9000",
+            "--proxy-user-header",
+            "X-User"
+        ])
+        .contains("and --auth-user-script"));
+        assert!(err(&[
+            "--proxy-to",
+            "http://h/",
+            "--auth-user-script",
+            "u.py",
+            "--proxy-user-header",
+            "X User"
+        ])
+        .starts_with("--proxy-user-header: "));
     }
 
     #[test]
