@@ -4,11 +4,13 @@
 # base image is made without a registry (make-base-image.sh, skipped when it
 # exists), and a small build context gets only what the image needs.
 # Environment: IMAGE (tag), MODULE_SO (a built .so; skips the build),
-# BASE_IMAGE, FORCE=1 (rebuild the base image too).
+# SUITE (bookworm or trixie; MODULE_SO must then be built for it, see
+# docker/build-in-container.sh), BASE_IMAGE, FORCE=1 (rebuild the base image
+# too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${IMAGE:-authnz-wsgi:latest}"
-BASE_IMAGE="${BASE_IMAGE:-authnz-wsgi-base:bookworm}"
+BASE_IMAGE="${BASE_IMAGE:-$(bash docker/make-base-image.sh --tag)}"
 export BASE_IMAGE
 
 so="${MODULE_SO:-target/release/libmod_authnz_wsgi.so}"
