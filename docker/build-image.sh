@@ -23,7 +23,12 @@ bash docker/make-base-image.sh
 
 # The module is built against this machine's httpd headers: say so when the
 # image's Apache is a different release (FORCE=1 brings the base up to date).
-host_apache=$(dpkg-query -W -f='${Version}' apache2-dev 2>/dev/null || true)
+# (Only for this machine's own release: another release's module is built
+# in a container of that release, docker/build-in-container.sh.)
+host_apache=""
+if [ "${SUITE:-bookworm}" = "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" ]; then
+  host_apache=$(dpkg-query -W -f='${Version}' apache2-dev 2>/dev/null || true)
+fi
 image_apache=$(docker run --rm "$BASE_IMAGE" dpkg-query -W -f='${Version}' apache2)
 if [ -n "$host_apache" ] && [ "$host_apache" != "$image_apache" ]; then
   echo "warning: module built against apache2-dev $host_apache, image has apache2" \
