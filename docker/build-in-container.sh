@@ -33,6 +33,9 @@ TOOLCHAIN="${TOOLCHAIN:-stable-x86_64-unknown-linux-gnu}"
 
 bash docker/make-base-image.sh
 base=$(bash docker/make-base-image.sh --tag)
+docker run --rm --network none "$base" test -d /var/cache/authnz-wsgi/build ||
+  { echo "build-in-container.sh: $base carries no build packages (see make-base-image.sh)" >&2
+    exit 1; }
 build_image="authnz-wsgi-build:${base#*:}"
 if ! docker image inspect "$build_image" >/dev/null 2>&1; then
   docker build -q --network none -t "$build_image" - <<DOCKERFILE

@@ -13,8 +13,9 @@
 # install` to take offline:
 #   /var/cache/authnz-wsgi/extra  mod_wsgi's package (libapache2-mod-wsgi-py3)
 #   /var/cache/authnz-wsgi/build  what building the module and its .deb needs
-#                                 (apache2-dev, python3-dev, clang, ...);
-#                                 docker/make-build-image.sh installs them.
+#                                 (apache2-dev, python3-dev, clang, ...), for
+#                                 the releases built in a container (trixie);
+#                                 docker/build-in-container.sh installs them.
 #
 # The tag names the suite and a digest of this script, so an image made by
 # an older or newer version of it is never taken for this one:
@@ -24,9 +25,11 @@
 set -euo pipefail
 
 SUITE="${SUITE:-bookworm}"
+# BUILD_SET: whether the image carries the build's .debs. Bookworm's
+# module is built on this (Debian 12) machine, so its image does not.
 case "$SUITE" in
-  bookworm) PYTHON_VERSION=3.11 ;;
-  trixie) PYTHON_VERSION=3.13 ;;
+  bookworm) PYTHON_VERSION=3.11 BUILD_SET=no ;;
+  trixie) PYTHON_VERSION=3.13 BUILD_SET=yes ;;
   *) echo "make-base-image.sh: SUITE must be bookworm or trixie, not $SUITE" >&2; exit 2 ;;
 esac
 digest=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
@@ -114,7 +117,9 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -q
 chroot "$root" apt-get clean
 # Downloaded with their dependencies that are not installed yet, so that
 # `apt-get install /var/cache/authnz-wsgi/<set>/*.deb` needs no mirror.
-for set in extra build; do
+sets=extra
+if [ "$BUILD_SET" = yes ]; then sets="extra build"; fi
+for set in $sets; do
   if [ "$set" = extra ]; then debs=$EXTRA_DEBS; else debs=$BUILD_DEBS; fi
   mkdir -p "$root/var/cache/authnz-wsgi/$set/partial"
   # shellcheck disable=SC2086 # a list of package names

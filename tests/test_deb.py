@@ -13,10 +13,11 @@ authnz_wsgi`, the shipped examples (basic.conf and scripts/users.py from
 /usr/share/doc) answer 401 without and with a wrong password and 200 with
 the right one, as the access and error logs inside the container show;
 `apt-get remove` disables the module and Apache still passes `apache2ctl
--t`, starts and answers; `apt-get purge` leaves no file of the package (the
-file lists before installing and after purging are the same). The second
-test does the same beside mod_wsgi's package (libapache2-mod-wsgi-py3),
-installed before or after this one: `a2enmod` enables both, their .load
+-t`, starts and answers; installed again, it stays disabled; `apt-get
+purge` leaves no file of the package (the file lists before installing and
+after purging are the same). The second test does the same beside mod_wsgi's
+package (libapache2-mod-wsgi-py3), installed before or after this one:
+mod_wsgi's package enables itself, this one waits for `a2enmod`; the .load
 files are read in name order (authnz_wsgi.load before wsgi.load) and both
 modules are loaded; remove and purge leave mod_wsgi enabled and working.
 
@@ -240,6 +241,9 @@ def test_install_enable_serve_remove_purge(box):
     assert "start-server" in box.sh("authnz-wsgi-express --help 2>&1", ok=False).stdout
     enable_and_serve(box)
     remove_and_check_apache(box)
+    # Installed again after a remove: still only enabled on request.
+    install_ours(box)
+    assert box.sh("test -e /etc/apache2/mods-enabled/authnz_wsgi.load", ok=False).returncode == 1
     box.sh("a2disconf -q authnz-example 2>/dev/null; rm -f "
            "/etc/apache2/conf-available/authnz-example.conf; rm -rf /var/www/html/basic")
     purge(box)
