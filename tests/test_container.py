@@ -475,3 +475,29 @@ def test_without_an_engine_ci_fails_instead_of_skipping(ci, outcome):
     else:
         assert run.returncode == 0, output
         assert "3 skipped" in output, output
+
+
+SHA1_CRYPT_CHECK = r"""
+import ctypes
+crypt = ctypes.CDLL("libcrypt.so.1")
+crypt.crypt.restype = ctypes.c_char_p
+entry = crypt.crypt(b"a password", b"$sha1$1$abcdefghijklmnop$")
+apr = ctypes.CDLL("libapr-1.so.0")
+apr.apr_initialize()
+aprutil = ctypes.CDLL("libaprutil-1.so.0")
+print(entry.decode(), aprutil.apr_password_validate(b"a password", entry) == 0,
+      aprutil.apr_password_validate(b"another", entry) == 0)
+"""
+
+
+def test_the_release_makes_and_checks_sha1_crypt(server):
+    """The module's socache entries for Basic are `$sha1$` hashes from
+    libxcrypt, checked by APR's apr_password_validate (docs/caching.md):
+    both must work in each release's image, or the module falls back to
+    bcrypt (AUTHNZ_WSGI0078)."""
+    run = server.exec("python3", "-c", SHA1_CRYPT_CHECK)
+    assert run.returncode == 0, run.stderr
+    entry, right, wrong = run.stdout.split()
+    assert entry.startswith("$sha1$1$abcdefghijklmnop$") and len(entry) == 53
+    assert (right, wrong) == ("True", "False")
+    assert "AUTHNZ_WSGI0078" not in server.read(ERROR_LOG)
