@@ -45,11 +45,12 @@ debian/rules clean
 mmn=$(sed -n 's/^HTTPD_MMN = //p' /usr/share/apache2/build/config_vars.mk)
 python_version=$("$PYO3_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 depends=$(dpkg-deb -f "$deb" Depends)
-for needed in "apache2-api-$mmn" "libpython$python_version "; do
-  case "$depends, " in
-    *"$needed"*) ;;
-    *) echo "build-deb.sh: Depends lacks ${needed% }: $depends" >&2; exit 1 ;;
-  esac
+for needed in "apache2-api-$mmn" "libpython$python_version"; do
+  # A whole package name in the comma-separated list, with or without a version.
+  if ! tr ',' '\n' <<<"$depends" | grep -Eq "^ *${needed//./\\.}( |\$)"; then
+    echo "build-deb.sh: Depends lacks $needed: $depends" >&2
+    exit 1
+  fi
 done
 echo "Depends: $depends"
 
