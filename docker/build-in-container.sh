@@ -7,9 +7,10 @@
 # with one layer more: the build's packages (apache2-dev, python3-dev,
 # clang, debhelper, ...), installed from the .debs the base image carries,
 # so that neither this nor the build itself needs a mirror (the container
-# runs without a network). Rust comes from this machine's rustup toolchain,
-# mounted read-only, and the crates from its cargo registry, also
-# read-only (the build is offline).
+# runs without a network). Rust comes from this machine's toolchain (the
+# sysroot of its rustc, e.g. a rustup toolchain; RUST_SYSROOT), mounted
+# read-only, and the crates from its cargo registry (CARGO_HOME), also
+# read-only: the build is offline.
 #
 # Output, under OUT_DIR (default ${CARGO_TARGET_DIR:-target}/$SUITE):
 #   target/release/libmod_authnz_wsgi.so, target/release/authnz-wsgi-express
@@ -22,12 +23,13 @@ cd "$repo"
 SUITE="${SUITE:-trixie}"
 export SUITE
 OUT_DIR="${OUT_DIR:-${CARGO_TARGET_DIR:-$repo/target}/$SUITE}"
-RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
-TOOLCHAIN="${TOOLCHAIN:-stable-x86_64-unknown-linux-gnu}"
+# The toolchain this machine's rustc belongs to (a rustup toolchain
+# directory holds rustc, cargo and the standard library together).
+RUST_SYSROOT="${RUST_SYSROOT:-$(rustc --print sysroot)}"
 
-[ -x "$RUSTUP_HOME/toolchains/$TOOLCHAIN/bin/cargo" ] ||
-  { echo "build-in-container.sh: no $TOOLCHAIN toolchain in $RUSTUP_HOME" >&2; exit 1; }
+[ -x "$RUST_SYSROOT/bin/cargo" ] && [ -x "$RUST_SYSROOT/bin/rustc" ] ||
+  { echo "build-in-container.sh: no cargo and rustc in $RUST_SYSROOT/bin" >&2; exit 1; }
 [ -d "$CARGO_HOME/registry" ] ||
   { echo "build-in-container.sh: no cargo registry in $CARGO_HOME (run cargo fetch)" >&2; exit 1; }
 
@@ -52,7 +54,7 @@ git ls-files -z -c -o --exclude-standard |
   tar --null -T - -c |
   docker run --rm -i --network none \
     -v "$OUT_DIR:/out" \
-    -v "$RUSTUP_HOME/toolchains/$TOOLCHAIN:/opt/rust:ro" \
+    -v "$RUST_SYSROOT:/opt/rust:ro" \
     -v "$CARGO_HOME/registry:/opt/cargo/registry:ro" \
     -e CARGO_HOME=/opt/cargo -e CARGO_NET_OFFLINE=true \
     -e CARGO_TARGET_DIR=/out/target -e DEB_OUT_DIR=/out/debian -e LINTIAN=0 \
