@@ -3,7 +3,8 @@
 #   make install   the built module into Apache's module directory (as root)
 #   make test      everything: lints, unit tests, the suite against real Apache
 #   make image     the container image authnz-wsgi:latest (docker/)
-.PHONY: build install test image
+#   make deb       the Debian package libapache2-mod-authnz-wsgi_<version>_<arch>.deb
+.PHONY: build install test image deb
 build:
 	bash scripts/build.sh
 install:
@@ -12,3 +13,5 @@ test:
 	bash scripts/test.sh
 image:
 	bash docker/build-image.sh
+deb:
+	bash scripts/build-deb.sh

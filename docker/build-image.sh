@@ -4,11 +4,13 @@
 # base image is made without a registry (make-base-image.sh, skipped when it
 # exists), and a small build context gets only what the image needs.
 # Environment: IMAGE (tag), MODULE_SO (a built .so; skips the build),
-# BASE_IMAGE, FORCE=1 (rebuild the base image too).
+# SUITE (bookworm or trixie; MODULE_SO must then be built for it, see
+# docker/build-in-container.sh), BASE_IMAGE, FORCE=1 (rebuild the base image
+# too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${IMAGE:-authnz-wsgi:latest}"
-BASE_IMAGE="${BASE_IMAGE:-authnz-wsgi-base:bookworm}"
+BASE_IMAGE="${BASE_IMAGE:-$(bash docker/make-base-image.sh --tag)}"
 export BASE_IMAGE
 
 so="${MODULE_SO:-target/release/libmod_authnz_wsgi.so}"
@@ -21,7 +23,12 @@ bash docker/make-base-image.sh
 
 # The module is built against this machine's httpd headers: say so when the
 # image's Apache is a different release (FORCE=1 brings the base up to date).
-host_apache=$(dpkg-query -W -f='${Version}' apache2-dev 2>/dev/null || true)
+# (Only for this machine's own release: another release's module is built
+# in a container of that release, docker/build-in-container.sh.)
+host_apache=""
+if [ "${SUITE:-bookworm}" = "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" ]; then
+  host_apache=$(dpkg-query -W -f='${Version}' apache2-dev 2>/dev/null || true)
+fi
 image_apache=$(docker run --rm "$BASE_IMAGE" dpkg-query -W -f='${Version}' apache2)
 if [ -n "$host_apache" ] && [ "$host_apache" != "$image_apache" ]; then
   echo "warning: module built against apache2-dev $host_apache, image has apache2" \

@@ -1,23 +1,51 @@
 #!/usr/bin/env bash
-# Builds the base image authnz-wsgi-base:bookworm without a registry:
-# debootstrap a minimal Debian 12 with Apache and the Python runtime into a
-# directory under /var/tmp, bring it up to date from bookworm-updates and
-# bookworm-security (so its Apache matches the host's, whose headers the
+# Builds a base image without a registry: debootstrap a minimal Debian
+# (SUITE: bookworm, the default, is Debian 12 with Python 3.11; trixie is
+# Debian 13 with Python 3.13) with Apache and the Python runtime into a
+# directory under /var/tmp, bring it up to date from the suite's -updates
+# and -security archives (so its Apache matches the one whose headers the
 # module is built against), then `docker import` it.
 #
 # Everything the image needs is installed here, on the host, because a
-# container may not reach Debian's mirror during `docker build`.
+# container may not reach Debian's mirror (the package tests run containers
+# on a network without a way out). Besides the runtime, two sets of .deb
+# files are left in the image without being installed, for `apt-get
+# install` to take offline:
+#   /var/cache/authnz-wsgi/extra  mod_wsgi's package (libapache2-mod-wsgi-py3)
+#   /var/cache/authnz-wsgi/build  what building the module and its .deb needs
+#                                 (apache2-dev, python3-dev, clang, ...), for
+#                                 the releases built in a container (trixie);
+#                                 docker/build-in-container.sh installs them.
 #
+# The tag names the suite and a digest of this script, so an image made by
+# an older or newer version of it is never taken for this one:
+#   bash docker/make-base-image.sh --tag   prints the tag and exits.
 # Skipped when the image already exists; FORCE=1 rebuilds it.
-# Environment: BASE_IMAGE (tag), DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR.
+# Environment: SUITE, BASE_IMAGE (tag), DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR.
 set -euo pipefail
 
-IMAGE="${BASE_IMAGE:-authnz-wsgi-base:bookworm}"
+SUITE="${SUITE:-bookworm}"
+# BUILD_SET: whether the image carries the build's .debs. Bookworm's
+# module is built on this (Debian 12) machine, so its image does not.
+case "$SUITE" in
+  bookworm) PYTHON_VERSION=3.11 BUILD_SET=no ;;
+  trixie) PYTHON_VERSION=3.13 BUILD_SET=yes ;;
+  *) echo "make-base-image.sh: SUITE must be bookworm or trixie, not $SUITE" >&2; exit 2 ;;
+esac
+digest=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
+IMAGE="${BASE_IMAGE:-authnz-wsgi-base:$SUITE-$digest}"
+if [ "${1:-}" = --tag ]; then
+  echo "$IMAGE"
+  exit 0
+fi
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
-# apache2 brings the auth_digest and cgid modules; libpython3.11 is the
+# apache2 brings the auth_digest and cgid modules; libpython3.X is the
 # library the module links; procps gives `ps` for looking inside.
-PACKAGES=apache2,libpython3.11,python3,curl,ca-certificates,procps
+PACKAGES="apache2,libpython$PYTHON_VERSION,python3,curl,ca-certificates,procps"
+EXTRA_DEBS="libapache2-mod-wsgi-py3"
+BUILD_DEBS="apache2-dev python3-dev libclang-dev clang build-essential libcrypt-dev pkg-config
+            dpkg-dev debhelper"
 
 image_exists() { docker image inspect "$IMAGE" >/dev/null 2>&1; }
 
@@ -72,13 +100,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "debootstrap bookworm into $root"
-debootstrap --variant=minbase --include="$PACKAGES" bookworm "$root" "$MIRROR"
+echo "debootstrap $SUITE into $root"
+debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR"
 
 cat >"$root/etc/apt/sources.list" <<EOF
-deb $MIRROR bookworm main
-deb $MIRROR bookworm-updates main
-deb $SECURITY_MIRROR bookworm-security main
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
 EOF
 # Package scripts must not start services inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
@@ -87,6 +115,18 @@ mount -t proc proc "$root/proc"
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -q
 chroot "$root" apt-get clean
+# Downloaded with their dependencies that are not installed yet, so that
+# `apt-get install /var/cache/authnz-wsgi/<set>/*.deb` needs no mirror.
+sets=extra
+if [ "$BUILD_SET" = yes ]; then sets="extra build"; fi
+for set in $sets; do
+  if [ "$set" = extra ]; then debs=$EXTRA_DEBS; else debs=$BUILD_DEBS; fi
+  mkdir -p "$root/var/cache/authnz-wsgi/$set/partial"
+  # shellcheck disable=SC2086 # a list of package names
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --download-only \
+    -o Dir::Cache::archives="/var/cache/authnz-wsgi/$set" $debs
+  rm -rf "$root/var/cache/authnz-wsgi/$set/partial" "$root/var/cache/authnz-wsgi/$set/lock"
+done
 umount "$root/proc"
 rm -f "$root/usr/sbin/policy-rc.d"
 # Package lists are not needed at run time.

@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Beyond the build's packages the tests need mod_wsgi (hosting applications
-# beside this module), mod_python (which must be refused), memcached (shared
-# cache test), debootstrap (the container base image) and wrk (load tests);
-# install-deps.sh runs apt-get update and apt-get install for whatever is
-# missing.
-bash scripts/install-deps.sh libapache2-mod-wsgi-py3 libapache2-mod-python memcached debootstrap wrk
+# beside this module), mod_python (which must be refused), memcached and
+# redis-server (shared cache tests), debootstrap (the container base images),
+# wrk (load tests), and debhelper, fakeroot and lintian (the Debian package,
+# scripts/build-deb.sh); install-deps.sh runs apt-get update and apt-get
+# install for whatever is missing.
+bash scripts/install-deps.sh libapache2-mod-wsgi-py3 libapache2-mod-python memcached redis-server \
+  debootstrap wrk debhelper fakeroot lintian
 bash scripts/build.sh
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings

@@ -1,18 +1,24 @@
 """Apache with mod_authnz_wsgi inside a container, checked from the host.
 
-The image comes from docker/build-image.sh, under a tag of this run's own
-(removed at the end): a debootstrapped Debian 12 base (no registry is
-needed), the module installed by scripts/install.sh and enabled the Debian
-way (`a2enmod authnz_wsgi`), the example site of docker/site/ and
-example/site/. Each container runs on a private Docker network and is reached
-at its own address, with passwords for the demo users drawn at random here
-(the image has none of its own and refuses to start without one). Every test
-runs against an event-MPM and a prefork-MPM container: Basic, Digest, a group
-location, identity reflection, the demo CGI reachable nowhere else, and
+The images come from docker/build-image.sh, under tags of this run's own
+(removed at the end): a debootstrapped Debian base (no registry is needed),
+the module installed by scripts/install.sh and enabled the Debian way
+(`a2enmod authnz_wsgi`), the example site of docker/site/ and example/site/.
+Two releases: Debian 12 (bookworm, the module built on this machine) and
+Debian 13 (trixie, Python 3.13, the module built inside a trixie container by
+docker/build-in-container.sh from the same source; tests/containers.py). Each
+container runs on a private Docker network and is reached at its own address,
+with passwords for the demo users drawn at random here (the image has none of
+its own and refuses to start without one). Every server test runs against a
+bookworm event-MPM, a bookworm prefork-MPM and a trixie event-MPM container
+(prefork is run on bookworm only, to keep CI time down): Basic, Digest, a
+group location, identity reflection, the demo CGI reachable nowhere else, and
 `apachectl -k graceful` under light load without a failed request. Every
 answer is checked against what Apache logged, read as a container's user
 reads it: `docker logs` (the error log on stderr, the access log on stdout;
-nothing is written to files inside the container).
+nothing is written to files inside the container). The tests of the image's
+start-up script (no password, the lock directory) run on bookworm only: the
+script is the same on both.
 
 When no Docker engine answers the tests skip, except when the CI variable is
 set: there they fail, because CI must run them.
@@ -35,12 +41,14 @@ from pathlib import Path
 
 import pytest
 
+from containers import PYTHON_VERSIONS, base_image, docker, module_so, require_docker
+
 ROOT = Path(__file__).resolve().parent.parent
-MODULE_SO = Path(os.environ.get("AUTHNZ_WSGI_SO", ROOT / "target/release/libmod_authnz_wsgi.so"))
 RUN_ID = uuid.uuid4().hex[:8]
-# A tag of this run's own: runs from other checkouts on the same engine
+# Tags of this run's own: runs from other checkouts on the same engine
 # build and remove theirs.
-IMAGE = f"authnz-wsgi:test-{RUN_ID}"
+IMAGES = {suite: f"authnz-wsgi:test-{RUN_ID}-{suite}" for suite in PYTHON_VERSIONS}
+IMAGE = IMAGES["bookworm"]
 # The image has no demo passwords: a container is given them at start.
 DEMO_PASSWORD = secrets.token_urlsafe(18)
 GUEST_PASSWORD = secrets.token_urlsafe(18)
@@ -96,29 +104,11 @@ CASES = [
 ]
 
 
-def docker(*args, check=True, timeout=300):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,
-                          timeout=timeout)
-
-
-def require_docker():
-    try:
-        answers = docker("info", check=False, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        answers = False
-    if not answers:
-        message = "no Docker engine answers (`docker info` failed)"
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(message + "; CI must run the container tests", pytrace=False)
-        pytest.skip(message)
-
-
-def build_image():
-    """docker/build-image.sh with the module the rest of the suite tests
-    (it builds one when there is none yet)."""
-    env = dict(os.environ, IMAGE=IMAGE)
-    if MODULE_SO.is_file():
-        env["MODULE_SO"] = str(MODULE_SO)
+def build_image(suite):
+    """docker/build-image.sh for the suite, with the module built for it
+    (for bookworm the one the rest of the suite tests)."""
+    env = dict(os.environ, IMAGE=IMAGES[suite], SUITE=suite, MODULE_SO=str(module_so(suite)),
+               BASE_IMAGE=base_image(suite))
     build = subprocess.run(["bash", str(ROOT / "docker/build-image.sh")], env=env,
                            capture_output=True, text=True, timeout=1800)
     assert build.returncode == 0, f"docker/build-image.sh failed:\n{build.stdout}{build.stderr}"
@@ -128,7 +118,7 @@ def build_image():
 def network():
     require_docker()
     try:
-        build_image()
+        build_image("bookworm")
         docker("network", "create", "--label", LABEL, NETWORK)
         yield NETWORK
     finally:
@@ -136,20 +126,33 @@ def network():
         if leftovers:
             docker("rm", "-f", *leftovers, check=False)
         docker("network", "rm", NETWORK, check=False)
-        docker("rmi", IMAGE, check=False)
+        for image in IMAGES.values():
+            docker("rmi", image, check=False)
+
+
+BUILT = {"bookworm"}
+
+
+def image_for(suite):
+    """The suite's image, built on first use (bookworm with the network)."""
+    if suite not in BUILT:
+        build_image(suite)
+        BUILT.add(suite)
+    return IMAGES[suite]
 
 
 class Container:
     """Apache from the image, in the foreground as the container's PID 1."""
 
-    def __init__(self, network, mpm="event"):
+    def __init__(self, network, mpm="event", suite="bookworm"):
+        self.suite = suite
         self.name = f"authnz-wsgi-test-{RUN_ID}-{uuid.uuid4().hex[:6]}"
         command = [FOREGROUND]
         if MPM_SWITCH[mpm]:
             command = ["sh", "-c", f"{MPM_SWITCH[mpm]} && exec {FOREGROUND}"]
         env = [arg for name, value in PASSWORD_ENV.items() for arg in ("-e", f"{name}={value}")]
         docker("run", "-d", "--name", self.name, "--label", LABEL, "--network", network,
-               *env, IMAGE, *command)
+               *env, image_for(suite), *command)
         self._find_and_wait()
 
     def _find_and_wait(self):
@@ -230,10 +233,13 @@ class Container:
         docker("rm", "-f", self.name, check=False)
 
 
-@pytest.fixture(scope="module", params=["event", "prefork"])
+@pytest.fixture(scope="module", params=[("bookworm", "event"), ("bookworm", "prefork"),
+                                        ("trixie", "event")],
+                ids=["bookworm-event", "bookworm-prefork", "trixie-event"])
 def server(request, network):
-    container = Container(network, mpm=request.param)
-    container.mpm = request.param
+    suite, mpm = request.param
+    container = Container(network, mpm=mpm, suite=suite)
+    container.mpm = mpm
     try:
         yield container
     finally:
@@ -301,7 +307,8 @@ def test_module_enabled_the_debian_way(server):
     assert server.exec("cat", "/proc/1/comm").stdout.strip() == "apache2"
     errors = server.error_log()
     assert f"[mpm_{server.mpm}:notice]" in errors and "resuming normal operations" in errors
-    assert "AUTHNZ_WSGI0003: Python 3.11" in errors  # logged by each child at start
+    # Logged by each child at start: the release's Python.
+    assert f"AUTHNZ_WSGI0003: Python {PYTHON_VERSIONS[server.suite]}" in errors
 
 
 def test_logs_go_to_docker_logs_not_to_files(server):
@@ -500,4 +507,30 @@ def test_without_an_engine_ci_fails_instead_of_skipping(ci, outcome):
         assert " skipped" not in output, output
     else:
         assert run.returncode == 0, output
-        assert "2 skipped" in output, output
+        assert "3 skipped" in output, output
+
+
+SHA1_CRYPT_CHECK = r"""
+import ctypes
+crypt = ctypes.CDLL("libcrypt.so.1")
+crypt.crypt.restype = ctypes.c_char_p
+entry = crypt.crypt(b"a password", b"$sha1$1$abcdefghijklmnop$")
+apr = ctypes.CDLL("libapr-1.so.0")
+apr.apr_initialize()
+aprutil = ctypes.CDLL("libaprutil-1.so.0")
+print(entry.decode(), aprutil.apr_password_validate(b"a password", entry) == 0,
+      aprutil.apr_password_validate(b"another", entry) == 0)
+"""
+
+
+def test_the_release_makes_and_checks_sha1_crypt(server):
+    """The module's socache entries for Basic are `$sha1$` hashes from
+    libxcrypt, checked by APR's apr_password_validate (docs/caching.md):
+    both must work in each release's image, or the module falls back to
+    bcrypt (AUTHNZ_WSGI0078)."""
+    run = server.exec("python3", "-c", SHA1_CRYPT_CHECK)
+    assert run.returncode == 0, run.stderr
+    entry, right, wrong = run.stdout.split()
+    assert entry.startswith("$sha1$1$abcdefghijklmnop$") and len(entry) == 53
+    assert (right, wrong) == ("True", "False")
+    assert "AUTHNZ_WSGI0078" not in server.error_log()
