@@ -30,6 +30,15 @@ def docker(*args, check=True, timeout=300, input=None):
                           timeout=timeout, input=input)
 
 
+def remove_labelled(label, network):
+    """Remove every container carrying `label` (whatever a failed test left
+    running), then `network`."""
+    leftovers = docker("ps", "-aq", "--filter", f"label={label}", check=False).stdout.split()
+    if leftovers:
+        docker("rm", "-f", *leftovers, check=False)
+    docker("network", "rm", network, check=False)
+
+
 def ci_is_set():
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import pytest
 
-from containers import PYTHON_VERSIONS, base_image, docker, module_so, require_docker
+from containers import (PYTHON_VERSIONS, base_image, docker, module_so, remove_labelled,
+                        require_docker)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = uuid.uuid4().hex[:8]
@@ -122,10 +123,7 @@ def network():
         docker("network", "create", "--label", LABEL, NETWORK)
         yield NETWORK
     finally:
-        leftovers = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
-        if leftovers:
-            docker("rm", "-f", *leftovers, check=False)
-        docker("network", "rm", NETWORK, check=False)
+        remove_labelled(LABEL, NETWORK)
         for image in IMAGES.values():
             docker("rmi", image, check=False)
 

@@ -42,7 +42,8 @@ import uuid
 
 import pytest
 
-from containers import PYTHON_VERSIONS, base_image, deb_package, docker, require_docker
+from containers import (PYTHON_VERSIONS, base_image, deb_package, docker, remove_labelled,
+                        require_docker)
 
 RUN_ID = uuid.uuid4().hex[:8]
 LABEL = f"authnz-wsgi-deb-test={RUN_ID}"
@@ -73,10 +74,7 @@ def network():
     try:
         yield name
     finally:
-        leftovers = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
-        if leftovers:
-            docker("rm", "-f", *leftovers, check=False)
-        docker("network", "rm", name, check=False)
+        remove_labelled(LABEL, name)
 
 
 class Box:
