@@ -454,8 +454,11 @@ def test_with_the_store_unreachable_logins_still_work(fleet, store):
     assert statuses == [200] * UNREACHABLE_LOGINS
     # Every login asked Python: nothing could be cached.
     assert python_calls == UNREACHABLE_LOGINS
-    codes = STORE_FAILURE_CODES[store.kind]
-    assert any(f"{codes['lookup'][0]}:" in line for line in lines), lines
+    # Which of httpd's lines appear depends on the state of APR's connection to
+    # the store (a lookup on a connection APR already marked dead logs nothing;
+    # the store that follows does), so any of the store's failure lines counts.
+    codes = [c for pair in STORE_FAILURE_CODES[store.kind].values() for c in pair]
+    assert lines and all(any(f"{c}:" in line for c in codes) for line in lines), lines
 
 
 @pytest.mark.xfail(strict=True, reason=(
