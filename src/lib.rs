@@ -23,7 +23,7 @@ mod python;
 use module::config::{DirConfig, ServerConfig};
 use module::{
     access, auth_setup_check, authn, authz_group, directives, lifecycle, reflect,
-    require_any_warning, script_readability, socache,
+    require_any_warning, script_readability, socache, status,
 };
 
 httpd::module_record::declare_module!(
@@ -45,4 +45,5 @@ fn register(pool: apr::Pool) {
     require_any_warning::register();
     script_readability::register();
     auth_setup_check::register();
+    status::register();
 }

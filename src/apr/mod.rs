@@ -1,11 +1,12 @@
 //! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups),
-//! tables, password hashes, random bytes and a first-claim word shared with
-//! the children.
+//! tables, password hashes, random bytes, a first-claim word and a table of
+//! counters shared with the children.
 
 pub mod first_claim;
 pub mod password;
 pub mod pool;
 pub mod random;
+pub mod shared_table;
 pub mod table;
 
 pub use pool::Pool;

@@ -34,6 +34,13 @@ extern "C" {
         m: *const module,
         val: *mut std::ffi::c_void,
     );
+    /// `APR_OPTIONAL_HOOK(ap, status_hook, section, NULL, NULL, order)`.
+    pub fn authnz_wsgi_hook_status(
+        section: Option<
+            unsafe extern "C" fn(r: *mut request_rec, flags: std::ffi::c_int) -> std::ffi::c_int,
+        >,
+        order: std::ffi::c_int,
+    );
 }
 
 /// `OK`, `DECLINED` and HTTP errors as the `int` hook functions return.

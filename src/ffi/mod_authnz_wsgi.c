@@ -7,9 +7,13 @@
  *   file is named after the module, so httpd knows it as "mod_authnz_wsgi.c".
  * - ap_get_module_config / ap_set_module_config, a module's slot in a
  *   configuration vector.
+ * - APR_OPTIONAL_HOOK(ap, status_hook, ...), mod_status's optional hook for
+ *   a section of /server-status (harmless when mod_status is not loaded).
  */
 #include <httpd.h>
 #include <http_config.h>
+#include <apr_optional_hooks.h>
+#include <mod_status.h>
 
 static const module header = {
     STANDARD20_MODULE_STUFF,
@@ -40,4 +44,9 @@ void *authnz_wsgi_get_module_config(const ap_conf_vector_t *cv, const module *m)
 void authnz_wsgi_set_module_config(ap_conf_vector_t *cv, const module *m, void *val)
 {
     ap_set_module_config(cv, m, val);
+}
+
+void authnz_wsgi_hook_status(int (*section)(request_rec *r, int flags), int order)
+{
+    APR_OPTIONAL_HOOK(ap, status_hook, section, NULL, NULL, order);
 }

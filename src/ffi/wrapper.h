@@ -13,6 +13,7 @@
 #include <ap_mpm.h>
 #include <ap_socache.h>
 #include <mod_auth.h>
+#include <mod_status.h>
 #include <util_filter.h>
 #include <util_script.h>
 #include <apr_strings.h>

@@ -38,6 +38,12 @@ impl Order {
         }
     }
 
+    /// The position alone (`APR_HOOK_*`), for hooks registered by the C
+    /// shim without module lists.
+    pub fn position(self) -> c_int {
+        self.position
+    }
+
     /// After the hooks of these modules (`aszPre`).
     pub fn after<const N: usize>(self, modules: &'static HookOrder<N>) -> Order {
         Order {

@@ -1,6 +1,6 @@
 //! Safe layer over httpd: requests, servers, directive parameters, the
-//! parsed configuration tree, output and input filters, logging and the
-//! panic boundary every `extern "C"` entry goes through.
+//! parsed configuration tree, output and input filters, mod_status's
+//! section hook, logging and the panic boundary every `extern "C"` entry goes through.
 
 pub mod auth_providers;
 pub mod cmd;
@@ -21,6 +21,7 @@ pub mod request;
 pub mod request_slot;
 pub mod server;
 pub mod server_state;
+pub mod status;
 pub mod unixd;
 
 pub use request::Request;

@@ -43,6 +43,18 @@ impl Server {
         self.0.as_ptr()
     }
 
+    /// The configuration pool (`s->process->pconf`): cleared when the
+    /// configuration is read again (each restart), inherited by the
+    /// children forked after it was filled.
+    pub fn config_pool(self) -> Option<crate::apr::Pool> {
+        // SAFETY: the server is live; `process` is NULL or httpd's process
+        // record, whose `pconf` is NULL or the live configuration pool.
+        unsafe {
+            let process = (*self.as_ptr()).process.as_ref()?;
+            crate::apr::Pool::from_raw(process.pconf)
+        }
+    }
+
     /// Our module's server configuration for this server.
     pub fn module_config<T: ServerRecord>(&self) -> Option<&T> {
         // SAFETY: the server is live and module_config is its config vector;

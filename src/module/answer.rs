@@ -25,6 +25,7 @@ use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::cache::{self, Cached};
 use crate::module::config::DirConfig;
+use crate::module::status::{self, counting, Outcome};
 use crate::python::call_limit::{self, CallSlot};
 use crate::rlog;
 
@@ -68,14 +69,47 @@ pub fn answer(
     key: Option<&CacheKey>,
     call: impl FnOnce(&CallSlot) -> Answer,
 ) -> (Answer, Source) {
-    if let Some(found) = key.and_then(cache::lookup) {
-        return (Answer::Positive(found), Source::Cache);
+    if let Some(key) = key {
+        let found = cache::lookup(key);
+        counting::cache_lookup(script, function, found.is_some());
+        if let Some(found) = found {
+            return (Answer::Positive(found), Source::Cache);
+        }
     }
+    let counted = |slot: &CallSlot| counted_call(function, script, slot, call, outcome_of);
     with_call_slot(r, function, script, |slot| match key {
-        Some(key) => answer_in_slot(r, dir, function, script, key, || call(slot)),
-        None => (call(slot), Source::Call),
+        Some(key) => answer_in_slot(r, dir, function, script, key, || counted(slot)),
+        None => (counted(slot), Source::Call),
     })
     .unwrap_or((Answer::Failed, Source::Call))
+}
+
+/// How the live figures count an answer Python gave.
+fn outcome_of(answer: &Answer) -> Outcome {
+    match answer {
+        Answer::Positive(_) => Outcome::Granted,
+        Answer::Denied => Outcome::Denied,
+        Answer::NotFound => Outcome::Unknown,
+        Answer::Failed => Outcome::Error,
+    }
+}
+
+/// Make the Python call `call` of `function` in `script` under `slot`,
+/// counted in the live figures (when mod_status is loaded) as `outcome`
+/// says its result is.
+pub fn counted_call<R>(
+    function: &'static str,
+    script: &str,
+    slot: &CallSlot,
+    call: impl FnOnce(&CallSlot) -> R,
+    outcome: impl FnOnce(&R) -> Outcome,
+) -> R {
+    let figures = status::call_starts(script, function);
+    let result = call(slot);
+    if let Some(figures) = figures {
+        figures.finish(outcome(&result), slot.timed_out());
+    }
+    result
 }
 
 /// Run `call` under a `WSGIMaxConcurrentCalls` slot; `None` when the child
@@ -87,6 +121,7 @@ pub fn with_call_slot<R>(
     call: impl FnOnce(&CallSlot) -> R,
 ) -> Option<R> {
     let Some(slot) = CallSlot::acquire() else {
+        counting::refused(script, function);
         rlog!(
             &r,
             Level::Error,
@@ -113,7 +148,10 @@ fn answer_in_slot(
     let max_wait = dir.script_timeout().unwrap_or(UNBOUNDED_CALL_WAIT);
     let leader = match ASKING.begin(*key, max_wait) {
         Turn::Lead(leader) => leader,
-        Turn::Waited(Some(shared)) => return (shared, Source::Shared),
+        Turn::Waited(Some(shared)) => {
+            counting::shared_wait(script, function);
+            return (shared, Source::Shared);
+        }
         Turn::Waited(None) => {
             // The other call ended without an answer (it unwound): ask
             // again, alone.

@@ -32,6 +32,7 @@ use crate::apr::random::random_bytes;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::config::ScriptSpec;
+use crate::module::status;
 use crate::slog;
 
 /// Entries one child keeps at most (both kinds together).
@@ -197,7 +198,9 @@ pub fn lookup(key: &CacheKey) -> Option<Cached> {
     let cache = CACHE.as_ref()?;
     let now = Instant::now();
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
-    entries.get(key, now)
+    let found = entries.get(key, now);
+    status::counting::cache_entries(entries.len());
+    found
 }
 
 /// Remember `value`, which Python produced in a call that started at
@@ -209,4 +212,5 @@ pub fn store(key: CacheKey, value: Cached, validated_at: Instant, ttl: Duration)
     let now = Instant::now();
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
     entries.insert(key, value, validated_at, ttl, now);
+    status::counting::cache_entries(entries.len());
 }

@@ -19,6 +19,7 @@ use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::lifecycle;
 use crate::module::script_readability;
+use crate::module::status;
 use crate::python::runtime;
 
 fn server_config(cmd: &mut Cmd) -> Result<&mut ServerConfig, String> {
@@ -80,6 +81,7 @@ fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
     if !cmd.in_htaccess() {
         // Whether the children can read it is known once `User` is final.
         script_readability::note_script(&name, &full, configured_at.clone());
+        status::note_script(&full);
     }
     lifecycle::note_python_needed();
     Ok(Arc::new(ScriptSpec {

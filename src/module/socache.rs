@@ -45,6 +45,7 @@ use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::basic_entry;
+use crate::module::status;
 use crate::{rlog, slog};
 
 /// The provider name mod_authn_socache's `AuthnCacheProvideFor` matches.
@@ -146,6 +147,7 @@ pub fn store_basic(r: Request, configured: Option<BasicEntryHash>, user: &CStr, 
     if !authn_socache::store(r, PROVIDER, user, None, entry.as_c_str()) {
         return;
     }
+    status::counting::socache_stored();
     rlog!(
         &r,
         Level::Debug,
@@ -163,6 +165,7 @@ pub fn store_digest(r: Request, user: &CStr, realm: &CStr, realm_hash: &CStr) {
     {
         return;
     }
+    status::counting::socache_stored();
     rlog!(
         &r,
         Level::Debug,

@@ -83,13 +83,14 @@ pub struct CallLimits {
 /// Call `function(environ, *args)` of `target` and hand the result to
 /// `interpret` while the GIL is still held. `secret` (the password given to
 /// `check_password`) is hidden in any exception that is logged. The caller
-/// holds a `WSGIMaxConcurrentCalls` slot for the call.
+/// holds a `WSGIMaxConcurrentCalls` slot for the call, which notes whether
+/// the call reached `WSGIScriptTimeout`.
 #[allow(clippy::too_many_arguments)]
 pub fn call_script<R, const N: usize>(
     r: Request,
     limits: CallLimits,
     target: Target<'_>,
-    _slot: &CallSlot,
+    slot: &CallSlot,
     function: &'static str,
     secret: Option<&str>,
     args: impl for<'py> FnOnce(Python<'py>) -> [Bound<'py, PyAny>; N],
@@ -108,6 +109,9 @@ pub fn call_script<R, const N: usize>(
         };
         let result = run_call(py, &call, args, interpret);
         let overran = timer.is_some_and(|t| t.finish(py));
+        if overran {
+            slot.note_timeout();
+        }
         if overran && result.is_ok() {
             // The limit passed inside C code; the call came back too late.
             rlog!(

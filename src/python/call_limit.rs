@@ -5,6 +5,7 @@
 //! thread. Healthy calls finish in far less than the wait, so a busy child
 //! whose threads merely take turns on the GIL is never refused.
 
+use std::cell::Cell;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -50,8 +51,11 @@ pub fn wait() -> Duration {
     lock().wait
 }
 
-/// A slot for one call; released on drop.
-pub struct CallSlot(());
+/// A slot for one call; released on drop. It also notes whether the call
+/// made under it ran out of `WSGIScriptTimeout` (for the live figures).
+pub struct CallSlot {
+    timed_out: Cell<bool>,
+}
 
 impl CallSlot {
     /// Take a slot, waiting up to the configured time for one to be freed;
@@ -74,7 +78,19 @@ impl CallSlot {
             limit.waiting -= 1;
         }
         limit.in_flight += 1;
-        Some(CallSlot(()))
+        Some(CallSlot {
+            timed_out: Cell::new(false),
+        })
+    }
+
+    /// The call made under this slot reached `WSGIScriptTimeout`.
+    pub fn note_timeout(&self) {
+        self.timed_out.set(true);
+    }
+
+    /// Whether a call made under this slot reached `WSGIScriptTimeout`.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.get()
     }
 }
 

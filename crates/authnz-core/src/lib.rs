@@ -8,7 +8,9 @@
 //! comparison of the per-call path; and the sections of a configuration
 //! whose `Require` lines let every valid user past a group check (docs/authorization.md#the-requireany-trap);
 //! what a `WSGIPythonHome` directory is (its `pyvenv.cfg` version); sections where
-//! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`).
+//! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`);
+//! the counters, call-time histogram and `?auto` keys of the live figures
+//! mod_status shows (`live_figures`, docs/operations.md).
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +22,7 @@ pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;
 pub mod host_verdict;
+pub mod live_figures;
 pub mod log_lines;
 pub mod log_tags;
 pub mod permissions;

@@ -224,6 +224,15 @@ registry! {
     GROUP_SCRIPT_CERTAINLY_MISSING = 105, 1,
         "A Require wsgi-group line whose section certainly gets no WSGIAuthGroupScript; start-up and apache2 -t fail.",
         "Add WSGIAuthGroupScript to the section the line names.";
+    LIVE_FIGURES_ON = 106, 1,
+        "mod_status is loaded: the live figures of the auth scripts are kept in shared memory for this start or restart; the line gives the rows and bytes (debug).",
+        "None; read them at /server-status (docs/operations.md).";
+    LIVE_FIGURES_OFF = 107, 1,
+        "mod_status is not loaded: no live figures are kept and no shared memory is made for them (debug).",
+        "None; load mod_status to see them.";
+    LIVE_FIGURES_NO_MEMORY = 108, 1,
+        "APR could not make the shared memory of the live figures; /server-status shows no section for the module.",
+        "Check the system's limits on shared memory; requests are not affected.";
 }
 
 /// The tag with this number.
