@@ -1,12 +1,15 @@
 """Throughput of mod_authnz_wsgi against its alternatives, measured with wrk
 over loopback (run through scripts/benchmark.sh; not part of the tests).
 
-Four Apache instances with identical MPM and thread settings:
+Five Apache instances with identical MPM and thread settings:
   plain    no authentication, mod_authn_file ({SHA} htpasswd, htdigest), and
            mod_authn_anon admitting anyone: Basic auth whose provider does no
            work, the floor any provider can reach in Apache
   ours     mod_authnz_wsgi: uncached, WSGIAuthCacheTimeout, mod_authn_socache (shmcb,
            with sha1-crypt entries, and with bcrypt entries for the trivial check)
+  ours, mod_status  the same module and trivial script, uncached and
+           WSGIAuthCacheTimeout, with mod_status loaded: the live figures are
+           kept (docs/operations.md), paired with ours to show what they cost
   mod_wsgi Debian's mod_wsgi with WSGIAuthUserScript and the same scripts
   socache floor  mod_authn_file with a sha1-crypt htpasswd answered from
            mod_authn_socache: the cached path of this module's socache
@@ -180,6 +183,18 @@ def make_servers(mpm, connections):
                  f'WSGIAuthUserScript "{slow}"\n {sc}'),
     ])
 
+    # The same module and scripts with mod_status loaded: the live figures
+    # are kept (shared-memory counters on every call and cache lookup).
+    status = Apache(name="bench-ours-status", mpm=mpm, modules=["status"],
+                    server_conf=conf + "WSGIScriptTimeout 60\n")
+    s_trivial = status.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
+    status.site_conf = "".join([
+        "<Location /server-status>\n  SetHandler server-status\n</Location>\n",
+        location("/basic", "Basic", "AuthBasicProvider wsgi", f'WSGIAuthUserScript "{s_trivial}"'),
+        location("/basic-mem", "Basic", "AuthBasicProvider wsgi",
+                 f'WSGIAuthUserScript "{s_trivial}"\n {mem}'),
+    ])
+
     wsgi = Apache(name="bench-mod-wsgi", mpm=mpm, load_authnz_wsgi=False, modules=["wsgi"],
                   server_conf=conf)
     w_trivial = wsgi.write_script("trivial.py", TRIVIAL_SCRIPT, record=False)
@@ -204,7 +219,8 @@ def make_servers(mpm, connections):
         "/file-sc", "Basic", "AuthBasicProvider socache file",
         f'AuthUserFile "{htpasswd_sha1crypt}"\n AuthnCacheProvideFor file\n'
         ' AuthnCacheTimeout 86400')
-    servers = {"plain": plain, "ours": ours, "mod_wsgi": wsgi, "socache floor": floor}
+    servers = {"plain": plain, "ours": ours, "ours, mod_status": status, "mod_wsgi": wsgi,
+               "socache floor": floor}
     for server in servers.values():
         for d in ("open", "anon", "file", "file-sc", "file-digest", "basic", "basic-mem",
                   "basic-sc", "basic-sc-bcrypt", "digest", "digest-sc",
@@ -246,6 +262,10 @@ CASES = [
     ("trivial", "ours, uncached", "ours", "/basic/index.html", "basic", True),
     ("trivial", "ours, WSGIAuthCacheTimeout", "ours", "/basic-mem/index.html", "basic", True),
     ("trivial", "ours, socache (shmcb)", "ours", "/basic-sc/index.html", "basic", True),
+    ("trivial", "ours, uncached, mod_status loaded", "ours, mod_status", "/basic/index.html",
+     "basic", True),
+    ("trivial", "ours, WSGIAuthCacheTimeout, mod_status loaded", "ours, mod_status",
+     "/basic-mem/index.html", "basic", True),
     ("trivial", "ours, socache, WSGISocacheHash bcrypt", "ours", "/basic-sc-bcrypt/index.html",
      "basic", True),
     ("digest", "mod_authn_file (htdigest)", "plain", "/file-digest/index.html", "digest", True),
@@ -284,6 +304,10 @@ PAIRS = [
     ("trivial", "no auth", "no auth, server with ours"),
     ("trivial", "no auth", "mod_authn_file via socache (sha1-crypt)"),
     ("trivial", "mod_authn_file via socache (sha1-crypt)", "ours, socache (shmcb)"),
+    # What keeping the live figures costs (docs/operations.md): the same
+    # configuration without and with mod_status loaded.
+    ("trivial", "ours, uncached", "ours, uncached, mod_status loaded"),
+    ("trivial", "ours, WSGIAuthCacheTimeout", "ours, WSGIAuthCacheTimeout, mod_status loaded"),
 ]
 
 
@@ -470,6 +494,10 @@ def main():
                                    if headers[(name, path)] else {})
             if probe.status != 200:
                 sys.exit(f"{config} ({check}) answers {probe.status}:\n{server.error_log()}")
+            if name == "ours, mod_status":
+                figures = server.request("/server-status?auto").body.decode()
+                if "AuthnzWsgiScript1CheckPasswordCalls: " not in figures:
+                    sys.exit(f"{config}: /server-status?auto has no live figures:\n{figures}")
         wait_idle(servers.values())
 
         results = {i: [] for i in range(len(cases))}
