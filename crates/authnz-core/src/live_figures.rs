@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn counter_indices_do_not_overlap() {
-        let mut seen = vec![false; COUNTERS_PER_ROW];
+        let mut seen = [false; COUNTERS_PER_ROW];
         for function in FUNCTIONS {
             for figure in FIGURES {
                 let i = figure_index(function, figure);
