@@ -345,3 +345,45 @@ def test_without_mod_status_nothing_is_kept():
         assert "AUTHNZ_WSGI0107" in log
         assert "AUTHNZ_WSGI0106" not in log
         assert server.request("/server-status?auto").status == 404
+
+
+def test_htaccess_scripts_take_run_time_rows_then_other():
+    """One script in the server configuration, 16 rows for scripts first
+    seen at run time, then the "other" row."""
+    server, script = make_server(
+        "status-htaccess", "event",
+        "WSGIAuthAllowOverride On\nStartServers 1\nServerLimit 1\n")
+    paths = []
+    for i in range(18):
+        name = f"ht{i:02d}"
+        ht_script = server.write_script(f"{name}.py", SCRIPT)
+        paths.append(str(ht_script))
+        ht = server.docroot / name
+        ht.mkdir()
+        (ht / "index.html").write_text("ok\n")
+        (ht / ".htaccess").write_text(
+            f'AuthType Basic\nAuthName "{name}"\nAuthBasicProvider wsgi\n'
+            f'WSGIAuthUserScript "{ht_script}"\nRequire valid-user\n')
+    server.site_conf += f"""
+<Directory "{server.docroot}">
+  AllowOverride AuthConfig
+</Directory>
+"""
+    with server:
+        for i in range(18):
+            assert server.get_basic(f"/ht{i:02d}/", "alice", "right").status == 200
+        # The last one again: it stays in "other".
+        assert server.get_basic("/ht17/", "alice", "wrong").status == 401
+        assert len(server.records()) == 19
+        figures = auto(server)
+        assert int(figures["AuthnzWsgiScripts"]) == 17
+        assert figures["AuthnzWsgiScript1Path"] == script
+        for i in range(16):
+            row = row_of(figures, paths[i])
+            assert row == str(i + 2)
+            assert fig(figures, row, "CheckPassword", "Granted") == 1
+        assert not [k for k, v in figures.items() if k.endswith("Path") and v in paths[16:]]
+        assert fig(figures, "Other", "CheckPassword", "Calls") == 3
+        assert fig(figures, "Other", "CheckPassword", "Granted") == 2
+        assert fig(figures, "Other", "CheckPassword", "Denied") == 1
+        assert len(server.error_lines("AUTHNZ_WSGI0024")) >= 18

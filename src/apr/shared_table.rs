@@ -156,8 +156,9 @@ pub fn renew(pool: Pool, shape: Shape) -> Option<SharedTable> {
     Some(table)
 }
 
-/// The current table, if this configuration cycle made one. A relaxed
-/// load of one pointer when there is none.
+/// The current table, if this configuration cycle made one: one load of
+/// one pointer (an acquire load, a plain load on x86-64) and a NULL test
+/// when there is none.
 #[inline]
 pub fn current() -> Option<SharedTable> {
     let header = NonNull::new(CURRENT.load(Ordering::Acquire))?;

@@ -1,6 +1,6 @@
 //! What the request path counts for the live figures, and where: every
-//! function here is a relaxed load of one pointer and a return when
-//! mod_status is not loaded (no table was made); otherwise it finds the
+//! function here is one load of one pointer and a return when mod_status
+//! is not loaded (no table was made); otherwise it finds the
 //! script's row (a per-thread memo keyed by the table's generation and the
 //! exact path, else a walk of the shared table) and adds to its counters
 //! with relaxed atomic operations: no lock, no Python.
