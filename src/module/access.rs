@@ -19,10 +19,10 @@ use crate::httpd::cmd::Cmd;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
-use crate::module::answer::{counted_call, with_call_slot};
+use crate::module::answer::with_call_slot;
 use crate::module::config::DirConfig;
 use crate::module::request_state::RequestState;
-use crate::module::status::Outcome;
+use crate::module::status::{self, Outcome};
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::environ::latin1;
 use crate::python::errors::type_name;
@@ -56,28 +56,24 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
 fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict, CallFailed> {
     let host = latin1(&r.access_host());
     with_call_slot(r, "allow_access", target.path, |slot| {
-        counted_call(
-            "allow_access",
-            target.path,
+        let figures = status::call_starts(target.path, "allow_access");
+        let verdict = call_script(
+            r,
+            dir.call_limits(),
+            target,
             slot,
-            |slot| {
-                call_script(
-                    r,
-                    dir.call_limits(),
-                    target,
-                    slot,
-                    "allow_access",
-                    None,
-                    |py| [PyString::new(py, &host).into_any()],
-                    |_py, value| {
-                        if value.is_none() {
-                            return Ok(Verdict::Neutral);
-                        }
-                        match value.cast::<PyBool>() {
-                            Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
-                            Ok(_) => Ok(Verdict::Deny),
-                            Err(_) => {
-                                rlog!(
+            "allow_access",
+            None,
+            |py| [PyString::new(py, &host).into_any()],
+            |_py, value| {
+                if value.is_none() {
+                    return Ok(Verdict::Neutral);
+                }
+                match value.cast::<PyBool>() {
+                    Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
+                    Ok(_) => Ok(Verdict::Deny),
+                    Err(_) => {
+                        rlog!(
                             &r,
                             Level::Error,
                             tags::BAD_ALLOW_ACCESS_RESULT,
@@ -85,14 +81,15 @@ fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict
                             target.path,
                             type_name(value)
                         );
-                                Err(CallFailed)
-                            }
-                        }
-                    },
-                )
+                        Err(CallFailed)
+                    }
+                }
             },
-            verdict_outcome,
-        )
+        );
+        if let Some(figures) = figures {
+            figures.finish(verdict_outcome(&verdict), slot.timed_out());
+        }
+        verdict
     })
     .unwrap_or(Err(CallFailed))
 }

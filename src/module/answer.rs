@@ -97,7 +97,7 @@ fn outcome_of(answer: &Answer) -> Outcome {
 /// Make the Python call `call` of `function` in `script` under `slot`,
 /// counted in the live figures (when mod_status is loaded) as `outcome`
 /// says its result is.
-pub fn counted_call<R>(
+fn counted_call<R>(
     function: &'static str,
     script: &str,
     slot: &CallSlot,
