@@ -8,6 +8,7 @@ use std::ffi::CStr;
 
 use authnz_core::credentials::{decode_credential, validate_name};
 use authnz_core::realm_hash::validate_realm_hash;
+use authnz_core::user_name_encoding::UserNameEncoding;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
 
@@ -140,6 +141,48 @@ fn apply_rename(r: Request, script: &str, user_text: &str, name: &str) {
     }
 }
 
+/// Under `WSGIUserNameEncoding utf-8`, make Apache's user the UTF-8
+/// encoding of the name as Python saw it when the client sent `user` in
+/// another encoding. Whether it did: then mod_authn_socache, which looks up
+/// by the bytes the client sent, must not be handed the answer.
+fn re_encode_user(r: Request, encoding: UserNameEncoding, user: &[u8]) -> bool {
+    let name = encoding.user_name(user);
+    if name.as_ref() == user {
+        return false;
+    }
+    rlog!(
+        &r,
+        Level::Debug,
+        tags::USER_NAME_RE_ENCODED,
+        "user name '{}' was not sent as UTF-8; Apache's user is its UTF-8 encoding \
+         (WSGIUserNameEncoding utf-8)",
+        user.escape_ascii()
+    );
+    r.set_user(&name);
+    true
+}
+
+/// The debug line of an answer kept from mod_authn_socache because the
+/// user name was re-encoded.
+fn log_re_encoded_not_socached(r: Request, what: &str, user: &[u8]) {
+    rlog!(
+        &r,
+        Level::Debug,
+        tags::RE_ENCODED_NOT_SOCACHED,
+        "{what} of '{}' not handed to mod_authn_socache: it would answer it later under the \
+         bytes the client sent, not the UTF-8 name (WSGIUserNameEncoding utf-8)",
+        user.escape_ascii()
+    );
+}
+
+/// Best effort: zero a copy of a secret before it is freed.
+fn wipe(secret: Cow<'_, [u8]>) {
+    if let Cow::Owned(mut copy) = secret {
+        copy.fill(0);
+        std::hint::black_box(&copy);
+    }
+}
+
 fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let (user, password) = (user_c.to_bytes(), password_c.to_bytes());
     let (dir, spec) = match user_script(&r) {
@@ -148,9 +191,21 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     };
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
-    let key = dir
-        .auth_cache_timeout()
-        .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
+    let encoding = dir.user_name_encoding();
+    // Keyed by what Python is given: under `utf-8` the decoded text, so the
+    // encodings of one name and password share an entry.
+    let password_key = encoding.key_bytes(password);
+    let key = dir.auth_cache_timeout().and_then(|timeout| {
+        cache::basic_key(
+            r,
+            spec,
+            &group,
+            timeout,
+            &encoding.key_bytes(user),
+            &password_key,
+        )
+    });
+    wipe(password_key);
     let (outcome, source) = answer(r, dir, "check_password", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
@@ -194,6 +249,10 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     if source == Source::Shared {
         log_shared(r, "login", user);
     }
+    let re_encoded = match &outcome {
+        Answer::Positive(Cached::Granted(Some(_))) => false,
+        _ => re_encode_user(r, encoding, user),
+    };
     let renamed = match outcome {
         Answer::Positive(Cached::Granted(renamed)) => renamed,
         Answer::Denied => return ffi::authn_status_AUTH_DENIED,
@@ -209,6 +268,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
             decode_credential(user)
         ),
         Source::Shared => {}
+        Source::Call if re_encoded => log_re_encoded_not_socached(r, "login", user),
         Source::Call if renamed.is_none() => {
             socache::store_basic(r, dir.socache_hash, user_c, password_c)
         }
@@ -279,9 +339,17 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     let (dir, spec) = user_script(&r)?;
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
-    let key = dir
-        .auth_cache_timeout()
-        .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));
+    let encoding = dir.user_name_encoding();
+    let key = dir.auth_cache_timeout().and_then(|timeout| {
+        cache::digest_key(
+            r,
+            spec,
+            &group,
+            timeout,
+            &encoding.key_bytes(user),
+            &encoding.key_bytes(realm),
+        )
+    });
     let (outcome, source) = answer(r, dir, "get_realm_hash", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
@@ -309,6 +377,10 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     if source == Source::Shared {
         log_shared(r, "realm hash", user);
     }
+    // mod_auth_digest compares the client's response with the realm hash
+    // alone (and checks nonce and opaque without the name): the user it set
+    // may change here, before authorization and the log read it.
+    let re_encoded = re_encode_user(r, encoding, user);
     let hash = match outcome {
         Answer::Positive(Cached::RealmHash(hash)) => hash,
         Answer::NotFound => return Err(ffi::authn_status_AUTH_USER_NOT_FOUND),
@@ -326,6 +398,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
             decode_credential(user)
         ),
         Source::Shared => {}
+        Source::Call if re_encoded => log_re_encoded_not_socached(r, "realm hash", user),
         Source::Call => socache::store_digest(r, user_c, realm_c, copy.as_c_str()),
     }
     Ok(copy)

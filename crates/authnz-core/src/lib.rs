@@ -8,7 +8,8 @@
 //! comparison of the per-call path; and the sections of a configuration
 //! whose `Require` lines let every valid user past a group check (docs/authorization.md#the-requireany-trap);
 //! what a `WSGIPythonHome` directory is (its `pyvenv.cfg` version); sections where
-//! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`).
+//! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`);
+//! which bytes become Apache's user under `WSGIUserNameEncoding` (`user_name_encoding`).
 
 #![forbid(unsafe_code)]
 
@@ -33,4 +34,5 @@ pub mod script_options;
 pub mod short_bytes;
 pub mod single_flight;
 pub mod socache_policy;
+pub mod user_name_encoding;
 pub mod wait_time;
