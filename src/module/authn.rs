@@ -163,8 +163,11 @@ fn re_encode_user(r: Request, encoding: UserNameEncoding, user: &[u8]) -> bool {
 }
 
 /// The debug line of an answer kept from mod_authn_socache because the
-/// user name was re-encoded.
+/// user name was re-encoded (where mod_authn_socache caches for `wsgi`).
 fn log_re_encoded_not_socached(r: Request, what: &str, user: &[u8]) {
+    if !socache::socache_stores_here(r) {
+        return;
+    }
     rlog!(
         &r,
         Level::Debug,
