@@ -8,7 +8,6 @@ use std::ffi::CStr;
 
 use authnz_core::credentials::{decode_credential, validate_name};
 use authnz_core::realm_hash::validate_realm_hash;
-use authnz_core::user_name_encoding::UserNameEncoding;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
 
@@ -23,6 +22,7 @@ use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
 use crate::module::socache;
+use crate::module::user_name;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::type_name;
 use crate::rlog;
@@ -141,43 +141,6 @@ fn apply_rename(r: Request, script: &str, user_text: &str, name: &str) {
     }
 }
 
-/// Under `WSGIUserNameEncoding utf-8`, make Apache's user the UTF-8
-/// encoding of the name as Python saw it when the client sent `user` in
-/// another encoding. Whether it did: then mod_authn_socache, which looks up
-/// by the bytes the client sent, must not be handed the answer.
-fn re_encode_user(r: Request, encoding: UserNameEncoding, user: &[u8]) -> bool {
-    let name = encoding.user_name(user);
-    if name.as_ref() == user {
-        return false;
-    }
-    rlog!(
-        &r,
-        Level::Debug,
-        tags::USER_NAME_RE_ENCODED,
-        "user name '{}' was not sent as UTF-8; Apache's user is its UTF-8 encoding \
-         (WSGIUserNameEncoding utf-8)",
-        user.escape_ascii()
-    );
-    r.set_user(&name);
-    true
-}
-
-/// The debug line of an answer kept from mod_authn_socache because the
-/// user name was re-encoded (where mod_authn_socache caches for `wsgi`).
-fn log_re_encoded_not_socached(r: Request, what: &str, user: &[u8]) {
-    if !socache::socache_stores_here(r) {
-        return;
-    }
-    rlog!(
-        &r,
-        Level::Debug,
-        tags::RE_ENCODED_NOT_SOCACHED,
-        "{what} of '{}' not handed to mod_authn_socache: it would answer it later under the \
-         bytes the client sent, not the UTF-8 name (WSGIUserNameEncoding utf-8)",
-        user.escape_ascii()
-    );
-}
-
 /// Best effort: zero a copy of a secret before it is freed.
 fn wipe(secret: Cow<'_, [u8]>) {
     if let Cow::Owned(mut copy) = secret {
@@ -254,7 +217,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     }
     let re_encoded = match &outcome {
         Answer::Positive(Cached::Granted(Some(_))) => false,
-        _ => re_encode_user(r, encoding, user),
+        _ => user_name::re_encode_user(r, encoding, user),
     };
     let renamed = match outcome {
         Answer::Positive(Cached::Granted(renamed)) => renamed,
@@ -271,7 +234,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
             decode_credential(user)
         ),
         Source::Shared => {}
-        Source::Call if re_encoded => log_re_encoded_not_socached(r, "login", user),
+        Source::Call if re_encoded => user_name::log_not_socached(r, "login", user),
         Source::Call if renamed.is_none() => {
             socache::store_basic(r, dir.socache_hash, user_c, password_c)
         }
@@ -383,7 +346,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     // mod_auth_digest compares the client's response with the realm hash
     // alone (and checks nonce and opaque without the name): the user it set
     // may change here, before authorization and the log read it.
-    let re_encoded = re_encode_user(r, encoding, user);
+    let re_encoded = user_name::re_encode_user(r, encoding, user);
     let hash = match outcome {
         Answer::Positive(Cached::RealmHash(hash)) => hash,
         Answer::NotFound => return Err(ffi::authn_status_AUTH_USER_NOT_FOUND),
@@ -401,7 +364,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
             decode_credential(user)
         ),
         Source::Shared => {}
-        Source::Call if re_encoded => log_re_encoded_not_socached(r, "realm hash", user),
+        Source::Call if re_encoded => user_name::log_not_socached(r, "realm hash", user),
         Source::Call => socache::store_digest(r, user_c, realm_c, copy.as_c_str()),
     }
     Ok(copy)

@@ -4,7 +4,8 @@
 //! `require_any_warning` the start-up warning about group checks other
 //! `Require` lines bypass (docs/authorization.md#the-requireany-trap);
 //! `script_readability` and `auth_setup_check` the checks made once the
-//! whole configuration is read (docs/directives.md#configuration-checks).
+//! whole configuration is read (docs/directives.md#configuration-checks);
+//! `user_name` what `WSGIUserNameEncoding` makes Apache's user.
 //! Concerns reach httpd, APR and the C library only through the safe
 //! layers (`httpd/`, `apr/`, `os/`), so they may not use `unsafe` at all.
 
@@ -26,3 +27,4 @@ pub mod request_state;
 pub mod require_any_warning;
 pub mod script_readability;
 pub mod socache;
+pub mod user_name;

@@ -98,7 +98,10 @@ mod tests {
             utf8.user_name("josé".as_bytes()),
             Cow::Borrowed(_)
         ));
-        assert_eq!(utf8.user_name(b"\xff\xfeuser"), "\u{ff}\u{fe}user".as_bytes());
+        assert_eq!(
+            utf8.user_name(b"\xff\xfeuser"),
+            "\u{ff}\u{fe}user".as_bytes()
+        );
         assert_eq!(utf8.user_name(b"alice").as_ref(), b"alice");
         assert_eq!(utf8.key_bytes(b"p\xe4ss"), "päss".as_bytes());
     }
