@@ -10,6 +10,7 @@ UTF-8 matches only the UTF-8 client. mod_authn_socache looks up by the
 bytes sent, so only the UTF-8 form is handed to it. Without the directive
 (the default, or `as-sent`), the two byte strings stay two users."""
 
+import base64
 import hashlib
 import random
 import re
@@ -95,7 +96,7 @@ def basic_section(path, script, encoding=None, provider="wsgi", extra=""):
 def apache():
     server = Apache(
         name="user-name-encoding",
-        modules=["cgid", "authn_socache", "socache_shmcb", "auth_form", "session",
+        modules=["cgid", "authn_file", "authn_socache", "socache_shmcb", "auth_form", "session",
                  "session_cookie", "session_crypto", "request"],
         # One child: its in-process cache sees every request.
         server_conf="StartServers 1\nServerLimit 1\nThreadsPerChild 25\n"
@@ -128,6 +129,35 @@ def apache():
         basic_section("/sc-off", users, provider="socache wsgi",
                       extra="AuthnCacheProvideFor wsgi\n  AuthnCacheTimeout 600"),
     ]
+    # Another provider authenticates; the wsgi group script decides.
+    htpasswd = server.dir / "htpasswd"
+    sha = "{SHA}" + base64.b64encode(hashlib.sha1(PW_UTF8).digest()).decode()
+    htpasswd.write_bytes(b"".join(user + b":" + sha.encode() + b"\n"
+                                  for user in (JOSE_UTF8, JOSE_LATIN1)))
+    sections.append(f"""
+<Location /file-groups>
+  AuthType Basic
+  AuthName "{REALM}"
+  AuthBasicProvider file
+  AuthUserFile "{htpasswd}"
+  WSGIUserNameEncoding utf-8
+  {cache}
+  {groups_extra}
+</Location>
+""")
+    sections.append(f"""
+<Location /sc-digest>
+  AuthType Digest
+  AuthName "{REALM}"
+  AuthDigestProvider socache wsgi
+  AuthnCacheProvideFor wsgi
+  AuthnCacheTimeout 600
+  AuthDigestNonceLifetime -1
+  WSGIAuthUserScript "{users}"
+  WSGIUserNameEncoding utf-8
+  Require valid-user
+</Location>
+""")
     for path, encoding in (("/digest-on", "utf-8"), ("/digest-off", None)):
         encoding_line = f"WSGIUserNameEncoding {encoding}" if encoding else ""
         sections.append(f"""
@@ -162,7 +192,7 @@ def apache():
 </Location>
 """)
     for prefix in ("on", "off", "on/as-sent", "on/not-jose", "groups-on", "groups-off",
-                   "sc-on", "sc-off", "digest-on", "digest-off", "reflect-on", "reflect-off"):
+                   "sc-on", "sc-off", "sc-digest", "file-groups", "digest-on", "digest-off", "reflect-on", "reflect-off"):
         sections.append(f'ScriptAlias /{prefix}/cgi/ "{cgi}/"\n')
     server.site_conf = "\n".join(sections)
     (server.docroot / "members").mkdir()
@@ -322,6 +352,16 @@ def test_groups_for_user_sees_one_user_and_caches_one_entry(apache):
     assert [r["user"] for r in apache.records("groups")] == ["jos\u00e9", "jos\u00e9"]
 
 
+def test_groups_are_one_entry_per_person_under_another_provider(apache):
+    """mod_authn_file authenticates (the directive does not change its
+    user: the bytes sent); groups_for_user is given the decoded name, and
+    under utf-8 its cache entry is keyed by it: one call for both forms."""
+    apache.clear_records("groups")
+    for user, logged in ((JOSE_UTF8, LOGGED_UTF8), (JOSE_LATIN1, LOGGED_LATIN1)):
+        assert who(apache, "file-groups", user, PW_UTF8) == (200, user, logged)
+    assert apache.records("groups") == [{"user": "jos\u00e9", "uri": "/file-groups/cgi/who.cgi"}]
+
+
 # ---- mod_authn_socache ----------------------------------------------------------------------
 
 
@@ -398,6 +438,22 @@ def test_digest_re_encodes_the_user_but_the_hash_keeps_the_client_bytes(apache):
     assert [r["user"] for r in calls(apache, "digest", before)] == ["jos\u00e9"] * 2
     assert apache.error_lines(r"AH01794: user jos\xe9: password mismatch: "
                               "/digest-off/cgi/who.cgi")
+
+
+def test_socache_holds_the_utf8_realm_hash_only(apache):
+    before = len(apache.records())
+    kept = len(apache.error_lines("AUTHNZ_WSGI0111"))
+    for _ in range(2):
+        assert digest_get(apache, "sc-digest", JOSE_UTF8) == (200, JOSE_UTF8, LOGGED_UTF8)
+    assert len(calls(apache, "digest", before)) == 1  # the second from mod_authn_socache
+    assert apache.error_lines("realm hash of 'jos\\xc3\\xa9' handed to mod_authn_socache")
+    # The Latin-1 client: not found in mod_authn_socache, asked of Python,
+    # not handed over; its hash over Latin-1 bytes does not match.
+    assert digest_get(apache, "sc-digest", JOSE_LATIN1) == (401, None, LOGGED_UTF8)
+    assert [r["user"] for r in calls(apache, "digest", before)] == ["jos\u00e9"] * 2
+    lines = apache.error_lines("AUTHNZ_WSGI0111")
+    assert len(lines) == kept + 1
+    assert r"realm hash of 'jos\\xe9' not handed to mod_authn_socache" in lines[-1]
 
 
 # ---- form login -----------------------------------------------------------------------------
