@@ -2,8 +2,9 @@
 passwords with ':'; a returned name equal to its input keeps the client's
 bytes in r->user (the access log escapes non-ASCII bytes as \\xhh). So one
 name typed in two encodings is one user to Python and two to everything in
-Apache that compares r->user's bytes (pinned below until an option stores
-one form)."""
+Apache that compares r->user's bytes (pinned below: that is the default;
+tests/test_user_name_encoding.py has `WSGIUserNameEncoding utf-8`, which
+stores one form)."""
 
 import pytest
 

@@ -22,6 +22,7 @@ use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
 use crate::module::socache;
+use crate::module::user_name;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
 use crate::python::errors::type_name;
 use crate::rlog;
@@ -140,6 +141,14 @@ fn apply_rename(r: Request, script: &str, user_text: &str, name: &str) {
     }
 }
 
+/// Best effort: zero a copy of a secret before it is freed.
+fn wipe(secret: Cow<'_, [u8]>) {
+    if let Cow::Owned(mut copy) = secret {
+        copy.fill(0);
+        std::hint::black_box(&copy);
+    }
+}
+
 fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let (user, password) = (user_c.to_bytes(), password_c.to_bytes());
     let (dir, spec) = match user_script(&r) {
@@ -148,9 +157,21 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     };
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
-    let key = dir
-        .auth_cache_timeout()
-        .and_then(|timeout| cache::basic_key(r, spec, &group, timeout, user, password));
+    let encoding = dir.user_name_encoding();
+    // Keyed by what Python is given: under `utf-8` the decoded text, so the
+    // encodings of one name and password share an entry.
+    let password_key = encoding.key_bytes(password);
+    let key = dir.auth_cache_timeout().and_then(|timeout| {
+        cache::basic_key(
+            r,
+            spec,
+            &group,
+            timeout,
+            &encoding.key_bytes(user),
+            &password_key,
+        )
+    });
+    wipe(password_key);
     let (outcome, source) = answer(r, dir, "check_password", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
@@ -194,6 +215,10 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     if source == Source::Shared {
         log_shared(r, "login", user);
     }
+    let re_encoded = match &outcome {
+        Answer::Positive(Cached::Granted(Some(_))) => false,
+        _ => user_name::re_encode_user(r, encoding, user),
+    };
     let renamed = match outcome {
         Answer::Positive(Cached::Granted(renamed)) => renamed,
         Answer::Denied => return ffi::authn_status_AUTH_DENIED,
@@ -209,6 +234,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
             decode_credential(user)
         ),
         Source::Shared => {}
+        Source::Call if re_encoded => user_name::log_not_socached(r, "login", user),
         Source::Call if renamed.is_none() => {
             socache::store_basic(r, dir.socache_hash, user_c, password_c)
         }
@@ -279,9 +305,17 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     let (dir, spec) = user_script(&r)?;
     let group = application_group_name(r, &spec.application_group);
     let target = Target::new(&spec.path, &group);
-    let key = dir
-        .auth_cache_timeout()
-        .and_then(|timeout| cache::digest_key(r, spec, &group, timeout, user, realm));
+    let encoding = dir.user_name_encoding();
+    let key = dir.auth_cache_timeout().and_then(|timeout| {
+        cache::digest_key(
+            r,
+            spec,
+            &group,
+            timeout,
+            &encoding.key_bytes(user),
+            &encoding.key_bytes(realm),
+        )
+    });
     let (outcome, source) = answer(r, dir, "get_realm_hash", &spec.path, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
@@ -309,6 +343,10 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     if source == Source::Shared {
         log_shared(r, "realm hash", user);
     }
+    // mod_auth_digest compares the client's response with the realm hash
+    // alone (and checks nonce and opaque without the name): the user it set
+    // may change here, before authorization and the log read it.
+    let re_encoded = user_name::re_encode_user(r, encoding, user);
     let hash = match outcome {
         Answer::Positive(Cached::RealmHash(hash)) => hash,
         Answer::NotFound => return Err(ffi::authn_status_AUTH_USER_NOT_FOUND),
@@ -326,6 +364,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
             decode_credential(user)
         ),
         Source::Shared => {}
+        Source::Call if re_encoded => user_name::log_not_socached(r, "realm hash", user),
         Source::Call => socache::store_digest(r, user_c, realm_c, copy.as_c_str()),
     }
     Ok(copy)

@@ -211,9 +211,11 @@ fn lookup_groups(
     target: Target<'_>,
     user: &[u8],
 ) -> Option<GroupSet> {
-    let key = dir
-        .auth_cache_timeout()
-        .and_then(|timeout| cache::groups_key(r, spec, target.group, timeout, user));
+    // Under `WSGIUserNameEncoding utf-8`, keyed by the name Python is given.
+    let key = dir.auth_cache_timeout().and_then(|timeout| {
+        let user = dir.user_name_encoding().key_bytes(user);
+        cache::groups_key(r, spec, target.group, timeout, &user)
+    });
     let (outcome, source) = answer(
         r,
         dir,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::script_options::ApplicationGroup;
+use authnz_core::user_name_encoding::UserNameEncoding;
 
 use crate::httpd::module_config::{DirRecord, Merge, ServerRecord};
 use crate::python::call::CallLimits;
@@ -56,6 +57,9 @@ pub struct DirConfig {
     /// `WSGISocacheHash`: how Basic logins handed to mod_authn_socache are
     /// hashed (default `sha1-crypt`).
     pub socache_hash: Option<BasicEntryHash>,
+    /// `WSGIUserNameEncoding`: which bytes become Apache's user (default
+    /// `as-sent`).
+    pub user_name_encoding: Option<UserNameEncoding>,
 }
 
 /// Default `WSGIReflectUserHeader`.
@@ -94,6 +98,7 @@ impl Merge for DirConfig {
             ),
             auth_cache_timeout: add.auth_cache_timeout.or(base.auth_cache_timeout),
             socache_hash: add.socache_hash.or(base.socache_hash),
+            user_name_encoding: add.user_name_encoding.or(base.user_name_encoding),
         }
     }
 }
@@ -126,6 +131,11 @@ impl DirConfig {
                 .clone()
                 .unwrap_or_else(|| Arc::from(DEFAULT_REFLECT_AUTH_TYPE_HEADER)),
         })
+    }
+
+    /// `WSGIUserNameEncoding` here.
+    pub fn user_name_encoding(&self) -> UserNameEncoding {
+        self.user_name_encoding.unwrap_or_default()
     }
 
     pub fn script_reloading(&self) -> bool {

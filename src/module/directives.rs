@@ -11,6 +11,7 @@ use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::python_home::venv_mismatch;
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::{parse_script_directive, ScriptDirective};
+use authnz_core::user_name_encoding::UserNameEncoding;
 use authnz_core::wait_time::parse_wait_time;
 
 use crate::ffi;
@@ -151,6 +152,21 @@ fn socache_hash(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), St
     Ok(())
 }
 
+/// `WSGIUserNameEncoding as-sent|utf-8`.
+fn user_name_encoding(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    expect_count(cmd, args, 1, 1, "one argument, as-sent or utf-8")?;
+    let encoding = UserNameEncoding::parse(&args[0]).ok_or_else(|| {
+        format!(
+            "{} must be as-sent (Apache's user is the bytes the client sent) or utf-8 (the \
+             UTF-8 encoding of the name as Python sees it), not '{}'",
+            cmd.directive_name(),
+            args[0]
+        )
+    })?;
+    dir.user_name_encoding = Some(encoding);
+    Ok(())
+}
+
 /// The longest wait `WSGIMaxConcurrentCalls` accepts for a call beyond the cap.
 const MAX_CALL_WAIT: Duration = Duration::from_secs(60);
 
@@ -256,7 +272,7 @@ fn reflect_auth_type_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> R
 }
 
 /// The directives, as httpd's `cmds` table.
-pub static COMMANDS: CommandTable<16> = CommandTable([
+pub static COMMANDS: CommandTable<17> = CommandTable([
     raw_entry(
         c"WSGIAuthUserScript",
         auth_user_script,
@@ -298,6 +314,12 @@ pub static COMMANDS: CommandTable<16> = CommandTable([
         socache_hash,
         ffi::ACCESS_CONF | ffi::RSRC_CONF,
         c"sha1-crypt|bcrypt: the salted hash a granted Basic login is handed to mod_authn_socache as (default sha1-crypt)",
+    ),
+    entry(
+        c"WSGIUserNameEncoding",
+        user_name_encoding,
+        ffi::ACCESS_CONF | ffi::RSRC_CONF,
+        c"as-sent|utf-8: Apache's user is the bytes the client sent, or the UTF-8 encoding of the name as Python sees it (default as-sent)",
     ),
     entry(
         c"WSGIMaxConcurrentCalls",

@@ -5,7 +5,8 @@
 //! `Require` lines bypass (docs/authorization.md#the-requireany-trap);
 //! `script_readability` and `auth_setup_check` the checks made once the
 //! whole configuration is read (docs/directives.md#configuration-checks);
-//! `status` the live figures mod_status shows (docs/operations.md).
+//! `status` the live figures mod_status shows (docs/operations.md);
+//! `user_name` what `WSGIUserNameEncoding` makes Apache's user.
 //! Concerns reach httpd, APR and the C library only through the safe
 //! layers (`httpd/`, `apr/`, `os/`), so they may not use `unsafe` at all.
 
@@ -28,3 +29,4 @@ pub mod require_any_warning;
 pub mod script_readability;
 pub mod socache;
 pub mod status;
+pub mod user_name;

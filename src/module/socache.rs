@@ -95,7 +95,7 @@ impl hooks::Retrieve for RetrieveStore {
 
 /// Whether mod_authn_socache keeps what we hand it for this request: where
 /// its record cannot be read, wherever the configuration enables it.
-fn socache_stores_here(r: Request) -> bool {
+pub fn socache_stores_here(r: Request) -> bool {
     WANTED.load(Ordering::Acquire)
         && authn_socache::store_available()
         && authn_socache::provides_for(r, PROVIDER) != Some(false)

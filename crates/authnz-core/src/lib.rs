@@ -10,7 +10,8 @@
 //! what a `WSGIPythonHome` directory is (its `pyvenv.cfg` version); sections where
 //! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`);
 //! the counters, call-time histogram and `?auto` keys of the live figures
-//! mod_status shows (`live_figures`, docs/operations.md).
+//! mod_status shows (`live_figures`, docs/operations.md);
+//! which bytes become Apache's user under `WSGIUserNameEncoding` (`user_name_encoding`).
 
 #![forbid(unsafe_code)]
 
@@ -36,4 +37,5 @@ pub mod script_options;
 pub mod short_bytes;
 pub mod single_flight;
 pub mod socache_policy;
+pub mod user_name_encoding;
 pub mod wait_time;

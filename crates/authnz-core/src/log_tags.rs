@@ -233,6 +233,12 @@ registry! {
     LIVE_FIGURES_NO_MEMORY = 108, 1,
         "APR could not make the shared memory of the live figures; /server-status shows no section for the module.",
         "Check the system's limits on shared memory; requests are not affected.";
+    USER_NAME_RE_ENCODED = 110, 1,
+        "Under WSGIUserNameEncoding utf-8, a user name the client sent in another encoding (Latin-1) became Apache's user as UTF-8 (debug).",
+        "None.";
+    RE_ENCODED_NOT_SOCACHED = 111, 1,
+        "Under WSGIUserNameEncoding utf-8, a login whose name the client did not send as UTF-8 is not handed to mod_authn_socache, which would answer it later under the bytes the client sent (debug).",
+        "None: such logins are answered by the wsgi provider (and WSGIAuthCacheTimeout) each time.";
 }
 
 /// The tag with this number.

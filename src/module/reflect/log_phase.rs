@@ -10,12 +10,14 @@ use authnz_core::log_tags as tags;
 use std::ptr::null;
 
 use authnz_core::reflect::{decide, ReflectDecision};
+use authnz_core::user_name_encoding::UserNameEncoding;
 
 use crate::ffi;
 use crate::httpd::hook_order::HookOrder;
 use crate::httpd::hooks;
 use crate::httpd::log::Level;
 use crate::httpd::Request;
+use crate::module::config::DirConfig;
 use crate::module::request_state::RequestState;
 use crate::rlog;
 
@@ -47,6 +49,17 @@ fn reflect_into_log(r: Request) {
         return;
     };
     let last = chain[chain.len() - 1];
+    // A header value is text in Latin-1 (PEP 3333, RFC 9110) unless it is
+    // valid UTF-8: under `WSGIUserNameEncoding utf-8` (where the response
+    // came from) the user is that text in UTF-8, as for a login.
+    let identity = Identity {
+        user: source
+            .dir_config::<DirConfig>()
+            .map_or(UserNameEncoding::AsSent, DirConfig::user_name_encoding)
+            .user_name(&identity.user)
+            .into_owned(),
+        ..identity
+    };
     let apache_user = chain
         .iter()
         .rev()
