@@ -191,7 +191,8 @@ CONFIG_CASES = {
     "shared-memcache": (lambda w: auth(w, "--shared-cache", "memcache:127.0.0.1:11211"),
                         ["AuthnCacheSOCache memcache:127.0.0.1:11211\n",
                          "AuthBasicProvider socache wsgi\n", "AuthnCacheProvideFor wsgi\n",
-                         "AuthnCacheTimeout 300\n", "LoadModule socache_memcache_module"]),
+                         'AuthnCacheContext "Restricted"\n', "AuthnCacheTimeout 300\n",
+                         "LoadModule socache_memcache_module"]),
     "shared-redis-digest": (lambda w: auth(w, "--shared-cache", "redis:127.0.0.1:6379",
                                            "--auth-type", "Digest", "--auth-cache-timeout", "9"),
                             ["AuthnCacheSOCache redis:127.0.0.1:6379\n",
@@ -399,9 +400,9 @@ def test_shared_cache_answers_a_second_server_without_python(work, kind):
                 log = srv.access_log(wait_for=" bob [")
                 assert re.search(r'^127\.0\.0\.1 - alice \[.*\] "GET / HTTP/1\.1" 200 ', log,
                                  re.M), log
-            # What the store holds for alice is a salted hash, not the password
-            # (mod_authn_socache's key: ServerName, the URL's directory, user).
-            value = store.get(socache_key("127.0.0.1", "alice"))
+            # What the store holds for alice is a salted hash, not the password,
+            # under the realm as context (mod_authn_socache's key: context:user).
+            value = store.get(socache_key("Restricted", "alice"))
             assert value is not None and b"alice-pw" not in value and b"$sha1$" in value
     finally:
         store.cleanup()
@@ -426,7 +427,7 @@ def test_shared_cache_with_digest(work):
             assert [r["user"] for r in records(work)] == ["bob"]
             # The store holds the realm hash (what Digest needs).
             realm_hash = hashlib.md5(b"bob:digest shared:bob-pw").hexdigest().encode()
-            assert store.get(socache_key("127.0.0.1", "bob", "digest shared")) == realm_hash
+            assert store.get(socache_key("digest shared", "bob", "digest shared")) == realm_hash
     finally:
         store.cleanup()
 

@@ -9,10 +9,18 @@
 //! value, else mod_authn_socache's default of 300 seconds. Digest works the
 //! same way (`AuthDigestProvider socache wsgi`; the store then holds realm
 //! hashes, see docs/caching.md).
+//!
+//! The entries' context (`AuthnCacheContext`, the first part of every key)
+//! is the realm: servers that share a store and a realm share logins,
+//! whatever address each listens on. mod_authn_socache's default context,
+//! `ServerName` and the URL's directory, would keep apart servers of one
+//! fleet that listen on their own addresses, and join unrelated sites
+//! that listen on `0.0.0.0` (all named `localhost`).
 
 use std::fmt::Write;
 
 use crate::options::{single, Raw};
+use crate::quote::conf;
 use crate::values::{self, Checked};
 
 /// The longest cache lifetime `WSGIAuthCacheTimeout` accepts.
@@ -162,12 +170,14 @@ pub fn server_settings(out: &mut String, caching: &Caching) {
     }
 }
 
-/// The lines inside the protected `<Location />`.
-pub fn location_settings(out: &mut String, caching: &Caching) {
+/// The lines inside the protected `<Location />`, whose `AuthName` is
+/// `realm`.
+pub fn location_settings(out: &mut String, caching: &Caching, realm: &str) {
     if caching.shared.is_some() {
         let _ = writeln!(
             out,
-            "    AuthnCacheProvideFor wsgi\n    AuthnCacheTimeout {}",
+            "    AuthnCacheProvideFor wsgi\n    AuthnCacheContext {}\n    AuthnCacheTimeout {}",
+            conf(realm),
             caching.shared_timeout()
         );
     }
@@ -262,14 +272,15 @@ mod tests {
         server_settings(&mut server, &c);
         assert_eq!(server, "AuthnCacheSOCache memcache:h:1\n\n");
         let mut location = String::new();
-        location_settings(&mut location, &c);
+        location_settings(&mut location, &c, "My site");
         assert_eq!(
             location,
-            "    AuthnCacheProvideFor wsgi\n    AuthnCacheTimeout 9\n    WSGIAuthCacheTimeout 9\n"
+            "    AuthnCacheProvideFor wsgi\n    AuthnCacheContext \"My site\"\n    \
+             AuthnCacheTimeout 9\n    WSGIAuthCacheTimeout 9\n"
         );
         let c = caching(&["--auth-cache-timeout", "9"]);
         let mut location = String::new();
-        location_settings(&mut location, &c);
+        location_settings(&mut location, &c, "My site");
         assert_eq!(location, "    WSGIAuthCacheTimeout 9\n");
         assert_eq!(providers(&c), "wsgi");
     }

@@ -224,7 +224,7 @@ fn location(out: &mut String, s: &Settings) {
             providers = caching::providers(&o.caching),
             script = conf_path(&auth.user_script),
         );
-        caching::location_settings(out, &o.caching);
+        caching::location_settings(out, &o.caching, &auth.realm);
         if let Some(script) = &auth.group_script {
             let _ = writeln!(
                 out,
@@ -576,7 +576,8 @@ mod tests {
         assert!(c.contains("AuthnCacheSOCache redis:127.0.0.1:6379\n"));
         assert!(location_block(&c).contains(
             "    AuthBasicProvider socache wsgi\n    WSGIAuthUserScript \"/s/auth.py\"\n    \
-             AuthnCacheProvideFor wsgi\n    AuthnCacheTimeout 60\n    WSGIAuthCacheTimeout 60\n"
+             AuthnCacheProvideFor wsgi\n    AuthnCacheContext \"Restricted\"\n    \
+             AuthnCacheTimeout 60\n    WSGIAuthCacheTimeout 60\n"
         ));
         let c = render_with(&[
             "--auth-user-script",
