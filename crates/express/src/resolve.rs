@@ -300,6 +300,9 @@ mod tests {
 
     #[test]
     fn accounts() {
+        let _lookups = identity::TEST_LOOKUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         assert_eq!(run_as(None, None, 1000).unwrap(), None);
         let root = run_as(Some("root"), None, 1000).unwrap().unwrap();
         assert_eq!(
