@@ -85,6 +85,11 @@ def work():
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", tls / "key.pem", "-out", tls / "cert.pem"],
                    check=True, capture_output=True, timeout=60)
+    # A second certificate to send as the chain (a stand-in for an
+    # intermediate CA: mod_ssl sends the file's certificates as they are).
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=Test Intermediate", "-keyout", tls / "chain-key.pem",
+                    "-out", tls / "chain.pem"], check=True, capture_output=True, timeout=60)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -183,6 +188,8 @@ CONFIG_CASES = {
                                w / "tls" / "cert.pem"], ["SSLCertificateChainFile"]),
     "https-only": (lambda w: [*cert_args(w, 8443), "--https-only", *auth(w)],
                    ["RewriteEngine On", "[R=301,L]", "LoadModule rewrite_module"]),
+    "https-only-status": (lambda w: [*cert_args(w, 8443), "--https-only", "--server-status"],
+                          ["<Location /server-status>"]),
     "https-only-proxy": (lambda w: [*cert_args(w, 8443), "--https-only", "--proxy-to",
                                     "http://127.0.0.1:9/", "--server-status"],
                          ["ProxyPassInherit Off", "ProxyPass /server-status !"]),
@@ -221,9 +228,14 @@ CONFIG_CASES = {
 @pytest.mark.parametrize("case", sorted(CONFIG_CASES))
 def test_new_options_are_written_and_pass_configtest(work, case):
     make_args, expected = CONFIG_CASES[case]
-    conf, _, _ = setup_conf(work, *make_args(work))
+    conf, stdout, _ = setup_conf(work, *make_args(work))
     for line in expected:
         assert line in conf, (line, conf)
+    if "--https-port" in make_args(work):
+        assert "HTTPS URL         : https://127.0.0.1:8443/\n" in stdout
+    if case == "https-only-status":
+        assert ("Server Status     : https://127.0.0.1:8443/server-status (this machine only)"
+                in stdout), stdout
 
 
 BAD_OPTIONS = {
@@ -323,6 +335,24 @@ def test_basic_over_https_with_curl_and_python_ssl(work):
         assert re.search(r'^127\.0\.0\.1 - bob \[.*\] "GET /py HTTP/1\.1" 404 ', log, re.M), log
         # Loopback only: no warning about plain HTTP.
         assert "warning" not in srv.output_path.read_text()
+
+
+def test_the_chain_file_is_sent_after_the_certificate(work):
+    https_port = free_port()
+    with Express(work, *cert_args(work, https_port), "--ssl-certificate-chain-file",
+                 work / "tls" / "chain.pem", *auth(work)) as srv:
+        p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{https_port}",
+                            "-showcerts", "-CAfile", str(work / "tls" / "cert.pem")],
+                           input="", capture_output=True, text=True, timeout=60)
+        sent = re.findall(r"^ *\d+ s:(.*)$", p.stdout, re.M)
+        assert [s.replace(" ", "") for s in sent] == ["CN=127.0.0.1", "CN=TestIntermediate"], \
+            p.stdout
+        assert p.stdout.count("-----BEGIN CERTIFICATE-----") == 2
+        # Clients that trust the certificate still log in.
+        status, _, _ = https_get(work, f"https://127.0.0.1:{https_port}/",
+                                 {"Authorization": basic_header("alice", "alice-pw")})
+        assert status == 200
+        assert 'SSLCertificateChainFile "' in srv.conf.read_text()
 
 
 def test_https_only_redirects_every_plain_request(work):

@@ -146,9 +146,14 @@ pub fn summary(s: &Settings) -> String {
         ));
     }
     if o.server_status {
+        // Under --https-only the plain port would only redirect.
+        let base = match &o.tls {
+            Some(t) if t.https_only => s.https_url().unwrap_or_else(|| s.url()),
+            _ => s.url(),
+        };
         lines.push((
             "Server Status",
-            format!("{}server-status (this machine only)", s.url()),
+            format!("{base}server-status (this machine only)"),
         ));
     }
     if let Some(r) = &s.run_as {
