@@ -554,6 +554,8 @@ def test_processes_and_threads_seen_by_server_status(work, mpm, processes, threa
         assert info, status_auto(srv)
         assert info["ServerMPM"] == mpm
         assert len(info["Scoreboard"]) == processes * threads
+        if mpm == "event":
+            assert info["Processes"] == str(processes)
         # The status page needs no login (local only); everything else does.
         assert get(srv.url + "/")[0] == 401
         assert get(srv.url + "/server-status")[0] == 200
