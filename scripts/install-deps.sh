@@ -3,7 +3,7 @@
 # Skips apt-get entirely when everything is already installed.
 set -euo pipefail
 PACKAGES=(apache2 apache2-dev apache2-utils libclang-dev clang python3 python3-dev python3-pytest
-          python3-venv curl ca-certificates pkg-config build-essential libcrypt-dev)
+          python3-venv curl ca-certificates openssl pkg-config build-essential libcrypt-dev)
 PACKAGES+=("$@")
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -10,10 +10,18 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use crate::access_log;
+use crate::caching;
+use crate::call_limits;
 use crate::locate::DEBIAN_MODULES;
 use crate::options::Content;
 use crate::quote::{conf, conf_path};
 use crate::resolve::Settings;
+use crate::tls;
+use crate::workers;
+
+/// Where `--server-status` puts mod_status.
+pub const SERVER_STATUS_PATH: &str = "/server-status";
 
 /// The httpd modules (short names, `mod_<name>.so`) the configuration uses.
 pub fn modules(s: &Settings) -> Vec<String> {
@@ -43,7 +51,31 @@ pub fn modules(s: &Settings) -> Vec<String> {
             list.push("mime".into());
         }
     }
+    let mut more: Vec<&str> = Vec::new();
+    if let Some(t) = &o.tls {
+        more.extend(tls::modules(t));
+    }
+    more.extend(caching::modules(&o.caching));
+    if o.server_status {
+        // mod_authz_host: Require local.
+        more.extend(["status", "authz_host"]);
+    }
+    for name in more {
+        if !list.iter().any(|m| m == name) {
+            list.push(name.into());
+        }
+    }
     list
+}
+
+/// `ServerName`: httpd rejects an IPv6 literal there, and a wildcard
+/// address is no name.
+fn server_name(host: &str) -> &str {
+    match host {
+        "0.0.0.0" => "localhost",
+        h if h.starts_with('[') => "localhost",
+        h => h,
+    }
 }
 
 /// The complete configuration text.
@@ -52,21 +84,21 @@ pub fn render(s: &Settings) -> String {
     header(&mut out, s);
     load_modules(&mut out, s);
     identity_and_logs(&mut out, s);
+    workers::render(&mut out, s.options.mpm, s.options.workers);
+    call_limits::render(&mut out, s.options.call_limits);
+    tls::server_settings(&mut out, s);
+    caching::server_settings(&mut out, &s.options.caching);
     python(&mut out, s);
     content(&mut out, s);
     location(&mut out, s);
+    server_status(&mut out, s);
+    tls::virtual_hosts(&mut out, s, server_name(&s.options.host));
     out
 }
 
 fn header(out: &mut String, s: &Settings) {
     let o = &s.options;
     let root = &s.server_root;
-    // httpd rejects an IPv6 literal as ServerName; a wildcard is no name.
-    let server_name = match o.host.as_str() {
-        "0.0.0.0" => "localhost",
-        h if h.starts_with('[') => "localhost",
-        h => h,
-    };
     let _ = write!(
         out,
         "# Apache httpd configuration written by authnz-wsgi-express {version}.\n\
@@ -76,13 +108,15 @@ fn header(out: &mut String, s: &Settings) {
          PidFile {pid}\n\
          DefaultRuntimeDir {root}\n\
          ServerName {server_name}\n\
-         Listen {listen}\n\
-         \n",
+         Listen {listen}\n",
         version = env!("CARGO_PKG_VERSION"),
         root = conf_path(root),
         pid = conf_path(&root.join("httpd.pid")),
+        server_name = server_name(&o.host),
         listen = format_args!("{}:{}", o.host, o.port),
     );
+    tls::listen(out, o);
+    out.push('\n');
 }
 
 fn load_modules(out: &mut String, s: &Settings) {
@@ -104,15 +138,12 @@ fn identity_and_logs(out: &mut String, s: &Settings) {
     let (error_log, access_log) = s.log_paths();
     let _ = write!(
         out,
-        "ErrorLog {error}\n\
-         LogLevel {level}\n\
-         LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agent}}i\\\"\" combined\n\
-         CustomLog {access} combined\n\
-         \n",
+        "ErrorLog {error}\nLogLevel {level}\n",
         error = conf_path(&error_log),
         level = s.options.log_level,
-        access = conf_path(&access_log),
     );
+    let nickname = access_log::render(out, &s.options.access_log_format);
+    let _ = write!(out, "CustomLog {} {nickname}\n\n", conf_path(&access_log));
 }
 
 fn python(out: &mut String, s: &Settings) {
@@ -140,6 +171,9 @@ fn content(out: &mut String, s: &Settings) {
     match (&s.options.content, s.document_root()) {
         (Content::ProxyTo(target), _) => {
             out.push_str("ProxyRequests Off\n");
+            if s.options.server_status {
+                let _ = writeln!(out, "ProxyPass {SERVER_STATUS_PATH} !");
+            }
             if target.tls {
                 out.push_str(
                     "SSLProxyEngine On\n\
@@ -183,12 +217,14 @@ fn location(out: &mut String, s: &Settings) {
     if let Some(auth) = &o.auth {
         let _ = write!(
             out,
-            "    AuthType {kind}\n    AuthName {realm}\n    {provider} wsgi\n    WSGIAuthUserScript {script}{options}\n",
+            "    AuthType {kind}\n    AuthName {realm}\n    {provider} {providers}\n    WSGIAuthUserScript {script}{options}\n",
             kind = auth.auth_type.name(),
             realm = conf(&auth.realm),
             provider = auth.auth_type.provider_directive(),
+            providers = caching::providers(&o.caching),
             script = conf_path(&auth.user_script),
         );
+        caching::location_settings(out, &o.caching, &auth.realm);
         if let Some(script) = &auth.group_script {
             let _ = writeln!(
                 out,
@@ -222,6 +258,20 @@ fn location(out: &mut String, s: &Settings) {
         }
     }
     out.push_str("</Location>\n");
+}
+
+/// `--server-status`: mod_status's page, for requests from this machine
+/// only. Its `Require local` replaces the `Require` lines of
+/// `<Location />` (sections merge, and without `AuthMerging` the later
+/// section's authorization wins), and it is granted without a user, so no
+/// password is asked for.
+fn server_status(out: &mut String, s: &Settings) {
+    if s.options.server_status {
+        let _ = write!(
+            out,
+            "\n<Location {SERVER_STATUS_PATH}>\n    SetHandler server-status\n    Require local\n</Location>\n"
+        );
+    }
 }
 
 /// `--proxy-user-header NAME`: mod_headers' `RequestHeader` lines run in
@@ -454,6 +504,127 @@ mod tests {
         s.options.auth.as_mut().unwrap().user_script = r#"/s/a "b"\c.py"#.into();
         let c = render(&s);
         assert!(c.contains(r#"WSGIAuthUserScript "/s/a \"b\"\\c.py""#));
+    }
+
+    const TLS: [&str; 6] = [
+        "--https-port",
+        "8443",
+        "--ssl-certificate-file",
+        "/c/cert.pem",
+        "--ssl-certificate-key-file",
+        "/c/key.pem",
+    ];
+
+    fn with_tls(more: &[&str]) -> String {
+        let mut list = TLS.to_vec();
+        list.extend_from_slice(more);
+        render_with(&list)
+    }
+
+    #[test]
+    fn https_beside_plain_http() {
+        let c = with_tls(&["--ssl-certificate-chain-file", "/c/chain.pem"]);
+        assert!(c.contains("Listen 127.0.0.1:8000\nListen 127.0.0.1:8443 https\n"));
+        assert!(
+            c.contains("LoadModule ssl_module") && c.contains("LoadModule socache_shmcb_module")
+        );
+        assert!(c.contains("SSLSessionCache \"shmcb:/tmp/root/ssl_scache(512000)\"\n"));
+        assert!(c.ends_with(
+            "<VirtualHost *:8443>\n    SSLEngine on\n    SSLCertificateFile \"/c/cert.pem\"\n    \
+             SSLCertificateKeyFile \"/c/key.pem\"\n    SSLCertificateChainFile \"/c/chain.pem\"\n\
+             </VirtualHost>\n"
+        ));
+        assert!(!c.contains("Rewrite") && !c.contains("<VirtualHost *:8000>"));
+        // mod_ssl once, also with an https backend.
+        let c = with_tls(&["--proxy-to", "https://backend/"]);
+        assert_eq!(c.matches("LoadModule ssl_module").count(), 1);
+    }
+
+    #[test]
+    fn https_only_redirects_the_plain_port() {
+        let c = with_tls(&["--https-only", "--proxy-to", "http://127.0.0.1:9000"]);
+        assert!(c.contains("LoadModule rewrite_module"));
+        let plain = &c[c.find("<VirtualHost *:8000>").unwrap()..];
+        assert!(plain.contains("    ProxyPassInherit Off\n"));
+        assert!(plain.contains("RewriteRule ^ https://%1:8443%{REQUEST_URI} [R=301,L]\n"));
+        assert!(plain.contains("RewriteRule ^ https://127.0.0.1:8443%{REQUEST_URI} [R=301,L]\n"));
+        let c = render_with(&[
+            "--https-port",
+            "443",
+            "--ssl-certificate-file",
+            "/c",
+            "--ssl-certificate-key-file",
+            "/k",
+            "--https-only",
+        ]);
+        assert!(c.contains("RewriteRule ^ https://%1%{REQUEST_URI} [R=301,L]\n"));
+        assert!(!c.contains("ProxyPassInherit"));
+    }
+
+    #[test]
+    fn caches_in_the_location() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--shared-cache",
+            "redis:127.0.0.1:6379",
+            "--auth-cache-timeout",
+            "60",
+        ]);
+        assert!(c.contains("LoadModule authn_socache_module"));
+        assert!(c.contains("LoadModule socache_redis_module"));
+        assert!(c.contains("AuthnCacheSOCache redis:127.0.0.1:6379\n"));
+        assert!(location_block(&c).contains(
+            "    AuthBasicProvider socache wsgi\n    WSGIAuthUserScript \"/s/auth.py\"\n    \
+             AuthnCacheProvideFor wsgi\n    AuthnCacheContext \"Restricted\"\n    \
+             AuthnCacheTimeout 60\n    WSGIAuthCacheTimeout 60\n"
+        ));
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--auth-type",
+            "Digest",
+            "--shared-cache",
+            "memcache:h:11211",
+        ]);
+        assert!(location_block(&c).contains("    AuthDigestProvider socache wsgi\n"));
+        assert!(location_block(&c).contains("    AuthnCacheTimeout 300\n"));
+        assert!(!c.contains("WSGIAuthCacheTimeout"));
+    }
+
+    #[test]
+    fn workers_limits_log_format_and_status() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--processes",
+            "2",
+            "--threads",
+            "5",
+            "--script-timeout",
+            "7",
+            "--max-concurrent-calls",
+            "3",
+            "--access-log-format",
+            "%u \"%r\" %>s",
+            "--server-status",
+            "--proxy-to",
+            "http://127.0.0.1:9000",
+        ]);
+        assert!(c.contains("ThreadsPerChild 5\nMaxRequestWorkers 10\n"));
+        assert!(c.contains("WSGIScriptTimeout 7\nWSGIMaxConcurrentCalls 3\n"));
+        assert!(c.contains(
+            "LogFormat \"%u \\\"%r\\\" %>s\" custom\nCustomLog \"/tmp/root/access_log\" custom\n"
+        ));
+        assert!(c.contains("LoadModule status_module"));
+        // The status page is not proxied, and only this machine sees it.
+        assert!(c.contains("ProxyPass /server-status !\nProxyPass / http://127.0.0.1:9000/\n"));
+        assert!(c.contains(
+            "<Location /server-status>\n    SetHandler server-status\n    Require local\n</Location>\n"
+        ));
+        let c = render_with(&["--access-log-format", "common"]);
+        assert!(c.contains("\" common\nCustomLog \"/tmp/root/access_log\" common\n"));
+        assert!(!c.contains("status_module") && !c.contains("ThreadsPerChild"));
     }
 
     #[test]

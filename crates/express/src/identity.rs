@@ -7,6 +7,11 @@
 
 use std::ffi::{CStr, CString};
 
+/// Held by the unit tests that look accounts up: the test harness runs
+/// tests on several threads, and the lookups share libc's static records.
+#[cfg(test)]
+pub static TEST_LOOKUPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The effective user id of this process.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -75,6 +80,7 @@ mod tests {
 
     #[test]
     fn root_exists_everywhere() {
+        let _lookups = TEST_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
         let root = user("root").unwrap();
         assert_eq!(root.gid, 0);
         assert_eq!(user("#0").unwrap().gid, 0);
@@ -85,6 +91,7 @@ mod tests {
 
     #[test]
     fn unknown_accounts() {
+        let _lookups = TEST_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
         assert_eq!(user("no-such-user-authnz-wsgi"), None);
         assert_eq!(user("#x"), None);
         assert!(!group_exists("no-such-group-authnz-wsgi"));

@@ -10,7 +10,10 @@
 //! the server root cannot be written or Apache cannot be run, otherwise
 //! Apache's own status (`start-server`) or 0 (`setup-server`).
 
+mod access_log;
 mod apachectl;
+mod caching;
+mod call_limits;
 mod config;
 mod identity;
 mod locate;
@@ -20,7 +23,9 @@ mod resolve;
 mod run;
 mod server_root;
 mod spec;
+mod tls;
 mod values;
+mod workers;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -62,6 +67,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(message) => return fail(2, &message),
     };
+    if let Some(warning) = tls::plain_basic_warning(&settings.options) {
+        eprintln!("{PROGRAM}: warning: {warning}");
+    }
     if let Err(message) = server_root::write_all(&settings) {
         return fail(1, &message);
     }

@@ -10,8 +10,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::access_log::{self, AccessLogFormat};
+use crate::caching::{self, Caching};
+use crate::call_limits::{self, CallLimits};
 use crate::spec::find;
+use crate::tls::{self, Tls};
 use crate::values::{self, Checked, ProxyTarget};
+use crate::workers::{self, Workers};
 
 /// What to do with the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +106,10 @@ pub struct Auth {
 pub struct Options {
     /// The listen address in `Listen`/URL form (IPv6 in brackets).
     pub host: String,
+    /// The plain HTTP port.
     pub port: u16,
+    /// HTTPS, with `--https-port`.
+    pub tls: Option<Tls>,
     pub content: Content,
     pub auth: Option<Auth>,
     pub host_access_script: Option<PathBuf>,
@@ -114,6 +122,13 @@ pub struct Options {
     pub python_home: Option<PathBuf>,
     pub python_path: Vec<PathBuf>,
     pub mpm: Mpm,
+    /// `--processes`/`--threads`; `None` keeps httpd's MPM defaults.
+    pub workers: Option<Workers>,
+    pub call_limits: CallLimits,
+    pub caching: Caching,
+    pub access_log_format: AccessLogFormat,
+    /// `--server-status`: mod_status at `/server-status`, local only.
+    pub server_status: bool,
     pub server_root: Option<PathBuf>,
     pub log_level: String,
     pub log_to_terminal: bool,
@@ -164,7 +179,7 @@ pub fn parse(args: &[String]) -> Checked<Invocation> {
 }
 
 /// Option values by name, in command-line order.
-type Raw = BTreeMap<&'static str, Vec<String>>;
+pub(crate) type Raw = BTreeMap<&'static str, Vec<String>>;
 
 /// Split the arguments into known options and their values.
 fn collect(args: &[String]) -> Checked<Raw> {
@@ -206,27 +221,27 @@ fn collect(args: &[String]) -> Checked<Raw> {
     Ok(raw)
 }
 
-fn single<'a>(raw: &'a Raw, name: &str) -> Option<&'a str> {
+pub(crate) fn single<'a>(raw: &'a Raw, name: &str) -> Option<&'a str> {
     raw.get(name).and_then(|v| v.last()).map(String::as_str)
 }
 
-fn all<'a>(raw: &'a Raw, name: &str) -> &'a [String] {
+pub(crate) fn all<'a>(raw: &'a Raw, name: &str) -> &'a [String] {
     raw.get(name).map(Vec::as_slice).unwrap_or(&[])
 }
 
-fn flag(raw: &Raw, name: &str) -> bool {
+pub(crate) fn flag(raw: &Raw, name: &str) -> bool {
     raw.contains_key(name)
 }
 
 /// A path-valued option, checked for text that cannot go into the config.
-fn path(raw: &Raw, name: &str) -> Checked<Option<PathBuf>> {
+pub(crate) fn path(raw: &Raw, name: &str) -> Checked<Option<PathBuf>> {
     single(raw, name)
         .map(|v| values::config_text(&format!("--{name}"), v).map(|()| PathBuf::from(v)))
         .transpose()
 }
 
 fn build(raw: &Raw) -> Checked<Options> {
-    let port = single(raw, "port").map_or(Ok(8000), values::port)?;
+    let port = single(raw, "port").map_or(Ok(8000), |v| values::port("--port", v))?;
     let host = values::listen_host(single(raw, "host").unwrap_or("127.0.0.1"))?;
 
     let content =
@@ -305,7 +320,14 @@ fn build(raw: &Raw) -> Checked<Options> {
             .transpose()
     };
 
+    let has_script = auth.is_some() || host_access_script.is_some();
     Ok(Options {
+        tls: tls::parse(raw, port)?,
+        workers: workers::parse(raw, mpm)?,
+        call_limits: call_limits::parse(raw, has_script)?,
+        caching: caching::parse(raw, auth.is_some())?,
+        access_log_format: access_log::parse(single(raw, "access-log-format"))?,
+        server_status: flag(raw, "server-status"),
         host,
         port,
         content,
@@ -378,6 +400,28 @@ fn build_auth(raw: &Raw) -> Checked<Option<Auth>> {
         group_script,
         groups: groups.to_vec(),
     }))
+}
+
+/// Parsing a `setup-server` command line in the unit tests of the option
+/// files.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The options of `setup-server` followed by `list`.
+    pub fn run(list: &[&str]) -> Checked<Options> {
+        let mut full = vec!["setup-server".to_owned()];
+        full.extend(list.iter().map(|s| s.to_string()));
+        match parse(&full)? {
+            Invocation::Run(Subcommand::SetupServer, o) => Ok(*o),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The usage error for `list`.
+    pub fn err(list: &[&str]) -> String {
+        run(list).unwrap_err()
+    }
 }
 
 #[cfg(test)]

@@ -59,13 +59,23 @@ impl Settings {
         }
     }
 
-    /// The URL a browser would use.
-    pub fn url(&self) -> String {
-        let host = match self.options.host.as_str() {
+    /// The host a browser on this machine would use.
+    fn browser_host(&self) -> &str {
+        match self.options.host.as_str() {
             "0.0.0.0" | "[::]" => "localhost",
             h => h,
-        };
-        format!("http://{host}:{}/", self.options.port)
+        }
+    }
+
+    /// The URL a browser would use (plain HTTP).
+    pub fn url(&self) -> String {
+        format!("http://{}:{}/", self.browser_host(), self.options.port)
+    }
+
+    /// The HTTPS URL, with `--https-port`.
+    pub fn https_url(&self) -> Option<String> {
+        let tls = self.options.tls.as_ref()?;
+        Some(crate::tls::url(self.browser_host(), tls))
     }
 }
 
@@ -89,6 +99,15 @@ fn file(option: &str, path: &Path) -> Result<(), String> {
         )),
         Err(e) => Err(format!("{option}: '{}': {e}", path.display())),
     }
+}
+
+/// A regular file this process can open for reading: mod_ssl reads the
+/// certificate and key in Apache's parent, which runs as this user.
+fn readable_file(option: &str, path: &Path) -> Result<(), String> {
+    file(option, path)?;
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| format!("{option}: '{}' cannot be read: {e}", path.display()))
 }
 
 fn dir(option: &str, path: &Path) -> Result<(), String> {
@@ -125,6 +144,16 @@ pub fn absolute_options(mut options: Options, cwd: &Path) -> Result<Options, Str
     for entry in &mut options.python_path {
         abs(entry);
         dir("--python-path", entry)?;
+    }
+    if let Some(tls) = &mut options.tls {
+        abs(&mut tls.certificate);
+        readable_file("--ssl-certificate-file", &tls.certificate)?;
+        abs(&mut tls.key);
+        readable_file("--ssl-certificate-key-file", &tls.key)?;
+        if let Some(chain) = &mut tls.chain {
+            abs(chain);
+            readable_file("--ssl-certificate-chain-file", chain)?;
+        }
     }
     if let Some(module) = &mut options.module {
         abs(module);
@@ -248,11 +277,32 @@ mod tests {
         assert!(err(&["--python-home", "nowhere"]).contains("--python-home"));
         assert!(err(&["--module", "nowhere.so"]).contains("--module"));
         assert!(err(&["--httpd-executable", "./nowhere"]).contains("--httpd-executable"));
+        let tls = |cert: &str, key: &str, chain: &str| {
+            err(&[
+                "--https-port",
+                "8443",
+                "--ssl-certificate-file",
+                cert,
+                "--ssl-certificate-key-file",
+                key,
+                "--ssl-certificate-chain-file",
+                chain,
+            ])
+        };
+        assert!(tls("nope.pem", "auth.py", "auth.py").starts_with("--ssl-certificate-file: '"));
+        assert!(
+            tls("auth.py", "docs", "auth.py").starts_with("--ssl-certificate-key-file: '")
+                && tls("auth.py", "docs", "auth.py").ends_with("is not a regular file")
+        );
+        assert!(tls("auth.py", "auth.py", "nope").starts_with("--ssl-certificate-chain-file: '"));
         fs::remove_dir_all(cwd).unwrap();
     }
 
     #[test]
     fn accounts() {
+        let _lookups = identity::TEST_LOOKUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         assert_eq!(run_as(None, None, 1000).unwrap(), None);
         let root = run_as(Some("root"), None, 1000).unwrap().unwrap();
         assert_eq!(

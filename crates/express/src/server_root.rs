@@ -96,8 +96,14 @@ pub fn write_all(s: &Settings) -> Result<(), String> {
 pub fn summary(s: &Settings) -> String {
     let o = &s.options;
     let (error_log, access_log) = s.log_paths();
-    let mut lines = vec![
-        ("Server URL", s.url()),
+    let mut lines = vec![("Server URL", s.url())];
+    if let Some(url) = s.https_url() {
+        lines.push(("HTTPS URL", url));
+    }
+    if o.tls.as_ref().is_some_and(|t| t.https_only) {
+        lines[0].1.push_str(" (redirects to HTTPS)");
+    }
+    lines.extend([
         ("Server Root", s.server_root.display().to_string()),
         ("Server Conf", s.conf_path().display().to_string()),
         ("Control Script", s.apachectl_path().display().to_string()),
@@ -105,7 +111,13 @@ pub fn summary(s: &Settings) -> String {
         ("Access Log", access_log.display().to_string()),
         ("Module", s.module.display().to_string()),
         ("MPM", o.mpm.name().to_owned()),
-    ];
+    ]);
+    if let Some(w) = o.workers {
+        lines.push((
+            "Workers",
+            format!("{} processes x {} threads", w.processes, w.threads),
+        ));
+    }
     lines.push(match &o.content {
         Content::ProxyTo(t) => ("Proxy To", t.url.clone()),
         _ => (
@@ -126,6 +138,23 @@ pub fn summary(s: &Settings) -> String {
     }
     if let Some(h) = &o.host_access_script {
         lines.push(("Host Access Script", h.display().to_string()));
+    }
+    if let Some(shared) = &o.caching.shared {
+        lines.push((
+            "Shared Cache",
+            format!("{}:{}", shared.store.name(), shared.servers),
+        ));
+    }
+    if o.server_status {
+        // Under --https-only the plain port would only redirect.
+        let base = match &o.tls {
+            Some(t) if t.https_only => s.https_url().unwrap_or_else(|| s.url()),
+            _ => s.url(),
+        };
+        lines.push((
+            "Server Status",
+            format!("{base}server-status (this machine only)"),
+        ));
     }
     if let Some(r) = &s.run_as {
         lines.push(("Run As", format!("{}:{}", r.user, r.group)));

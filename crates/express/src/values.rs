@@ -12,11 +12,23 @@
 /// A usage error: the message names the option and what is wrong.
 pub type Checked<T> = Result<T, String>;
 
-/// A TCP port for `Listen`: 1..=65535.
-pub fn port(value: &str) -> Checked<u16> {
+/// A TCP port for `Listen` (`--port`, `--https-port`): 1..=65535.
+pub fn port(option: &str, value: &str) -> Checked<u16> {
     match value.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("--port: '{value}' is not a port number (1-65535)")),
+        Ok(0) | Err(_) => Err(format!(
+            "{option}: '{value}' is not a port number (1-65535)"
+        )),
         Ok(p) => Ok(p),
+    }
+}
+
+/// A whole number for `option` in `min..=max`.
+pub fn number(option: &str, value: &str, min: u32, max: u32) -> Checked<u32> {
+    match value.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{option}: '{value}' is not a whole number from {min} to {max}"
+        )),
     }
 }
 
@@ -173,11 +185,26 @@ mod tests {
 
     #[test]
     fn ports() {
-        assert_eq!(port("8000"), Ok(8000));
-        assert_eq!(port("65535"), Ok(65535));
+        assert_eq!(port("--port", "8000"), Ok(8000));
+        assert_eq!(port("--https-port", "65535"), Ok(65535));
         for bad in ["0", "65536", "-1", "80a", "", " 80"] {
             assert!(
-                port(bad).unwrap_err().contains("not a port number"),
+                port("--port", bad)
+                    .unwrap_err()
+                    .contains("not a port number"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number("--threads", "25", 1, 100), Ok(25));
+        assert_eq!(number("--threads", "1", 1, 100), Ok(1));
+        for bad in ["0", "101", "-1", "2.5", "", "x"] {
+            let e = number("--threads", bad, 1, 100).unwrap_err();
+            assert!(
+                e.starts_with("--threads: ") && e.contains("from 1 to 100"),
                 "{bad}"
             );
         }
