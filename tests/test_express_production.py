@@ -561,6 +561,21 @@ def test_processes_and_threads_seen_by_server_status(work, mpm, processes, threa
         assert get(srv.url + "/server-status")[0] == 200
 
 
+def test_server_status_shows_the_auth_scripts_figures(work):
+    """The launcher's status page carries the module's live figures
+    (docs/operations.md): one granted and one denied login are counted."""
+    before = len(records(work))
+    with Express(work, "--server-status", *auth(work)) as srv:
+        assert get(srv.url + "/", {"Authorization": basic_header("alice", "alice-pw")})[0] == 200
+        assert get(srv.url + "/", {"Authorization": basic_header("alice", "wrong")})[0] == 401
+        info = status_auto(srv)
+    assert len(records(work)) - before == 2
+    assert info["AuthnzWsgiScript1Path"] == str(auth_script(work)), info
+    assert info["AuthnzWsgiScript1CheckPasswordCalls"] == "2", info
+    assert info["AuthnzWsgiScript1CheckPasswordGranted"] == "1", info
+    assert info["AuthnzWsgiScript1CheckPasswordDenied"] == "1", info
+
+
 def test_server_status_is_not_proxied_and_not_protected(work):
     args = ["--server-status", "--proxy-to", "http://127.0.0.1:9/", *auth(work)]
     with Express(work, *args) as srv:
