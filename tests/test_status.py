@@ -347,6 +347,21 @@ def test_without_mod_status_nothing_is_kept():
         assert server.request("/server-status?auto").status == 404
 
 
+def test_figures_are_kept_with_extended_status_off():
+    """httpd's ExtendedStatus (on by default with mod_status) is what loading
+    mod_status costs a request; the module's figures do not depend on it."""
+    server, script = make_server(
+        "status-ext-off", "event", "ExtendedStatus Off\nStartServers 1\nServerLimit 1\n")
+    with server:
+        run_sequence(server)
+        assert_records(server)
+        figures = auto(server)
+        assert_sequence_figures(figures, script)
+        assert "AUTHNZ_WSGI0106" in server.error_log()
+        page = server.request("/server-status").body.decode()
+        assert "mod_authnz_wsgi" in page and script in page
+
+
 def test_htaccess_scripts_take_run_time_rows_then_other():
     """One script in the server configuration, 16 rows for scripts first
     seen at run time, then the "other" row."""
