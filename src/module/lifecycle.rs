@@ -17,6 +17,7 @@ use crate::httpd::hook_order::HookOrder;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::{mpm, Request, Server};
+use crate::module::auth_daemons;
 use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
 use crate::module::script_readability;
@@ -68,6 +69,7 @@ impl hooks::PreConfig for PreConfigCheck {
         // notice, which every LogLevel shows; the others at info.
         first_claim::renew(pconf);
         script_readability::forget_scripts();
+        auth_daemons::forget();
         if beside_mod_wsgi::is_loaded(MOD_PYTHON) {
             slog!(
                 None,

@@ -239,6 +239,18 @@ registry! {
     RE_ENCODED_NOT_SOCACHED = 111, 1,
         "Under WSGIUserNameEncoding utf-8, a login whose name the client did not send as UTF-8 is not handed to mod_authn_socache, which would answer it later under the bytes the client sent (debug).",
         "None: such logins are answered by the wsgi provider (and WSGIAuthCacheTimeout) each time.";
+    DAEMON_GROUP_UNKNOWN = 112, 1,
+        "A script directive's process-group= names no WSGIAuthDaemonProcess of the server; start-up stops (apache2 -t fails).",
+        "Define the daemon group with WSGIAuthDaemonProcess NAME (main server or a virtual host), or correct the name.";
+    DAEMON_ACCOUNT_REFUSED = 113, 1,
+        "A WSGIAuthDaemonProcess would run as root, or its user= or group= is not an account of the system; start-up stops.",
+        "Give user= (and group=) an unprivileged account that exists; daemon processes never run as root.";
+    DAEMON_SOCKET_PATH_TOO_LONG = 114, 1,
+        "The Unix socket path of a daemon group would be longer than the 107 bytes a socket path may have; start-up stops.",
+        "Set DefaultRuntimeDir to a shorter directory, or give the daemon group a shorter name.";
+    DAEMON_MODE_UNAVAILABLE = 115, 1,
+        "The configuration defines or uses auth daemon processes (WSGIAuthDaemonProcess, process-group=), which this build cannot run yet; start-up stops rather than run the scripts in Apache's children.",
+        "Remove the WSGIAuthDaemonProcess lines and the process-group= options, or install a build that runs auth daemon processes.";
 }
 
 /// The tag with this number.
