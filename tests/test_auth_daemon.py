@@ -195,9 +195,10 @@ def test_a_defined_but_unused_group_is_refused_too(server):
     assert len(tagged_lines(output, 115)) == 1, output
 
 
-def test_start_up_is_refused_too():
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_start_up_is_refused_too(mpm):
     """Not only `apache2 -t`: a real start stops with the same line."""
-    srv = Apache(name="daemonstart")
+    srv = Apache(name="daemonstart", mpm=mpm)
     try:
         good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
         srv.site_conf = ("WSGIAuthDaemonProcess auth user=nobody\n"
@@ -206,4 +207,32 @@ def test_start_up_is_refused_too():
             srv.start(timeout=10)
     finally:
         srv.stop()
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_process_group_in_htaccess_is_refused_and_the_script_never_runs(mpm):
+    """`.htaccess` cannot send a script to a daemon group (the server would
+    not start with one anyway): the request gets 500 with one line, and the
+    script is not run embedded in its stead."""
+    srv = Apache(name="daemon-htaccess", mpm=mpm,
+                 server_conf="StartServers 1\nServerLimit 1\nWSGIAuthAllowOverride On\n")
+    try:
+        script = srv.write_script("ht.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+        ht = srv.docroot / "ht"
+        ht.mkdir()
+        (ht / "index.html").write_text("behind .htaccess\n")
+        (ht / ".htaccess").write_text(
+            'AuthType Basic\nAuthName "ht"\nAuthBasicProvider wsgi\n'
+            f'WSGIAuthUserScript "{script}" process-group=auth\nRequire valid-user\n')
+        srv.site_conf = f'<Directory "{ht}">\n  AllowOverride AuthConfig\n</Directory>\n'
+        srv.start()
+        resp = srv.get_basic("/ht/index.html", "alice", "alice-pw")
+        assert resp.status == 500
+        assert b"behind .htaccess" not in resp.body
+        lines = srv.error_lines("process-group= is not allowed in .htaccess files")
+        assert len(lines) == 1, srv.error_log()
+        assert str(ht / ".htaccess") in lines[0]
+        assert srv.records("calls") == []
+    finally:
         srv.cleanup()
