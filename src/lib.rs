@@ -15,6 +15,7 @@
 
 mod apr;
 mod cpython;
+mod daemon;
 mod ffi;
 mod httpd;
 mod module;

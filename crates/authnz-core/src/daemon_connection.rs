@@ -68,6 +68,23 @@ impl DaemonConnection {
         }
     }
 
+    /// Whether this idle connection can still carry a call: the daemon has
+    /// not closed it (a daemon closes idle connections when it ends, e.g.
+    /// after a graceful restart) and sent nothing unasked. Checked before a
+    /// reused connection is used, so a connection the daemon closed while it
+    /// sat idle is replaced by a new one instead of failing a request.
+    pub fn is_usable(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let usable = matches!(
+            (&self.stream).read(&mut byte),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        );
+        usable && self.stream.set_nonblocking(false).is_ok()
+    }
+
     /// Send `request` (its sequence number is set here) and wait until
     /// `deadline` for its reply. The connection comes back only with an
     /// answer; on any error it is dropped (closed).
@@ -292,6 +309,19 @@ mod tests {
     }
 
     /// A daemon that answers with a stale reply (the previous request's).
+    #[test]
+    fn a_connection_the_daemon_closed_while_idle_is_not_usable() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let conn = DaemonConnection::over(ours);
+        assert!(conn.is_usable());
+        assert!(conn.is_usable(), "the check consumes nothing");
+        drop(theirs);
+        assert!(!conn.is_usable());
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert!(!DaemonConnection::over(ours).is_usable());
+    }
+
     #[test]
     fn a_stale_reply_is_refused_and_closes_the_connection() {
         let (ours, mut theirs) = UnixStream::pair().unwrap();

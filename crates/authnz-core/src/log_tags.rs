@@ -251,6 +251,18 @@ registry! {
     DAEMON_MODE_UNAVAILABLE = 115, 1,
         "The configuration defines or uses auth daemon processes (WSGIAuthDaemonProcess, process-group=), which this build cannot run yet; start-up stops rather than run the scripts in Apache's children.",
         "Remove the WSGIAuthDaemonProcess lines and the process-group= options, or install a build that runs auth daemon processes.";
+    DAEMON_UNREACHABLE = 116, 2,
+        "An Apache child could not connect to its auth daemon group's socket (the daemon is starting, restarting after a crash, or not running); the request is answered 500.",
+        "Read the daemon group's earlier lines (AUTHNZ_WSGI0121, AUTHNZ_WSGI0124): a daemon that cannot start, or that crashes, is restarted with back-off.";
+    DAEMON_NO_ANSWER = 117, 1,
+        "An auth daemon gave no answer within the call's time limit and a grace of 0.8 s; the request is answered 500 and the daemon process ends itself and is replaced.",
+        "Make the script faster, or raise call-timeout= (or WSGIScriptTimeout); the daemon's line AUTHNZ_WSGI0125 names the call.";
+    DAEMON_CONNECTION_LOST = 118, 1,
+        "An auth daemon closed the connection before it answered: the daemon process died during the call (a crash in C code such as a segmentation fault, or it was killed); the request is answered 500.",
+        "Look for the daemon's exit line (AUTHNZ_WSGI0121) and fix the script or the C extension that crashed it; the daemon is replaced.";
+    DAEMON_REPLY_REFUSED = 119, 1,
+        "An auth daemon's reply was malformed, answered another request, or the socket failed; the request is answered 500 and the connection is dropped.",
+        "A bug or a daemon of another build: restart Apache so that children and daemons come from one build.";
 }
 
 /// The tag with this number.

@@ -1,0 +1,122 @@
+//! The child's side of a call to an auth daemon group: one connection per
+//! worker thread and group, reused call after call (reconnected when there
+//! is none or the daemon closed it while it sat idle), a deadline for the
+//! whole exchange, one log line with the request's context on any failure,
+//! and the daemon's log lines replayed with the request's context.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use authnz_core::daemon_connection::{DaemonConnection, ExchangeError};
+use authnz_core::daemon_frame::{CallReply, CallRequest};
+use authnz_core::log_tags as tags;
+
+use crate::daemon::{replay, sockets};
+use crate::httpd::log::Level;
+use crate::httpd::Request;
+use crate::rlog;
+
+/// How much longer than its time limit the child waits for a call's answer:
+/// the daemon's watchdog ends a process whose call overran by 0.5 s.
+pub const GRACE: Duration = Duration::from_millis(800);
+
+/// The wait for a call without a time limit (`timeout_ms` 0).
+pub const UNLIMITED_WAIT: Duration = Duration::from_secs(3600);
+
+/// The deadline of a call made now with time limit `timeout_ms`.
+pub fn deadline_for(timeout_ms: u32) -> Instant {
+    let limit = match timeout_ms {
+        0 => UNLIMITED_WAIT,
+        ms => Duration::from_millis(u64::from(ms)),
+    };
+    Instant::now() + limit + GRACE
+}
+
+thread_local! {
+    /// This worker thread's connection to each group it called.
+    static CONNECTIONS: RefCell<HashMap<String, DaemonConnection>> = RefCell::new(HashMap::new());
+}
+
+/// Make `request` in daemon group `group` (its socket), from a worker
+/// thread of an Apache child: reuses this thread's connection to that group
+/// (reconnects when there is none), waits at most until `deadline`; on any
+/// failure logs one line with the request's context and returns `Err(())`.
+/// On success it replays `reply.log` with the request's context and
+/// returns the reply.
+#[allow(clippy::result_unit_err)]
+pub fn call(
+    r: Request,
+    group: &str,
+    request: CallRequest,
+    deadline: Instant,
+) -> Result<CallReply, ()> {
+    let function = request.function.name();
+    let script = request.script.clone();
+    let Some(path) = sockets::path_of(group) else {
+        rlog!(
+            &r,
+            Level::Error,
+            tags::DAEMON_UNREACHABLE,
+            "{function} of {script}: daemon group {group} is not running in this generation"
+        );
+        return Err(());
+    };
+    let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+    let connection = match reused.filter(DaemonConnection::is_usable) {
+        Some(connection) => connection,
+        None => match DaemonConnection::connect(&path) {
+            Ok(connection) => connection,
+            Err(e) => {
+                rlog!(
+                    &r,
+                    Level::Error,
+                    tags::DAEMON_UNREACHABLE,
+                    "{function} of {script}: cannot reach daemon group {group} at {}: {e}",
+                    path.display()
+                );
+                return Err(());
+            }
+        },
+    };
+    let started = Instant::now();
+    match connection.call(request, deadline) {
+        Ok((reply, connection)) => {
+            CONNECTIONS.with(|c| c.borrow_mut().insert(group.to_owned(), connection));
+            replay::replay(r, &reply.log);
+            Ok(reply)
+        }
+        Err(ExchangeError::TimedOut) => {
+            rlog!(
+                &r,
+                Level::Error,
+                tags::DAEMON_NO_ANSWER,
+                "{function} of {script}: daemon group {group} gave no answer within {:.1} s \
+                 (the call's time limit and {:.1} s)",
+                started.elapsed().as_secs_f64(),
+                GRACE.as_secs_f64()
+            );
+            Err(())
+        }
+        Err(ExchangeError::Closed) => {
+            rlog!(
+                &r,
+                Level::Error,
+                tags::DAEMON_CONNECTION_LOST,
+                "{function} of {script}: daemon group {group} closed the connection before it \
+                 answered (the daemon process died during the call) after {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Err(())
+        }
+        Err(e) => {
+            rlog!(
+                &r,
+                Level::Error,
+                tags::DAEMON_REPLY_REFUSED,
+                "{function} of {script}: daemon group {group}: {e}"
+            );
+            Err(())
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Auth daemon processes (`WSGIAuthDaemonProcess`, docs/auth-daemons.md):
+//! the processes Apache's parent starts, supervises and stops for each
+//! daemon group (`supervisor.rs`), the Unix socket each group listens on
+//! (`listener.rs`), a daemon process's life (`process.rs`: closing what it
+//! inherited, dropping privileges, starting Python) and its serving loop
+//! (`server.rs`, with the call watchdog of `watchdog.rs`), and the child's
+//! side of a call (`client.rs`: per-thread connections, the deadline, the
+//! replay of the daemon's log lines, `replay.rs`).
+//!
+//! The operating-system calls this needs live in `src/apr/unix.rs`; this
+//! layer has no `unsafe` of its own.
+
+#![forbid(unsafe_code)]
+
+// Until the request side calls `client::call`.
+#[allow(dead_code)]
+pub mod client;
+#[allow(dead_code)]
+pub mod replay;
+#[allow(dead_code)]
+pub mod sockets;
