@@ -9,6 +9,7 @@
 
 pub mod call;
 pub mod call_limit;
+pub mod daemon_side;
 pub mod environ;
 pub mod environ_template;
 pub mod errors;
