@@ -8,10 +8,11 @@
 //! connection.
 //!
 //! On a termination signal the process drains: it keeps accepting while
-//! its socket file is still the one it was started on (at a graceful
-//! restart the new generation's socket replaces it, at a stop the file is
-//! removed), finishes the calls under way, closes connections that stay
-//! idle, and exits when none is left.
+//! its socket file is still the one it was started on (at a stop the file
+//! is removed first) for at most 30 s, finishes the calls under way,
+//! serves the connections that still send calls, closes each one that
+//! stays idle for a second, and exits when no call and no connection is
+//! left.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -131,10 +132,10 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             if accepting && (!still_ours(serving) || began.elapsed() > DRAIN_ACCEPT_MAX) {
                 accepting = false;
             }
-            if !accepting {
-                idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
-            }
-            if (!accepting && idle.is_empty() && busy == 0) || began.elapsed() > DRAIN_MAX {
+            // Connections that stay idle are closed; the process ends once
+            // no call is under way and no connection is left.
+            idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
+            if (idle.is_empty() && busy == 0) || began.elapsed() > DRAIN_MAX {
                 return;
             }
         }
