@@ -121,7 +121,7 @@ pub enum EntryKey<'a> {
 impl EntryKey<'_> {
     /// The key's text (`None`: a header that is not exposed); `scratch`
     /// holds a header's key.
-    pub fn text<'s>(self, scratch: &'s mut Vec<u8>) -> Option<&'s [u8]> {
+    pub fn text(self, scratch: &mut Vec<u8>) -> Option<&[u8]> {
         let fixed: &'static str = match self {
             EntryKey::Request(i) => REQUEST_KEYS[i],
             EntryKey::Https => "HTTPS",
