@@ -119,7 +119,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         )
     });
     wipe(password_key);
-    let (outcome, source) = answer(r, dir, "check_password", &spec.path, key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "check_password", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
         if let Some(daemon) = spec.process_group.as_deref() {
@@ -254,7 +254,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
             &encoding.key_bytes(realm),
         )
     });
-    let (outcome, source) = answer(r, dir, "get_realm_hash", &spec.path, key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "get_realm_hash", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
         if let Some(daemon) = spec.process_group.as_deref() {

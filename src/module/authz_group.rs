@@ -103,59 +103,52 @@ fn lookup_groups(
         let user = dir.user_name_encoding().key_bytes(user);
         cache::groups_key(r, spec, target.group, timeout, &user)
     });
-    let (outcome, source) = answer(
-        r,
-        dir,
-        "groups_for_user",
-        target.path,
-        key.as_ref(),
-        |slot| {
-            let user_text = decode_credential(user);
-            if let Some(daemon) = spec.process_group.as_deref() {
-                let outcome = daemon_dispatch::call(
-                    r,
-                    dir,
-                    spec,
-                    daemon,
-                    target.group,
-                    Function::GroupsForUser,
-                    vec![user_text.into_owned()],
-                    slot,
-                );
-                return match outcome {
-                    Outcome::Groups(names) => {
-                        let mut groups = GroupSet::default();
-                        for name in &names {
-                            groups.insert(name);
-                        }
-                        Answer::Positive(Cached::Groups(Arc::new(groups)))
-                    }
-                    Outcome::Failed => Answer::Failed,
-                    other => {
-                        daemon_dispatch::unexpected(r, spec, Function::GroupsForUser, &other);
-                        Answer::Failed
-                    }
-                };
-            }
-            let groups = call_script(
+    let (outcome, source) = answer(r, dir, "groups_for_user", spec, key.as_ref(), |slot| {
+        let user_text = decode_credential(user);
+        if let Some(daemon) = spec.process_group.as_deref() {
+            let outcome = daemon_dispatch::call(
                 r,
-                dir.call_limits(),
-                target,
+                dir,
+                spec,
+                daemon,
+                target.group,
+                Function::GroupsForUser,
+                vec![user_text.into_owned()],
                 slot,
-                "groups_for_user",
-                None,
-                |py| [PyString::new(py, &user_text).into_any()],
-                |log, value| {
-                    let mut groups = GroupSet::default();
-                    results::groups(log, target.path, value, |g| groups.insert(g)).map(|()| groups)
-                },
             );
-            match groups {
-                Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
-                Err(CallFailed) => Answer::Failed,
-            }
-        },
-    );
+            return match outcome {
+                Outcome::Groups(names) => {
+                    let mut groups = GroupSet::default();
+                    for name in &names {
+                        groups.insert(name);
+                    }
+                    Answer::Positive(Cached::Groups(Arc::new(groups)))
+                }
+                Outcome::Failed => Answer::Failed,
+                other => {
+                    daemon_dispatch::unexpected(r, spec, Function::GroupsForUser, &other);
+                    Answer::Failed
+                }
+            };
+        }
+        let groups = call_script(
+            r,
+            dir.call_limits(),
+            target,
+            slot,
+            "groups_for_user",
+            None,
+            |py| [PyString::new(py, &user_text).into_any()],
+            |log, value| {
+                let mut groups = GroupSet::default();
+                results::groups(log, target.path, value, |g| groups.insert(g)).map(|()| groups)
+            },
+        );
+        match groups {
+            Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
+            Err(CallFailed) => Answer::Failed,
+        }
+    });
     if source == Source::Shared {
         rlog!(
             &r,

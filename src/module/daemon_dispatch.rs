@@ -11,7 +11,7 @@
 //! (`note_daemon`), so a child knows it without asking the daemon.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authnz_core::daemon_frame::{CallRequest, Function, Outcome};
 use authnz_core::log_tags as tags;
@@ -55,6 +55,14 @@ fn call_limit(dir: &DirConfig, daemon: &str) -> Option<Duration> {
         Some(secs) => Some(Duration::from_secs(secs)),
         None => dir.script_timeout(),
     }
+}
+
+/// How long a thread waits for another thread's daemon call of the same
+/// question: the call's limit and the grace the client gives it.
+pub fn reply_wait(dir: &DirConfig, daemon: &str) -> Duration {
+    let limit = call_limit(dir, daemon);
+    let ms = limit.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+    client::deadline_for(ms).saturating_duration_since(Instant::now())
 }
 
 /// The `SSL_*` variables sent for `mod_ssl.var_lookup` over TLS.
@@ -134,7 +142,14 @@ pub fn call(
             }
             reply.outcome
         }
-        Err(()) => Outcome::Failed,
+        Err(()) => {
+            // No answer by the deadline: the call overran its limit (the
+            // daemon process was stuck where it cannot be interrupted).
+            if limit.is_some() && Instant::now() >= deadline {
+                slot.note_timeout();
+            }
+            Outcome::Failed
+        }
     }
 }
 
