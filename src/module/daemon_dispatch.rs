@@ -22,7 +22,7 @@ use crate::httpd::Request;
 use crate::module::config::{DirConfig, ScriptSpec};
 use crate::python::call::CallFailed;
 use crate::python::call_limit::CallSlot;
-use crate::python::daemon_side::SSL_VAR_PREFIX;
+use crate::python::daemon_side::{PROCESS_GROUP_KEY, SSL_VAR_PREFIX};
 use crate::python::environ::request_entry_list;
 use crate::rlog;
 
@@ -94,10 +94,7 @@ pub fn environ_entries(
     application_group: &str,
 ) -> Vec<(String, Vec<u8>)> {
     let mut entries = request_entry_list(r, application_group);
-    entries.push((
-        "mod_wsgi.process_group".to_owned(),
-        daemon.as_bytes().to_vec(),
-    ));
+    entries.push((PROCESS_GROUP_KEY.to_owned(), daemon.as_bytes().to_vec()));
     if r.is_https() {
         for name in SSL_VARS {
             if let Some(value) = r.ssl_var(name) {

@@ -78,6 +78,9 @@ pub fn answer(request: &CallRequest) -> CallReply {
 /// child sent for `mod_ssl.var_lookup` carry this prefix.
 pub const SSL_VAR_PREFIX: &str = "mod_ssl.var_lookup:";
 
+/// The entry naming the daemon group, the last before the `SSL_*` ones.
+pub const PROCESS_GROUP_KEY: &str = "mod_wsgi.process_group";
+
 /// Make the call; the outcome and whether the call reached its limit.
 fn make(request: &CallRequest) -> (Outcome, bool) {
     let function = request.function;
@@ -99,6 +102,14 @@ fn make(request: &CallRequest) -> (Outcome, bool) {
         .position(|(k, _)| k.starts_with(SSL_VAR_PREFIX))
         .unwrap_or(request.environ.len());
     let (environ, ssl) = request.environ.split_at(split);
+    // `mod_wsgi.process_group` is set apart: the thread's kept environ
+    // holds the base's value for it.
+    let (process_group, environ) = match environ.split_last() {
+        Some(((k, v), rest)) if k == PROCESS_GROUP_KEY => {
+            (String::from_utf8_lossy(v).into_owned(), rest)
+        }
+        _ => (String::new(), environ),
+    };
     let ssl_vars: Vec<(String, String)> = ssl
         .iter()
         .filter_map(|(k, v)| {
@@ -118,7 +129,10 @@ fn make(request: &CallRequest) -> (Outcome, bool) {
             https,
             ssl_vars: &ssl_vars,
         },
-        environ: EnvironSource::Entries(environ),
+        environ: EnvironSource::Entries {
+            entries: environ,
+            process_group: &process_group,
+        },
         limits: CallLimits {
             timeout,
             reloading: request.reloading,

@@ -295,7 +295,10 @@ pub fn build_environ<'py>(
             );
             finish(py, shared, &items, scope)
         }
-        EnvironSource::Entries(entries) => {
+        EnvironSource::Entries {
+            entries,
+            process_group,
+        } => {
             let items: Vec<Item<'_, 'py>> = entries
                 .iter()
                 .map(|(k, v)| Item {
@@ -303,7 +306,10 @@ pub fn build_environ<'py>(
                     bytes: Cow::Borrowed(v.as_slice()),
                 })
                 .collect();
-            finish(py, shared, &items, scope)
+            let env = finish(py, shared, &items, scope)?;
+            // Set in the copy only: the thread's dict keeps the base's "".
+            env.set_item("mod_wsgi.process_group", process_group)?;
+            Ok(env)
         }
     }
 }
@@ -313,8 +319,12 @@ pub fn build_environ<'py>(
 pub enum EnvironSource<'a> {
     /// The request, in the application group (expanded) named.
     Request(Request, &'a str),
-    /// The entries an Apache child sent with a call to a daemon process.
-    Entries(&'a [(String, Vec<u8>)]),
+    /// The entries an Apache child sent with a call to a daemon process,
+    /// and the name of the daemon group (`mod_wsgi.process_group`).
+    Entries {
+        entries: &'a [(String, Vec<u8>)],
+        process_group: &'a str,
+    },
 }
 
 fn finish<'py>(
