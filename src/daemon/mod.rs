@@ -17,5 +17,10 @@
 pub mod client;
 #[allow(dead_code)]
 pub mod replay;
-#[allow(dead_code)]
+pub mod listener;
+pub mod process;
+pub mod server;
 pub mod sockets;
+pub mod stderr_log;
+pub mod supervisor;
+pub mod watchdog;

@@ -5,10 +5,10 @@
 //! every `process-group=` names a defined group, no group runs as root,
 //! every account resolves, every socket path fits `sun_path`.
 //!
-//! Running the daemon processes is not part of this build: a
-//! configuration that passes these checks and defines or uses a daemon
-//! group is refused at the end with one line saying so, so no script
-//! configured for a daemon ever runs embedded by mistake.
+//! The groups that pass are kept for `post_config`, which (in the reading
+//! the server runs with) hands them to the supervisor (`src/daemon/`) to
+//! make their sockets and start their processes; `child_init` closes the
+//! listening sockets an Apache child inherits.
 //!
 //! The directives note what they read here; `pre_config` forgets the
 //! notes of an earlier reading (httpd reads the configuration twice at
@@ -19,11 +19,16 @@ use std::sync::Mutex;
 use authnz_core::daemon_options::{socket_path, DaemonOptions};
 use authnz_core::log_tags as tags;
 
+use crate::apr::Pool;
+use crate::daemon::supervisor::{self, GroupPlan};
 use crate::ffi;
 use crate::httpd::hooks::{self, Order};
+use crate::httpd::server_state;
 use crate::httpd::log::Level;
 use crate::httpd::unixd::{apache_group_id, apache_user_id, resolve_group, resolve_user};
 use crate::httpd::Server;
+use crate::module::config::ServerConfig;
+use crate::python::daemon_side::DaemonPython;
 use crate::slog;
 
 /// A `WSGIAuthDaemonProcess` read from the configuration.
@@ -46,6 +51,10 @@ struct Notes {
     used: Vec<GroupUse>,
 }
 
+/// The groups of the last reading that passed every check, accounts
+/// resolved, for `post_config`.
+static CHECKED: Mutex<Vec<GroupPlan>> = Mutex::new(Vec::new());
+
 static NOTES: Mutex<Notes> = Mutex::new(Notes {
     defined: Vec::new(),
     used: Vec::new(),
@@ -58,6 +67,8 @@ fn notes() -> std::sync::MutexGuard<'static, Notes> {
 /// Register the hook (from `lib.rs`'s `register_hooks`).
 pub fn register() {
     hooks::check_config::<CheckDaemonGroups>(Order::MIDDLE);
+    hooks::post_config::<StartDaemonGroups>(Order::MIDDLE);
+    hooks::child_init::<CloseDaemonSockets>(Order::FIRST);
 }
 
 /// Forget the notes of an earlier reading of the configuration.
@@ -181,23 +192,94 @@ impl hooks::CheckConfig for CheckDaemonGroups {
                 );
             }
         }
-        if let (false, Some(first)) = (refused, notes.defined.first()) {
-            refused = true;
-            slog!(
-                None,
-                Level::Emerg,
-                tags::DAEMON_MODE_UNAVAILABLE,
-                "WSGIAuthDaemonProcess {} at {}: auth daemon processes are not available in \
-                 this build of mod_authnz_wsgi yet; remove the WSGIAuthDaemonProcess lines and \
-                 the process-group= options to run the scripts in Apache's children",
-                first.options.name,
-                first.location
-            );
-        }
+        let plans = if refused {
+            Vec::new()
+        } else {
+            notes
+                .defined
+                .iter()
+                .map(|d| plan(main, &d.options))
+                .collect()
+        };
+        *CHECKED.lock().unwrap_or_else(|e| e.into_inner()) = plans;
         if refused {
             ffi::HOOK_SERVER_ERROR
         } else {
             ffi::HOOK_OK
         }
+    }
+}
+
+/// A checked group with its accounts resolved: `user=` (or Apache's
+/// `User`, or this process's user), `group=` (or Apache's `Group`, ...),
+/// `python-home=` (or `WSGIPythonHome`).
+fn plan(main: Server, options: &DaemonOptions) -> GroupPlan {
+    let (own_uid, own_gid) = crate::apr::unix::ids();
+    let uid = options
+        .user
+        .as_deref()
+        .and_then(resolve_user)
+        .or_else(apache_user_id)
+        .unwrap_or(own_uid);
+    let gid = options
+        .group
+        .as_deref()
+        .and_then(resolve_group)
+        .or_else(apache_group_id)
+        .unwrap_or(own_gid);
+    let home = options.python_home.clone().or_else(|| {
+        main.module_config::<ServerConfig>()
+            .and_then(|c| c.python_home.clone())
+    });
+    GroupPlan {
+        name: options.name.clone(),
+        uid,
+        gid,
+        processes: options.processes,
+        threads: options.threads,
+        python: DaemonPython {
+            home,
+            path: options.python_path.clone(),
+        },
+        call_timeout: options.call_timeout,
+    }
+}
+
+/// `post_config`: start the daemon groups of the reading the server runs
+/// with (not of httpd's first reading at start-up).
+struct StartDaemonGroups;
+
+impl hooks::PostConfig for StartDaemonGroups {
+    const NAME: &'static str = "post_config (auth daemon groups)";
+
+    fn run(main: Server) -> hooks::Status {
+        if server_state::is_first_reading() {
+            return ffi::HOOK_OK;
+        }
+        let plans = std::mem::take(&mut *CHECKED.lock().unwrap_or_else(|e| e.into_inner()));
+        match supervisor::start_generation(main, plans) {
+            Ok(()) => ffi::HOOK_OK,
+            Err(problem) => {
+                slog!(
+                    Some(main),
+                    Level::Emerg,
+                    tags::DAEMON_SOCKET_FAILED,
+                    "{problem}"
+                );
+                ffi::HOOK_SERVER_ERROR
+            }
+        }
+    }
+}
+
+/// `child_init`: an Apache child closes the daemon groups' listening
+/// sockets it inherited.
+struct CloseDaemonSockets;
+
+impl hooks::ChildInit for CloseDaemonSockets {
+    const NAME: &'static str = "child_init (auth daemon sockets)";
+
+    fn run(_pchild: Pool, _main: Server) {
+        supervisor::close_listeners_in_child();
     }
 }

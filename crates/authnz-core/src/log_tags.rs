@@ -248,9 +248,6 @@ registry! {
     DAEMON_SOCKET_PATH_TOO_LONG = 114, 1,
         "The Unix socket path of a daemon group would be longer than the 107 bytes a socket path may have; start-up stops.",
         "Set DefaultRuntimeDir to a shorter directory, or give the daemon group a shorter name.";
-    DAEMON_MODE_UNAVAILABLE = 115, 1,
-        "The configuration defines or uses auth daemon processes (WSGIAuthDaemonProcess, process-group=), which this build cannot run yet; start-up stops rather than run the scripts in Apache's children.",
-        "Remove the WSGIAuthDaemonProcess lines and the process-group= options, or install a build that runs auth daemon processes.";
     DAEMON_UNREACHABLE = 116, 2,
         "An Apache child could not connect to its auth daemon group's socket (the daemon is starting, restarting after a crash, or not running); the request is answered 500.",
         "Read the daemon group's earlier lines (AUTHNZ_WSGI0121, AUTHNZ_WSGI0124): a daemon that cannot start, or that crashes, is restarted with back-off.";
@@ -260,6 +257,33 @@ registry! {
     DAEMON_CONNECTION_LOST = 118, 1,
         "An auth daemon closed the connection before it answered: the daemon process died during the call (a crash in C code such as a segmentation fault, or it was killed); the request is answered 500.",
         "Look for the daemon's exit line (AUTHNZ_WSGI0121) and fix the script or the C extension that crashed it; the daemon is replaced.";
+    DAEMON_STARTED = 120, 1,
+        "Apache's parent started a process of an auth daemon group: its pid, uid and gid, and the back-off it waits when it replaces one that ended (info).",
+        "None.";
+    DAEMON_PROCESS_ENDED = 121, 1,
+        "A process of an auth daemon group ended while Apache runs (a crash, the watchdog after an overrun, a failed start-up); another is started after a back-off of 0.1 s doubling to 10 s.",
+        "Read the lines before it: httpd's exit signal line for a crash, AUTHNZ_WSGI0125 for an overrun, AUTHNZ_WSGI0124 for a process that could not start.";
+    DAEMON_FORK_FAILED = 122, 1,
+        "Apache's parent could not fork a process of an auth daemon group; its calls wait for the others (or fail).",
+        "Check the system's process and memory limits.";
+    DAEMON_SOCKET_FAILED = 123, 1,
+        "The Unix socket of an auth daemon group could not be made (bound, given its mode and owner, put in place); start-up stops.",
+        "Check that DefaultRuntimeDir exists and is writable by root, and that no other file has the socket's name.";
+    DAEMON_SETUP_FAILED = 124, 2,
+        "A daemon process could not become its group's account, or Python could not start in it; it ends and is started again with back-off.",
+        "Read the reason: an account that cannot be used, a python-home= that is no Python home or a virtualenv of another version.";
+    DAEMON_CALL_OVERRAN = 125, 1,
+        "A call in an auth daemon ran past its time limit and 0.5 s (a script stuck in C code, which Python's time limit cannot stop); the daemon process ended itself and is replaced.",
+        "Make the script faster or raise call-timeout=; the Apache child has answered that request 500.";
+    DAEMON_FRAME_REFUSED = 126, 1,
+        "A connection to an auth daemon sent something that is not a well-formed request (wrong version, oversized, garbage, or a frame that stopped half-way for 10 s); that connection was closed, the others are served.",
+        "Only Apache's children (and root) can connect: find what else connected to the socket.";
+    DAEMON_REPLY_TOO_LARGE = 127, 1,
+        "An auth daemon's answer could not be encoded (too many groups or too long a text); the call failed (500).",
+        "Return fewer or shorter groups from groups_for_user.";
+    DAEMON_GROUP_STOPPED = 128, 1,
+        "The processes of an auth daemon group were stopped for a stop or a restart, and how long it took; at a graceful restart they finish their calls first (info).",
+        "None; if processes had to be killed after the wait, look for calls without a time limit.";
     DAEMON_REPLY_REFUSED = 119, 1,
         "An auth daemon's reply was malformed, answered another request, or the socket failed; the request is answered 500 and the connection is dropped.",
         "A bug or a daemon of another build: restart Apache so that children and daemons come from one build.";

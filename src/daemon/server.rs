@@ -1,0 +1,266 @@
+//! A daemon process's serving loop. One thread polls the listening socket
+//! and every idle connection; a connection with a frame waiting goes to
+//! one of the `threads` serving threads, which reads the frame (bounded in
+//! size, and in time once it has begun), makes the call through the Python
+//! side, writes the reply and hands the connection back. Idle connections
+//! (one per Apache worker thread that called this group) therefore pin no
+//! serving thread. A malformed, oversized or stalled frame closes only its
+//! connection.
+//!
+//! On a termination signal the process drains: it keeps accepting while
+//! its socket file is still the one it was started on (at a graceful
+//! restart the new generation's socket replaces it, at a stop the file is
+//! removed), finishes the calls under way, closes connections that stay
+//! idle, and exits when none is left.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use authnz_core::daemon_frame::{
+    decode_request, encode_reply, read_frame, CallReply, CallRequest, Kind, LogLine, Outcome,
+};
+use authnz_core::log_tags as tags;
+
+use crate::apr::unix;
+use crate::daemon::stderr_log;
+use crate::daemon::watchdog::Watchdog;
+use crate::python::daemon_side;
+
+/// How long the rest of a frame may take once its first byte arrived.
+pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long writing a reply may take.
+const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// While draining: how long a connection may stay idle before it is closed.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
+/// While draining: how long the process keeps accepting at most.
+const DRAIN_ACCEPT_MAX: Duration = Duration::from_secs(30);
+/// While draining: the longest the process lives (calls without a time
+/// limit are cut off then).
+const DRAIN_MAX: Duration = Duration::from_secs(600);
+
+/// What a daemon process serves.
+pub struct Serving {
+    pub group: String,
+    pub threads: usize,
+    /// The socket file and its (device, inode) when the process started.
+    pub path: PathBuf,
+    pub inode: (u64, u64),
+}
+
+struct Shared {
+    work: Mutex<mpsc::Receiver<UnixStream>>,
+    back: Mutex<mpsc::Sender<UnixStream>>,
+    busy: AtomicUsize,
+    draining: AtomicBool,
+    wake: UnixStream,
+    watchdog: Arc<Watchdog>,
+    group: String,
+}
+
+impl Shared {
+    fn wake_poller(&self) {
+        let _ = (&self.wake).write(&[1]);
+    }
+}
+
+/// Serve on `listener` until drained; returns when the process should exit.
+pub fn serve(listener: UnixListener, serving: &Serving) {
+    let threads = serving.threads.max(1);
+    let (work_tx, work_rx) = mpsc::channel::<UnixStream>();
+    let (back_tx, back_rx) = mpsc::channel::<UnixStream>();
+    let (wake_read, wake_write) = match UnixStream::pair() {
+        Ok(pair) => pair,
+        Err(e) => {
+            stderr_log::line(
+                "error",
+                tags::DAEMON_SETUP_FAILED,
+                &format!("daemon group {}: no wake-up socket pair: {e}", serving.group),
+            );
+            return;
+        }
+    };
+    let _ = wake_read.set_nonblocking(true);
+    let _ = listener.set_nonblocking(true);
+    let shared = Arc::new(Shared {
+        work: Mutex::new(work_rx),
+        back: Mutex::new(back_tx),
+        busy: AtomicUsize::new(0),
+        draining: AtomicBool::new(false),
+        wake: wake_write,
+        watchdog: Watchdog::start(&serving.group, threads),
+        group: serving.group.clone(),
+    });
+    {
+        let shared = shared.clone();
+        let _ = thread::Builder::new()
+            .name("authnz-signals".into())
+            .spawn(move || {
+                unix::wait_termination_signal();
+                shared.draining.store(true, Ordering::SeqCst);
+                shared.wake_poller();
+            });
+    }
+    for slot in 0..threads {
+        let shared = shared.clone();
+        let _ = thread::Builder::new()
+            .name(format!("authnz-serve-{slot}"))
+            .spawn(move || serving_thread(&shared, slot));
+    }
+
+    let mut idle: Vec<(UnixStream, Instant)> = Vec::new();
+    let mut accepting = true;
+    let mut drain_began: Option<Instant> = None;
+    loop {
+        let draining = shared.draining.load(Ordering::SeqCst);
+        // Read `busy` before collecting what came back: a connection handed
+        // back before its thread counted down is collected here.
+        let busy = shared.busy.load(Ordering::SeqCst);
+        while let Ok(connection) = back_rx.try_recv() {
+            idle.push((connection, Instant::now()));
+        }
+        if draining {
+            let began = *drain_began.get_or_insert_with(Instant::now);
+            if accepting && (!still_ours(serving) || began.elapsed() > DRAIN_ACCEPT_MAX) {
+                accepting = false;
+            }
+            if !accepting {
+                idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
+            }
+            if (!accepting && idle.is_empty() && busy == 0) || began.elapsed() > DRAIN_MAX {
+                return;
+            }
+        }
+        let mut fds = vec![wake_read.as_raw_fd()];
+        if accepting {
+            fds.push(listener.as_raw_fd());
+        }
+        fds.extend(idle.iter().map(|(c, _)| c.as_raw_fd()));
+        let ready = match unix::poll_readable(&fds, 200) {
+            Ok(ready) => ready,
+            Err(_) => {
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if ready[0] {
+            let mut sink = [0u8; 64];
+            while matches!((&wake_read).read(&mut sink), Ok(n) if n > 0) {}
+        }
+        let first_idle = if accepting { 2 } else { 1 };
+        // Hand ready connections to the serving threads (from the end, so
+        // the indices of the others stay valid).
+        for index in (0..idle.len()).rev() {
+            if ready[first_idle + index] {
+                let (connection, _) = idle.swap_remove(index);
+                shared.busy.fetch_add(1, Ordering::SeqCst);
+                if work_tx.send(connection).is_err() {
+                    shared.busy.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        }
+        if accepting && ready[1] {
+            loop {
+                match listener.accept() {
+                    Ok((connection, _)) => {
+                        let _ = connection.set_nonblocking(false);
+                        idle.push((connection, Instant::now()));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}
+
+/// Whether the socket file still is the one this process listens on.
+fn still_ours(serving: &Serving) -> bool {
+    match std::fs::symlink_metadata(&serving.path) {
+        Ok(meta) => (meta.dev(), meta.ino()) == serving.inode,
+        Err(e) => e.kind() != io::ErrorKind::NotFound,
+    }
+}
+
+fn serving_thread(shared: &Shared, slot: usize) {
+    loop {
+        let next = match shared.work.lock() {
+            Ok(work) => work.recv(),
+            Err(_) => return,
+        };
+        let Ok(connection) = next else { return };
+        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve_one(shared, slot, connection)
+        }))
+        .unwrap_or(None);
+        if let Some(connection) = kept {
+            if let Ok(back) = shared.back.lock() {
+                let _ = back.send(connection);
+            }
+        }
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        shared.wake_poller();
+    }
+}
+
+/// Read one request from `connection`, answer it; the connection when it
+/// can carry another.
+fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option<UnixStream> {
+    let _ = connection.set_read_timeout(Some(FRAME_READ_TIMEOUT));
+    let _ = connection.set_write_timeout(Some(REPLY_WRITE_TIMEOUT));
+    let request = match read_frame(&mut connection) {
+        Ok(None) => return None,
+        Ok(Some((Kind::Request, payload))) => match decode_request(&payload) {
+            Ok(request) => request,
+            Err(e) => return refuse(shared, &format!("a malformed request: {e}")),
+        },
+        Ok(Some((kind, _))) => return refuse(shared, &format!("a frame of kind {kind:?}")),
+        Err(e) => return refuse(shared, &format!("{e}")),
+    };
+    let call = format!("{} of {}", request.function.name(), request.script);
+    shared.watchdog.begin(slot, request.timeout_ms, call);
+    let reply = daemon_side::answer(&request);
+    shared.watchdog.end(slot);
+    let frame = encode_reply(&reply).or_else(|e| encode_reply(&unsendable(&request, &e)));
+    match frame {
+        Ok(frame) if connection.write_all(&frame).is_ok() => Some(connection),
+        _ => None,
+    }
+}
+
+/// A reply that says the real one could not be encoded.
+fn unsendable(request: &CallRequest, why: &dyn std::fmt::Display) -> CallReply {
+    CallReply {
+        sequence: request.sequence,
+        outcome: Outcome::Failed,
+        timed_out: false,
+        log: vec![LogLine {
+            level: 3,
+            tag: tags::DAEMON_REPLY_TOO_LARGE,
+            text: format!(
+                "{} of {}: the daemon's answer cannot be sent back: {why}",
+                request.function.name(),
+                request.script
+            ),
+        }],
+    }
+}
+
+fn refuse(shared: &Shared, what: &str) -> Option<UnixStream> {
+    stderr_log::line(
+        "warn",
+        tags::DAEMON_FRAME_REFUSED,
+        &format!(
+            "daemon group {}: a connection sent {what}; it is closed",
+            shared.group
+        ),
+    );
+    None
+}

@@ -1,0 +1,97 @@
+//! The daemon's watchdog: a thread that needs neither the GIL nor any lock
+//! a serving thread holds, and ends the whole process (`_exit`) when a call
+//! has run longer than its time limit and half a second. The Apache child
+//! waiting for that call has answered 500 by then (its deadline is the
+//! limit and 0.8 s); the parent replaces the process. This is the backstop
+//! for a call Python's own time limit cannot stop (a script stuck in C).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use authnz_core::log_tags as tags;
+
+use crate::apr::unix;
+use crate::daemon::stderr_log;
+
+/// How long past its limit a call may run before the process ends.
+pub const OVERRUN: Duration = Duration::from_millis(500);
+/// The process's exit status when the watchdog ends it.
+pub const EXIT_OVERRUN: i32 = 70;
+
+/// One slot per serving thread: the deadline of its call (milliseconds
+/// since `base`, 0 while it makes no call with a limit) and what it calls.
+pub struct Watchdog {
+    base: Instant,
+    deadlines: Vec<AtomicU64>,
+    calls: Vec<Mutex<String>>,
+    group: String,
+}
+
+impl Watchdog {
+    /// A watchdog for `threads` serving threads, watching from a thread of
+    /// its own.
+    pub fn start(group: &str, threads: usize) -> Arc<Watchdog> {
+        let watchdog = Arc::new(Watchdog {
+            base: Instant::now(),
+            deadlines: (0..threads).map(|_| AtomicU64::new(0)).collect(),
+            calls: (0..threads).map(|_| Mutex::new(String::new())).collect(),
+            group: group.to_owned(),
+        });
+        let watching = watchdog.clone();
+        let _ = thread::Builder::new()
+            .name("authnz-watchdog".into())
+            .spawn(move || watching.watch());
+        watchdog
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64
+    }
+
+    /// Serving thread `slot` begins a call limited to `timeout_ms` (0:
+    /// none), described by `call`.
+    pub fn begin(&self, slot: usize, timeout_ms: u32, call: String) {
+        if let Ok(mut described) = self.calls[slot].lock() {
+            *described = call;
+        }
+        if timeout_ms > 0 {
+            let deadline = self.now_ms() + u64::from(timeout_ms) + OVERRUN.as_millis() as u64;
+            self.deadlines[slot].store(deadline.max(1), Ordering::SeqCst);
+        }
+    }
+
+    /// Serving thread `slot` has finished its call.
+    pub fn end(&self, slot: usize) {
+        self.deadlines[slot].store(0, Ordering::SeqCst);
+    }
+
+    fn watch(&self) {
+        loop {
+            thread::sleep(Duration::from_millis(100));
+            let now = self.now_ms();
+            for (slot, deadline) in self.deadlines.iter().enumerate() {
+                let deadline = deadline.load(Ordering::SeqCst);
+                if deadline != 0 && now > deadline {
+                    // A stuck thread may hold this lock: never wait for it.
+                    let call = self.calls[slot]
+                        .try_lock()
+                        .map(|c| c.clone())
+                        .unwrap_or_else(|_| "a call".to_owned());
+                    stderr_log::line(
+                        "error",
+                        tags::DAEMON_CALL_OVERRAN,
+                        &format!(
+                            "daemon group {}: {call} ran past its time limit and {:.1} s; \
+                             this daemon process ends and is replaced",
+                            self.group,
+                            OVERRUN.as_secs_f64()
+                        ),
+                    );
+                    unix::exit_now(EXIT_OVERRUN);
+                }
+            }
+        }
+    }
+}
