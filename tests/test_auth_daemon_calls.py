@@ -46,7 +46,7 @@ def _seen(fn, environ, **args):
 
 def check_password(environ, user, password):
     _seen("check_password", environ, user=user, password=password)
-    if user == "granted":
+    if user in ("granted", "jos\u00e9"):
         return True
     if user == "denied":
         return False
@@ -143,6 +143,14 @@ def locations(script, mode):
   WSGIAccessScript "{script}"{pg}
   Require all granted
 </Location>
+<Location /{mode}/utf8>
+  AuthType Basic
+  AuthName "utf8"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}"{pg}
+  WSGIUserNameEncoding utf-8
+  Require valid-user
+</Location>
 """
 
 
@@ -162,7 +170,7 @@ def pair(request):
     script = server.write_script("auth.py", SCRIPT)
     server.site_conf = locations(script, "emb") + locations(script, "dmn")
     for mode in ("emb", "dmn"):
-        make_docs(server, f"{mode}/basic", f"{mode}/digest", f"{mode}/groups",
+        make_docs(server, f"{mode}/basic", f"{mode}/digest", f"{mode}/groups", f"{mode}/utf8",
                   *(f"{mode}/host/{v}" for v in ("deny", "allow", "raise", "wrong", "none")))
     server.start()
     server.mpm_name = mpm
@@ -252,7 +260,10 @@ def test_same_answer_log_and_view_as_embedded(pair, case):
     assert [neutral(r) for r in dmn[2]] == [neutral(r) for r in emb[2]]
     assert all(r["process_group"] == DAEMON for r in dmn[2])
     assert all(r["process_group"] == "" for r in emb[2])
-    # The daemon calls ran in other processes than the embedded ones.
+    # The daemon calls ran in the daemon group's processes.
+    for pid in {r["pid"] for r in dmn[2]}:
+        with open(f"/proc/{pid}/comm") as f:
+            assert f.read().strip() == "authnz-daemon"
     assert not {r["pid"] for r in dmn[2]} & {r["pid"] for r in emb[2]}
 
 
@@ -263,9 +274,10 @@ def test_the_daemons_are_their_own_processes(pair):
     assert server.get_basic("/emb/basic/", "granted", "x").status == 200
     dmn, emb = server.records()
     assert dmn["process_group"] == DAEMON and emb["process_group"] == ""
-    # The daemon's process runs no httpd child: it is not serving the port.
-    with open(f"/proc/{dmn['pid']}/status") as f:
-        assert "Name:" in f.read()
+    with open(f"/proc/{dmn['pid']}/comm") as f:
+        assert f.read().strip() == "authnz-daemon"
+    with open(f"/proc/{emb['pid']}/comm") as f:
+        assert f.read().strip() != "authnz-daemon"
     assert dmn["pid"] != emb["pid"]
 
 
@@ -289,6 +301,57 @@ def test_print_and_traceback_carry_the_request_context_and_hide_the_password(pai
                for l in log.splitlines()), log
     assert any("AUTHNZ_WSGI0040" in l and "to wsgi.errors" in l and "[client " in l
                for l in log.splitlines()), log
+
+
+@pytest.mark.parametrize("sent", [b"jos\xe9", "jos\u00e9".encode(), b"renamed"])
+def test_user_name_encoding_and_renaming_as_embedded(pair, sent):
+    """WSGIUserNameEncoding utf-8 and a renamed user apply in the child to
+    the daemon's answer as to an embedded one: Apache's user (%u) is the
+    same in both modes."""
+    server = pair
+    users = {}
+    for mode in ("emb", "dmn"):
+        assert server.get_basic(f"/{mode}/utf8/", sent, "pw").status == 200
+        users[mode] = server.last_access(status=200)["user"]
+    assert users["dmn"] == users["emb"]
+    assert users["dmn"] == ("someone-else" if sent == b"renamed" else "jos\\xc3\\xa9")
+
+
+def test_call_timeout_of_the_daemon_group_limits_the_call():
+    """call-timeout= is the limit of the daemon's calls, whatever
+    WSGIScriptTimeout says; the overrun is answered 500 with the script's
+    traceback and the request's context."""
+    server = Apache(name="daemon-timeout", mpm="event",
+                    server_conf=f"WSGIAuthDaemonProcess {DAEMON} call-timeout=1\n")
+    script = server.write_script("slow.py", """
+def check_password(environ, user, password):
+    record(user=user)
+    while user == "slow":
+        pass
+    return True
+""")
+    server.site_conf = f"""
+<Location /t>
+  AuthType Basic
+  AuthName "t"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group={DAEMON}
+  WSGIScriptTimeout 30
+  Require valid-user
+</Location>
+"""
+    make_docs(server, "t")
+    try:
+        server.start()
+        started = time.time()
+        assert server.get_basic("/t/", "slow", "x").status == 500
+        assert time.time() - started < 5
+        assert server.get_basic("/t/", "fast", "x").status == 200
+        lines = server.error_lines("exceeded WSGIScriptTimeout")
+        assert len(lines) == 1 and "[client 127.0.0.1:" in lines[0], server.error_log()
+        assert [r["user"] for r in server.records()] == ["slow", "fast"]
+    finally:
+        server.cleanup()
 
 
 # ---- environ -----------------------------------------------------------------
@@ -473,8 +536,11 @@ def test_live_figures_count_daemon_calls():
         status.assert_records(server)
         figures = status.auto(server)
         status.assert_sequence_figures(figures, script)
-        assert {r["pid"] for r in server.records() if "pid" in r}.isdisjoint(
-            set(server.child_pids()) - {r["pid"] for r in server.records() if "pid" in r})
+        timeouts = server.error_lines("exceeded WSGIScriptTimeout")
+        assert len(timeouts) == 1 and "[client 127.0.0.1:" in timeouts[0]
+        for pid in {r["pid"] for r in server.records() if "pid" in r}:
+            with open(f"/proc/{pid}/comm") as f:
+                assert f.read().strip() == "authnz-daemon"
         # WSGIMaxConcurrentCalls 1 counts a call in the daemon: a second
         # one waits 200 ms and is refused while the first holds the slot.
         statuses = {}
