@@ -20,6 +20,7 @@ use crate::httpd::cmd::Cmd;
 use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
 use crate::module::auth_daemons;
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
+use crate::module::daemon_dispatch;
 use crate::module::lifecycle;
 use crate::module::script_readability;
 use crate::module::status;
@@ -95,10 +96,15 @@ fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
         script_readability::note_script(&name, &full, configured_at.clone());
         status::note_script(&full);
     }
-    lifecycle::note_python_needed();
+    if options.process_group.is_none() {
+        lifecycle::note_python_needed();
+    } else {
+        lifecycle::note_daemon_script();
+    }
     Ok(Arc::new(ScriptSpec {
         path: full,
         application_group: options.application_group,
+        process_group: options.process_group,
         configured_at,
     }))
 }
@@ -266,6 +272,7 @@ fn auth_daemon_process(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Resul
         );
     }
     options.python_path = dirs;
+    daemon_dispatch::note_daemon(&options.name, options.call_timeout);
     auth_daemons::define(options, cmd.directive_location())
 }
 

@@ -6,7 +6,8 @@
 //! `script_readability` and `auth_setup_check` the checks made once the
 //! whole configuration is read (docs/directives.md#configuration-checks);
 //! `auth_daemons` the daemon groups of `WSGIAuthDaemonProcess` and the
-//! scripts' `process-group=` (docs/auth-daemons.md);
+//! scripts' `process-group=` (docs/auth-daemons.md), `daemon_dispatch`
+//! the calls of such scripts;
 //! `status` the live figures mod_status shows (docs/operations.md);
 //! `user_name` what `WSGIUserNameEncoding` makes Apache's user.
 //! Concerns reach httpd, APR and the C library only through the safe
@@ -24,6 +25,7 @@ pub mod basic_entry;
 pub mod beside_mod_wsgi;
 pub mod cache;
 pub mod config;
+pub mod daemon_dispatch;
 pub mod directives;
 pub mod lifecycle;
 pub mod reflect;

@@ -129,7 +129,7 @@ registry! {
         "The user named by the response became Apache's user (debug).",
         "None.";
     PYTHON_NOT_NEEDED = 58, 1,
-        "No script directive is configured: Python is not started in this child (info).",
+        "No script runs in the Apache children (none is configured, or every one runs in an auth daemon process with process-group=): Python is not started in this child (info).",
         "None.";
     NO_ACCESS_SCRIPT = 60, 1,
         "WSGIAccessScript is missing where the access check or Require wsgi-host needs it.",
@@ -287,6 +287,18 @@ registry! {
     DAEMON_REPLY_REFUSED = 119, 1,
         "An auth daemon's reply was malformed, answered another request, or the socket failed; the request is answered 500 and the connection is dropped.",
         "A bug or a daemon of another build: restart Apache so that children and daemons come from one build.";
+    DAEMON_LINES_DROPPED = 130, 1,
+        "A call in an auth daemon process logged more lines than one reply carries (1024); the rest were not sent to the Apache child.",
+        "Make the script log less per call (a loop printing, a very long traceback).";
+    DAEMON_CALL_PANICKED = 131, 1,
+        "An internal error (a Rust panic) in an auth daemon process while it answered a call; the call is answered as an error (500).",
+        "A bug: report it with the line and the daemon process's own lines around it.";
+    DAEMON_BAD_CALL = 132, 1,
+        "An auth daemon process was sent a call it cannot make (wrong number of arguments); answered as an error.",
+        "A bug, or an Apache child and a daemon process of different builds: restart Apache.";
+    DAEMON_REPLY_MISMATCH = 133, 1,
+        "An auth daemon process answered a call with an answer of another function (a group list for check_password, say); the request is answered 500.",
+        "A bug, or an Apache child and a daemon process of different builds: restart Apache.";
 }
 
 /// The tag with this number.
