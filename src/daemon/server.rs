@@ -226,7 +226,13 @@ fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option
         Err(e) => return refuse(shared, &format!("{e}")),
     };
     let call = format!("{} of {}", request.function.name(), request.script);
-    shared.watchdog.begin(slot, request.timeout_ms, call);
+    shared.watchdog.begin(
+        slot,
+        request.timeout_ms,
+        call,
+        connection.try_clone().ok(),
+        request.sequence,
+    );
     let reply = daemon_side::answer(&request);
     shared.watchdog.end(slot);
     let frame = encode_reply(&reply).or_else(|e| encode_reply(&unsendable(&request, &e)));

@@ -5,11 +5,14 @@
 //! limit and 0.8 s); the parent replaces the process. This is the backstop
 //! for a call Python's own time limit cannot stop (a script stuck in C).
 
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use authnz_core::daemon_frame::{encode_reply, CallReply, LogLine, Outcome};
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
@@ -26,6 +29,9 @@ pub struct Watchdog {
     base: Instant,
     deadlines: Vec<AtomicU64>,
     calls: Vec<Mutex<String>>,
+    /// Each serving thread's connection and request number, while it
+    /// makes a call.
+    in_flight: Vec<Mutex<Option<(UnixStream, u64)>>>,
     group: String,
 }
 
@@ -37,6 +43,7 @@ impl Watchdog {
             base: Instant::now(),
             deadlines: (0..threads).map(|_| AtomicU64::new(0)).collect(),
             calls: (0..threads).map(|_| Mutex::new(String::new())).collect(),
+            in_flight: (0..threads).map(|_| Mutex::new(None)).collect(),
             group: group.to_owned(),
         });
         let watching = watchdog.clone();
@@ -52,9 +59,22 @@ impl Watchdog {
 
     /// Serving thread `slot` begins a call limited to `timeout_ms` (0:
     /// none), described by `call`.
-    pub fn begin(&self, slot: usize, timeout_ms: u32, call: String) {
+    /// `connection` (a second handle) and `sequence` let the watchdog
+    /// send the caller a "make it again elsewhere" reply when another call
+    /// of this process overruns.
+    pub fn begin(
+        &self,
+        slot: usize,
+        timeout_ms: u32,
+        call: String,
+        connection: Option<UnixStream>,
+        sequence: u64,
+    ) {
         if let Ok(mut described) = self.calls[slot].lock() {
             *described = call;
+        }
+        if let Ok(mut in_flight) = self.in_flight[slot].lock() {
+            *in_flight = connection.map(|c| (c, sequence));
         }
         if timeout_ms > 0 {
             let deadline = self.now_ms() + u64::from(timeout_ms) + OVERRUN.as_millis() as u64;
@@ -65,6 +85,30 @@ impl Watchdog {
     /// Serving thread `slot` has finished its call.
     pub fn end(&self, slot: usize) {
         self.deadlines[slot].store(0, Ordering::SeqCst);
+        if let Ok(mut in_flight) = self.in_flight[slot].lock() {
+            *in_flight = None;
+        }
+    }
+
+    /// Tell the callers of the other calls under way that this process
+    /// ends: they may make their call again in another process of the
+    /// group (an overrunning call in C code holds the GIL, so theirs could
+    /// not run here).
+    fn release_others(&self, overrunning: usize) {
+        for (slot, in_flight) in self.in_flight.iter().enumerate() {
+            if slot == overrunning {
+                continue;
+            }
+            let Ok(in_flight) = in_flight.try_lock() else {
+                continue;
+            };
+            if let Some((connection, sequence)) = in_flight.as_ref() {
+                if let Ok(frame) = encode_reply(&retry_elsewhere(*sequence)) {
+                    let _ = connection.set_write_timeout(Some(Duration::from_millis(100)));
+                    let _ = (&*connection).write_all(&frame);
+                }
+            }
+        }
     }
 
     fn watch(&self) {
@@ -89,9 +133,35 @@ impl Watchdog {
                             OVERRUN.as_secs_f64()
                         ),
                     );
+                    self.release_others(slot);
                     unix::exit_now(EXIT_OVERRUN);
                 }
             }
         }
     }
+}
+
+/// The reply that asks the caller to make its call again in another
+/// process of the group: a failure carrying one line tagged
+/// `DAEMON_CALL_MADE_AGAIN` (`client.rs` recognizes it).
+pub fn retry_elsewhere(sequence: u64) -> CallReply {
+    CallReply {
+        sequence,
+        outcome: Outcome::Failed,
+        timed_out: false,
+        log: vec![LogLine {
+            level: 7,
+            tag: tags::DAEMON_CALL_MADE_AGAIN,
+            text: "this daemon process ends (another call in it overran its time limit); \
+                   the call is made again in another process of the group"
+                .to_owned(),
+        }],
+    }
+}
+
+/// Whether `reply` asks for the call to be made again elsewhere.
+pub fn is_retry_elsewhere(reply: &CallReply) -> bool {
+    reply.outcome == Outcome::Failed
+        && reply.log.len() == 1
+        && reply.log[0].tag == tags::DAEMON_CALL_MADE_AGAIN
 }
