@@ -32,7 +32,7 @@ use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
 use crate::daemon::stderr_log;
-use crate::daemon::watchdog::Watchdog;
+use crate::daemon::watchdog::{self, Watchdog};
 use crate::python::daemon_side;
 
 /// How long the rest of a frame may take once its first byte arrived.
@@ -46,6 +46,9 @@ const DRAIN_ACCEPT_MAX: Duration = Duration::from_secs(30);
 /// While draining: the longest the process lives (calls without a time
 /// limit are cut off then).
 const DRAIN_MAX: Duration = Duration::from_secs(600);
+
+/// The poller's longest wait, in milliseconds.
+const POLL_MS: i32 = 50;
 
 /// What a daemon process serves.
 pub struct Serving {
@@ -120,6 +123,28 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
     let mut accepting = true;
     let mut drain_began: Option<Instant> = None;
     loop {
+        if shared.watchdog.is_ending() {
+            // The watchdog ends the process: accept nothing more, so callers
+            // it sends elsewhere reach another process of the group; calls
+            // no serving thread has taken yet go elsewhere too.
+            if let Ok(work) = shared.work.try_lock() {
+                while let Ok(connection) = work.try_recv() {
+                    send_elsewhere(connection);
+                }
+            }
+            let fds: Vec<_> = idle.iter().map(|(c, _)| c.as_raw_fd()).collect();
+            if let Ok(ready) = unix::poll_readable(&fds, 0) {
+                for ((connection, _), ready) in idle.drain(..).zip(ready) {
+                    if ready {
+                        send_elsewhere(connection);
+                    }
+                }
+            }
+            shared.watchdog.poller_stopped();
+            loop {
+                thread::sleep(Duration::from_secs(1));
+            }
+        }
         let draining = shared.draining.load(Ordering::SeqCst);
         // Read `busy` before collecting what came back: a connection handed
         // back before its thread counted down is collected here.
@@ -144,7 +169,9 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             fds.push(listener.as_raw_fd());
         }
         fds.extend(idle.iter().map(|(c, _)| c.as_raw_fd()));
-        let ready = match unix::poll_readable(&fds, 200) {
+        // A short wait: the watchdog's request to stop accepting is seen
+        // within it.
+        let ready = match unix::poll_readable(&fds, POLL_MS) {
             Ok(ready) => ready,
             Err(_) => {
                 thread::sleep(Duration::from_millis(50));
@@ -239,6 +266,20 @@ fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option
     match frame {
         Ok(frame) if connection.write_all(&frame).is_ok() => Some(connection),
         _ => None,
+    }
+}
+
+/// Answer the request waiting on `connection` with "make it again in
+/// another process" (this process is ending).
+fn send_elsewhere(mut connection: UnixStream) {
+    let _ = connection.set_read_timeout(Some(Duration::from_millis(50)));
+    let _ = connection.set_write_timeout(Some(Duration::from_millis(50)));
+    if let Ok(Some((Kind::Request, payload))) = read_frame(&mut connection) {
+        if let Ok(request) = decode_request(&payload) {
+            if let Ok(frame) = encode_reply(&watchdog::retry_elsewhere(request.sequence)) {
+                let _ = connection.write_all(&frame);
+            }
+        }
     }
 }
 

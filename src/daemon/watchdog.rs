@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,6 +33,10 @@ pub struct Watchdog {
     /// makes a call.
     in_flight: Vec<Mutex<Option<(UnixStream, u64)>>>,
     group: String,
+    /// Set when the process is about to end: the poller stops accepting
+    /// and says so in `stopped_accepting`.
+    ending: AtomicBool,
+    stopped_accepting: AtomicBool,
 }
 
 impl Watchdog {
@@ -45,6 +49,8 @@ impl Watchdog {
             calls: (0..threads).map(|_| Mutex::new(String::new())).collect(),
             in_flight: (0..threads).map(|_| Mutex::new(None)).collect(),
             group: group.to_owned(),
+            ending: AtomicBool::new(false),
+            stopped_accepting: AtomicBool::new(false),
         });
         let watching = watchdog.clone();
         let _ = thread::Builder::new()
@@ -90,6 +96,16 @@ impl Watchdog {
         }
     }
 
+    /// Whether the process is about to end (the poller must not accept).
+    pub fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::SeqCst)
+    }
+
+    /// The poller has seen `is_ending` and accepts no more.
+    pub fn poller_stopped(&self) {
+        self.stopped_accepting.store(true, Ordering::SeqCst);
+    }
+
     /// Tell the callers of the other calls under way that this process
     /// ends: they may make their call again in another process of the
     /// group (an overrunning call in C code holds the GIL, so theirs could
@@ -115,9 +131,17 @@ impl Watchdog {
         loop {
             thread::sleep(Duration::from_millis(100));
             let now = self.now_ms();
-            for (slot, deadline) in self.deadlines.iter().enumerate() {
-                let deadline = deadline.load(Ordering::SeqCst);
-                if deadline != 0 && now > deadline {
+            // The call that overran first is the culprit: calls behind it
+            // (waiting for the GIL it holds) pass their own limits later.
+            let overrun = self
+                .deadlines
+                .iter()
+                .map(|d| d.load(Ordering::SeqCst))
+                .enumerate()
+                .filter(|&(_, deadline)| deadline != 0 && now > deadline)
+                .min_by_key(|&(_, deadline)| deadline);
+            if let Some((slot, _)) = overrun {
+                {
                     // A stuck thread may hold this lock: never wait for it.
                     let call = self.calls[slot]
                         .try_lock()
@@ -133,6 +157,15 @@ impl Watchdog {
                             OVERRUN.as_secs_f64()
                         ),
                     );
+                    // No new connection may reach this process once the
+                    // callers are told to connect again.
+                    self.ending.store(true, Ordering::SeqCst);
+                    let asked = Instant::now();
+                    while !self.stopped_accepting.load(Ordering::SeqCst)
+                        && asked.elapsed() < Duration::from_millis(300)
+                    {
+                        thread::sleep(Duration::from_millis(5));
+                    }
                     self.release_others(slot);
                     unix::exit_now(EXIT_OVERRUN);
                 }
