@@ -86,7 +86,10 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             stderr_log::line(
                 "error",
                 tags::DAEMON_SETUP_FAILED,
-                &format!("daemon group {}: no wake-up socket pair: {e}", serving.group),
+                &format!(
+                    "daemon group {}: no wake-up socket pair: {e}",
+                    serving.group
+                ),
             );
             return;
         }

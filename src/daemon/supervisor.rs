@@ -332,7 +332,9 @@ fn end_generation() {
                 .plan
                 .call_timeout
                 .filter(|&t| t > 0)
-                .map_or(DRAIN_WAIT, |t| Duration::from_secs(t) + Duration::from_secs(2))
+                .map_or(DRAIN_WAIT, |t| {
+                    Duration::from_secs(t) + Duration::from_secs(2)
+                })
         };
         let pids: Vec<i32> = group.slots.iter().filter_map(|s| s.pid).collect();
         for &pid in &pids {
