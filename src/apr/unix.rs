@@ -74,8 +74,6 @@ pub enum ChildEvent {
     Lost,
     /// httpd is stopping or restarting (not gracefully): stop the process.
     Restart,
-    /// The registration's pool is being cleared.
-    Unregister,
     /// A periodic check found it running.
     Running,
 }
@@ -94,7 +92,9 @@ unsafe extern "C" fn maintenance<H: OtherChild>(reason: c_int, data: *mut c_void
         ffi::APR_OC_REASON_DEATH => ChildEvent::Death,
         ffi::APR_OC_REASON_LOST => ChildEvent::Lost,
         ffi::APR_OC_REASON_RESTART => ChildEvent::Restart,
-        ffi::APR_OC_REASON_UNREGISTER => ChildEvent::Unregister,
+        // Sent from inside `apr_proc_other_child_unregister` (and the
+        // pool's cleanup): the receiver is busy with that process already.
+        ffi::APR_OC_REASON_UNREGISTER => return,
         _ => ChildEvent::Running,
     };
     // SAFETY: `data` is the token `register_other_child` placed in the

@@ -12,7 +12,7 @@ use authnz_core::daemon_connection::{DaemonConnection, ExchangeError};
 use authnz_core::daemon_frame::{CallReply, CallRequest};
 use authnz_core::log_tags as tags;
 
-use crate::daemon::{replay, sockets};
+use crate::daemon::{replay, sockets, watchdog};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::rlog;
@@ -62,31 +62,37 @@ pub fn call(
         );
         return Err(());
     };
-    let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
-    let connection = match reused.filter(DaemonConnection::is_usable) {
-        Some(connection) => connection,
-        None => match DaemonConnection::connect(&path) {
-            Ok(connection) => connection,
-            Err(e) => {
-                rlog!(
-                    &r,
-                    Level::Error,
-                    tags::DAEMON_UNREACHABLE,
-                    "{function} of {script}: cannot reach daemon group {group} at {}: {e}",
-                    path.display()
-                );
-                return Err(());
-            }
-        },
-    };
     let started = Instant::now();
-    match connection.call(request, deadline) {
-        Ok((reply, connection)) => {
-            CONNECTIONS.with(|c| c.borrow_mut().insert(group.to_owned(), connection));
+    let mut outcome = exchange(group, &path, request.clone(), deadline);
+    if let Ok(reply) = &outcome {
+        if watchdog::is_retry_elsewhere(reply) {
+            rlog!(
+                &r,
+                Level::Debug,
+                tags::DAEMON_CALL_MADE_AGAIN,
+                "{function} of {script}: daemon group {group}: the process ended while the \
+                 call waited (another call overran); made again"
+            );
+            CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+            outcome = exchange(group, &path, request, deadline);
+        }
+    }
+    match outcome {
+        Ok(reply) => {
             replay::replay(r, &reply.log);
             Ok(reply)
         }
-        Err(ExchangeError::TimedOut) => {
+        Err(Failure::Connect(e)) => {
+            rlog!(
+                &r,
+                Level::Error,
+                tags::DAEMON_UNREACHABLE,
+                "{function} of {script}: cannot reach daemon group {group} at {}: {e}",
+                path.display()
+            );
+            Err(())
+        }
+        Err(Failure::Exchange(ExchangeError::TimedOut)) => {
             rlog!(
                 &r,
                 Level::Error,
@@ -98,7 +104,7 @@ pub fn call(
             );
             Err(())
         }
-        Err(ExchangeError::Closed) => {
+        Err(Failure::Exchange(ExchangeError::Closed)) => {
             rlog!(
                 &r,
                 Level::Error,
@@ -109,7 +115,7 @@ pub fn call(
             );
             Err(())
         }
-        Err(e) => {
+        Err(Failure::Exchange(e)) => {
             rlog!(
                 &r,
                 Level::Error,
@@ -119,4 +125,30 @@ pub fn call(
             Err(())
         }
     }
+}
+
+enum Failure {
+    Connect(std::io::Error),
+    Exchange(ExchangeError),
+}
+
+/// One exchange on this thread's connection to `group` (a new one when
+/// there is none or the daemon closed it while it sat idle); the
+/// connection is kept only after an answer.
+fn exchange(
+    group: &str,
+    path: &std::path::Path,
+    request: CallRequest,
+    deadline: Instant,
+) -> Result<CallReply, Failure> {
+    let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+    let connection = match reused.filter(DaemonConnection::is_usable) {
+        Some(connection) => connection,
+        None => DaemonConnection::connect(path).map_err(Failure::Connect)?,
+    };
+    let (reply, connection) = connection
+        .call(request, deadline)
+        .map_err(Failure::Exchange)?;
+    CONNECTIONS.with(|c| c.borrow_mut().insert(group.to_owned(), connection));
+    Ok(reply)
 }

@@ -12,10 +12,7 @@
 
 #![forbid(unsafe_code)]
 
-// Until the request side calls `client::call`.
-#[allow(dead_code)]
 pub mod client;
-#[allow(dead_code)]
 pub mod replay;
 pub mod listener;
 pub mod process;

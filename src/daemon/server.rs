@@ -8,10 +8,11 @@
 //! connection.
 //!
 //! On a termination signal the process drains: it keeps accepting while
-//! its socket file is still the one it was started on (at a graceful
-//! restart the new generation's socket replaces it, at a stop the file is
-//! removed), finishes the calls under way, closes connections that stay
-//! idle, and exits when none is left.
+//! its socket file is still the one it was started on (at a stop the file
+//! is removed first) for at most 30 s, finishes the calls under way,
+//! serves the connections that still send calls, closes each one that
+//! stays idle for a second, and exits when no call and no connection is
+//! left.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -31,7 +32,7 @@ use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
 use crate::daemon::stderr_log;
-use crate::daemon::watchdog::Watchdog;
+use crate::daemon::watchdog::{self, Watchdog};
 use crate::python::daemon_side;
 
 /// How long the rest of a frame may take once its first byte arrived.
@@ -45,6 +46,9 @@ const DRAIN_ACCEPT_MAX: Duration = Duration::from_secs(30);
 /// While draining: the longest the process lives (calls without a time
 /// limit are cut off then).
 const DRAIN_MAX: Duration = Duration::from_secs(600);
+
+/// The poller's longest wait, in milliseconds.
+const POLL_MS: i32 = 50;
 
 /// What a daemon process serves.
 pub struct Serving {
@@ -119,6 +123,28 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
     let mut accepting = true;
     let mut drain_began: Option<Instant> = None;
     loop {
+        if shared.watchdog.is_ending() {
+            // The watchdog ends the process: accept nothing more, so callers
+            // it sends elsewhere reach another process of the group; calls
+            // no serving thread has taken yet go elsewhere too.
+            if let Ok(work) = shared.work.try_lock() {
+                while let Ok(connection) = work.try_recv() {
+                    send_elsewhere(connection);
+                }
+            }
+            let fds: Vec<_> = idle.iter().map(|(c, _)| c.as_raw_fd()).collect();
+            if let Ok(ready) = unix::poll_readable(&fds, 0) {
+                for ((connection, _), ready) in idle.drain(..).zip(ready) {
+                    if ready {
+                        send_elsewhere(connection);
+                    }
+                }
+            }
+            shared.watchdog.poller_stopped();
+            loop {
+                thread::sleep(Duration::from_secs(1));
+            }
+        }
         let draining = shared.draining.load(Ordering::SeqCst);
         // Read `busy` before collecting what came back: a connection handed
         // back before its thread counted down is collected here.
@@ -131,10 +157,10 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             if accepting && (!still_ours(serving) || began.elapsed() > DRAIN_ACCEPT_MAX) {
                 accepting = false;
             }
-            if !accepting {
-                idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
-            }
-            if (!accepting && idle.is_empty() && busy == 0) || began.elapsed() > DRAIN_MAX {
+            // Connections that stay idle are closed; the process ends once
+            // no call is under way and no connection is left.
+            idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
+            if (idle.is_empty() && busy == 0) || began.elapsed() > DRAIN_MAX {
                 return;
             }
         }
@@ -143,7 +169,9 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             fds.push(listener.as_raw_fd());
         }
         fds.extend(idle.iter().map(|(c, _)| c.as_raw_fd()));
-        let ready = match unix::poll_readable(&fds, 200) {
+        // A short wait: the watchdog's request to stop accepting is seen
+        // within it.
+        let ready = match unix::poll_readable(&fds, POLL_MS) {
             Ok(ready) => ready,
             Err(_) => {
                 thread::sleep(Duration::from_millis(50));
@@ -225,13 +253,33 @@ fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option
         Err(e) => return refuse(shared, &format!("{e}")),
     };
     let call = format!("{} of {}", request.function.name(), request.script);
-    shared.watchdog.begin(slot, request.timeout_ms, call);
+    shared.watchdog.begin(
+        slot,
+        request.timeout_ms,
+        call,
+        connection.try_clone().ok(),
+        request.sequence,
+    );
     let reply = daemon_side::answer(&request);
     shared.watchdog.end(slot);
     let frame = encode_reply(&reply).or_else(|e| encode_reply(&unsendable(&request, &e)));
     match frame {
         Ok(frame) if connection.write_all(&frame).is_ok() => Some(connection),
         _ => None,
+    }
+}
+
+/// Answer the request waiting on `connection` with "make it again in
+/// another process" (this process is ending).
+fn send_elsewhere(mut connection: UnixStream) {
+    let _ = connection.set_read_timeout(Some(Duration::from_millis(50)));
+    let _ = connection.set_write_timeout(Some(Duration::from_millis(50)));
+    if let Ok(Some((Kind::Request, payload))) = read_frame(&mut connection) {
+        if let Ok(request) = decode_request(&payload) {
+            if let Ok(frame) = encode_reply(&watchdog::retry_elsewhere(request.sequence)) {
+                let _ = connection.write_all(&frame);
+            }
+        }
     }
 }
 

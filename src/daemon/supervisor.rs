@@ -298,7 +298,7 @@ impl OtherChild for Events {
                     unix::kill(pid, libc::SIGTERM);
                 }
             }
-            ChildEvent::Unregister | ChildEvent::Running => {}
+            ChildEvent::Running => {}
         }
     }
 }

@@ -5,11 +5,14 @@
 //! limit and 0.8 s); the parent replaces the process. This is the backstop
 //! for a call Python's own time limit cannot stop (a script stuck in C).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use authnz_core::daemon_frame::{encode_reply, CallReply, LogLine, Outcome};
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
@@ -26,7 +29,14 @@ pub struct Watchdog {
     base: Instant,
     deadlines: Vec<AtomicU64>,
     calls: Vec<Mutex<String>>,
+    /// Each serving thread's connection and request number, while it
+    /// makes a call.
+    in_flight: Vec<Mutex<Option<(UnixStream, u64)>>>,
     group: String,
+    /// Set when the process is about to end: the poller stops accepting
+    /// and says so in `stopped_accepting`.
+    ending: AtomicBool,
+    stopped_accepting: AtomicBool,
 }
 
 impl Watchdog {
@@ -37,7 +47,10 @@ impl Watchdog {
             base: Instant::now(),
             deadlines: (0..threads).map(|_| AtomicU64::new(0)).collect(),
             calls: (0..threads).map(|_| Mutex::new(String::new())).collect(),
+            in_flight: (0..threads).map(|_| Mutex::new(None)).collect(),
             group: group.to_owned(),
+            ending: AtomicBool::new(false),
+            stopped_accepting: AtomicBool::new(false),
         });
         let watching = watchdog.clone();
         let _ = thread::Builder::new()
@@ -52,9 +65,22 @@ impl Watchdog {
 
     /// Serving thread `slot` begins a call limited to `timeout_ms` (0:
     /// none), described by `call`.
-    pub fn begin(&self, slot: usize, timeout_ms: u32, call: String) {
+    /// `connection` (a second handle) and `sequence` let the watchdog
+    /// send the caller a "make it again elsewhere" reply when another call
+    /// of this process overruns.
+    pub fn begin(
+        &self,
+        slot: usize,
+        timeout_ms: u32,
+        call: String,
+        connection: Option<UnixStream>,
+        sequence: u64,
+    ) {
         if let Ok(mut described) = self.calls[slot].lock() {
             *described = call;
+        }
+        if let Ok(mut in_flight) = self.in_flight[slot].lock() {
+            *in_flight = connection.map(|c| (c, sequence));
         }
         if timeout_ms > 0 {
             let deadline = self.now_ms() + u64::from(timeout_ms) + OVERRUN.as_millis() as u64;
@@ -65,15 +91,57 @@ impl Watchdog {
     /// Serving thread `slot` has finished its call.
     pub fn end(&self, slot: usize) {
         self.deadlines[slot].store(0, Ordering::SeqCst);
+        if let Ok(mut in_flight) = self.in_flight[slot].lock() {
+            *in_flight = None;
+        }
+    }
+
+    /// Whether the process is about to end (the poller must not accept).
+    pub fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::SeqCst)
+    }
+
+    /// The poller has seen `is_ending` and accepts no more.
+    pub fn poller_stopped(&self) {
+        self.stopped_accepting.store(true, Ordering::SeqCst);
+    }
+
+    /// Tell the callers of the other calls under way that this process
+    /// ends: they may make their call again in another process of the
+    /// group (an overrunning call in C code holds the GIL, so theirs could
+    /// not run here).
+    fn release_others(&self, overrunning: usize) {
+        for (slot, in_flight) in self.in_flight.iter().enumerate() {
+            if slot == overrunning {
+                continue;
+            }
+            let Ok(in_flight) = in_flight.try_lock() else {
+                continue;
+            };
+            if let Some((connection, sequence)) = in_flight.as_ref() {
+                if let Ok(frame) = encode_reply(&retry_elsewhere(*sequence)) {
+                    let _ = connection.set_write_timeout(Some(Duration::from_millis(100)));
+                    let _ = (&*connection).write_all(&frame);
+                }
+            }
+        }
     }
 
     fn watch(&self) {
         loop {
             thread::sleep(Duration::from_millis(100));
             let now = self.now_ms();
-            for (slot, deadline) in self.deadlines.iter().enumerate() {
-                let deadline = deadline.load(Ordering::SeqCst);
-                if deadline != 0 && now > deadline {
+            // The call that overran first is the culprit: calls behind it
+            // (waiting for the GIL it holds) pass their own limits later.
+            let overrun = self
+                .deadlines
+                .iter()
+                .map(|d| d.load(Ordering::SeqCst))
+                .enumerate()
+                .filter(|&(_, deadline)| deadline != 0 && now > deadline)
+                .min_by_key(|&(_, deadline)| deadline);
+            if let Some((slot, _)) = overrun {
+                {
                     // A stuck thread may hold this lock: never wait for it.
                     let call = self.calls[slot]
                         .try_lock()
@@ -89,9 +157,44 @@ impl Watchdog {
                             OVERRUN.as_secs_f64()
                         ),
                     );
+                    // No new connection may reach this process once the
+                    // callers are told to connect again.
+                    self.ending.store(true, Ordering::SeqCst);
+                    let asked = Instant::now();
+                    while !self.stopped_accepting.load(Ordering::SeqCst)
+                        && asked.elapsed() < Duration::from_millis(300)
+                    {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    self.release_others(slot);
                     unix::exit_now(EXIT_OVERRUN);
                 }
             }
         }
     }
+}
+
+/// The reply that asks the caller to make its call again in another
+/// process of the group: a failure carrying one line tagged
+/// `DAEMON_CALL_MADE_AGAIN` (`client.rs` recognizes it).
+pub fn retry_elsewhere(sequence: u64) -> CallReply {
+    CallReply {
+        sequence,
+        outcome: Outcome::Failed,
+        timed_out: false,
+        log: vec![LogLine {
+            level: 7,
+            tag: tags::DAEMON_CALL_MADE_AGAIN,
+            text: "this daemon process ends (another call in it overran its time limit); \
+                   the call is made again in another process of the group"
+                .to_owned(),
+        }],
+    }
+}
+
+/// Whether `reply` asks for the call to be made again elsewhere.
+pub fn is_retry_elsewhere(reply: &CallReply) -> bool {
+    reply.outcome == Outcome::Failed
+        && reply.log.len() == 1
+        && reply.log[0].tag == tags::DAEMON_CALL_MADE_AGAIN
 }

@@ -161,7 +161,6 @@ macro_rules! slog {
 /// (`APLOG_EMERG` 0 ... `APLOG_DEBUG` 7; anything above is debug), `tag`
 /// its numbered tag. The line is written exactly as one logged here with
 /// `rlog!` would be, if the request's `LogLevel` for this module lets it.
-#[allow(dead_code)] // until the request side calls the daemon client
 pub fn replay_request(r: &Request, level: u8, tag: u16, message: &str) {
     let raw_level = c_int::from(level.min(ffi::APLOG_DEBUG as u8));
     // Notice is written at every LogLevel (httpd's rule).

@@ -1,0 +1,351 @@
+"""The auth daemon processes themselves (docs/auth-daemons.md): Apache's
+parent starts them under their own account and name, restarts one that a
+script crashed or stuck, replaces them at a graceful restart without a
+failed request, stops them with the server, and their socket admits only
+Apache's children (and root) and survives garbage.
+
+Every test asserts the HTTP status, the error log and what the script saw
+(`record(...)`, written from inside the daemon process), on a real Apache."""
+
+import os
+import pwd
+import socket
+import stat
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import Apache, child_pids, run_user_ids
+
+SCRIPT = """
+import ctypes
+import itertools
+import os
+import time
+
+SECRET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "secret.txt")
+
+def check_password(environ, user, password):
+    record(user=user, pid=os.getpid(), uid=os.getuid(), gid=os.getgid(),
+           process_group=environ.get("mod_wsgi.process_group"))
+    if user == "spin":
+        sum(itertools.repeat(1))
+    if user == "crash":
+        ctypes.string_at(0)
+    if user == "secret":
+        with open(SECRET) as f:
+            return f.read().strip() == password
+    if user == "slow":
+        time.sleep(0.2)
+    return password == user + "-pw"
+"""
+
+CGI = """#!/usr/bin/python3
+import os
+print("Content-Type: text/plain")
+print()
+try:
+    with open({secret!r}) as f:
+        f.read()
+    print("READ uid", os.getuid())
+except Exception as e:
+    print(type(e).__name__, "uid", os.getuid())
+"""
+
+SECRET = "s3cret-only-for-the-daemon"
+
+
+def daemon_conf(options):
+    return f"WSGIAuthDaemonProcess auth {options}\n"
+
+
+def make_server(name, mpm="event", options="user=nobody group=nogroup", extra_modules=(),
+                server_conf=""):
+    srv = Apache(name=name, mpm=mpm, modules=list(extra_modules),
+                 server_conf=daemon_conf(options) + server_conf)
+    srv.script = srv.write_script("auth.py", SCRIPT)
+    # Daemons of two accounts append to it (a graceful restart changes user=).
+    records = srv.record_dir / "calls.jsonl"
+    records.touch()
+    os.chmod(records, 0o666)
+    srv.site_conf = f"""
+<Location /private>
+  AuthType Basic
+  AuthName "daemon"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{srv.script}" process-group=auth
+  Require valid-user
+</Location>
+"""
+    return srv
+
+
+def daemons(srv):
+    """The daemon processes of `srv`: pid -> (comm, uid, gid)."""
+    found = {}
+    for pid in child_pids(srv.proc.pid):
+        try:
+            comm = open(f"/proc/{pid}/comm").read().strip()
+            status = open(f"/proc/{pid}/status").read()
+        except OSError:
+            continue
+        if comm == "authnz-daemon":
+            uid = int(next(l for l in status.splitlines() if l.startswith("Uid:")).split()[1])
+            gid = int(next(l for l in status.splitlines() if l.startswith("Gid:")).split()[1])
+            found[pid] = (comm, uid, gid)
+    return found
+
+
+def apache_children(srv):
+    return sorted(set(child_pids(srv.proc.pid)) - set(daemons(srv)))
+
+
+def wait_for(predicate, timeout=10, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def socket_file(srv):
+    (path,) = list((srv.dir / "run").glob("authnz-wsgi.*.auth.sock"))
+    return path
+
+
+def tagged(srv, tag):
+    return srv.error_lines(f"AUTHNZ_WSGI{tag:04}:")
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_the_daemon_runs_as_its_account_and_only_it_reads_the_secret(mpm):
+    nobody = pwd.getpwnam("nobody")
+    srv = make_server(f"daemon-account-{mpm}", mpm,
+                      extra_modules=["cgid"] if mpm == "event" else ["cgi"])
+    secret = srv.dir / "secret.txt"
+    secret.write_text(SECRET + "\n")
+    os.chown(secret, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(secret, 0o400)
+    cgi_dir = srv.dir / "cgi-bin"
+    cgi_dir.mkdir()
+    (cgi_dir / "read.py").write_text(CGI.format(secret=str(secret)))
+    os.chmod(cgi_dir / "read.py", 0o755)
+    srv.site_conf += f'ScriptAlias /cgi-bin/ "{cgi_dir}/"\n'
+    try:
+        srv.start()
+        running = wait_for(lambda: daemons(srv))
+        assert len(running) == 1, running
+        ((pid, (comm, uid, gid)),) = running.items()
+        assert (comm, uid) == ("authnz-daemon", nobody.pw_uid)
+        # A child of Apache's parent, not of a child.
+        assert int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) == srv.proc.pid
+
+        resp = srv.get_basic("/private/", "secret", SECRET)
+        assert resp.status == 200, srv.error_log()
+        assert srv.get_basic("/private/", "secret", "wrong").status == 401
+        seen = srv.records()
+        assert [(r["user"], r["pid"], r["uid"]) for r in seen] == \
+            [("secret", pid, nobody.pw_uid)] * 2
+        assert seen[0]["process_group"] == "auth"
+        # The script's load line is written by the child, with the request's
+        # context, as an embedded one would be.
+        (loaded,) = tagged(srv, 24)
+        assert "[client 127.0.0.1:" in loaded and str(srv.script) in loaded
+        assert len(tagged(srv, 120)) == 1
+
+        # A CGI of the same server runs as Apache's user: denied.
+        cgi = srv.request("/cgi-bin/read.py")
+        assert cgi.status == 200, srv.error_log()
+        assert cgi.body.decode().split()[:3] == ["PermissionError", "uid",
+                                                 str(run_user_ids()[0])], cgi.body
+    finally:
+        srv.cleanup()
+
+
+def test_an_overrunning_call_is_answered_500_and_its_process_replaced():
+    srv = make_server("daemon-overrun",
+                      options="user=nobody group=nogroup processes=2 threads=4 call-timeout=2",
+                      server_conf="StartServers 2\n")
+    try:
+        srv.start()
+        before = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        assert len(before) == 2
+        statuses, stop = [], threading.Event()
+
+        def others():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                user = f"u{n % 7}"
+                statuses.append(("daemon", srv.get_basic("/private/", user, user + "-pw").status))
+                statuses.append(("static", srv.request("/index.html").status))
+
+        load = threading.Thread(target=others)
+        load.start()
+        time.sleep(0.3)
+        started = time.time()
+        resp = srv.get_basic("/private/", "spin", "spin-pw")
+        elapsed = time.time() - started
+        time.sleep(0.5)
+        stop.set()
+        load.join()
+        assert resp.status == 500 and elapsed < 3.0, (resp.status, elapsed)
+        assert len(statuses) > 20 and {s for _, s in statuses} == {200}, statuses
+        # The watchdog's line names the call; the child's line the failure.
+        (overran,) = tagged(srv, 125)
+        assert "check_password of" in overran and "daemon group auth" in overran
+        failed = tagged(srv, 117) + tagged(srv, 118)
+        assert len(failed) == 1 and "[client 127.0.0.1:" in failed[0], srv.error_log()
+        (spin,) = [r for r in srv.records() if r["user"] == "spin"]
+        assert spin["pid"] in before
+        after = wait_for(lambda: len(daemons(srv)) == 2 and spin["pid"] not in daemons(srv)
+                         and daemons(srv))
+        assert after and spin["pid"] not in after and len(set(after) & set(before)) == 1
+        (ended,) = tagged(srv, 121)
+        assert f"pid {spin['pid']} ended" in ended
+        assert srv.get_basic("/private/", "next", "next-pw").status == 200
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_a_crashing_script_costs_one_500_never_an_apache_child(mpm):
+    srv = make_server(f"daemon-crash-{mpm}", mpm, server_conf="StartServers 2\n")
+    try:
+        srv.start()
+        (first,) = wait_for(lambda: daemons(srv))
+        assert srv.get_basic("/private/", "warm", "warm-pw").status == 200
+        children = apache_children(srv)
+        resp = srv.get_basic("/private/", "crash", "crash-pw")
+        assert resp.status == 500
+        (lost,) = tagged(srv, 118)
+        assert "check_password of" in lost and "[client 127.0.0.1:" in lost
+        replaced = wait_for(lambda: daemons(srv) and first not in daemons(srv) and daemons(srv))
+        assert replaced and first not in replaced
+        assert srv.get_basic("/private/", "next", "next-pw").status == 200
+        # Every Apache child of before still runs (the MPM may add more).
+        assert set(children) <= set(apache_children(srv))
+        (ended,) = tagged(srv, 121)
+        assert f"pid {first} ended" in ended
+        # httpd's own "exit signal" line names the daemon only.
+        signals = srv.error_lines("exit signal")
+        assert all(f"pid {first} " in l for l in signals), signals
+        assert [r["user"] for r in srv.records()] == ["warm", "crash", "next"]
+    finally:
+        srv.cleanup()
+
+
+def test_graceful_restart_under_load_fails_nothing_and_applies_new_options():
+    daemon_user = pwd.getpwnam("daemon")
+    srv = make_server("daemon-graceful", options="user=nobody group=nogroup processes=1")
+    try:
+        srv.start()
+        (old,) = wait_for(lambda: daemons(srv))
+        statuses, stop = [], threading.Event()
+
+        def load():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                statuses.append(srv.get_basic("/private/", f"u{n % 5}", f"u{n % 5}-pw").status)
+
+        thread = threading.Thread(target=load)
+        thread.start()
+        time.sleep(0.5)
+        srv.server_conf = daemon_conf("user=daemon group=daemon processes=2")
+        srv.write_config()
+        srv.graceful()
+        new = wait_for(lambda: len(daemons(srv)) == 2 and old not in daemons(srv)
+                       and daemons(srv))
+        time.sleep(1.0)
+        stop.set()
+        thread.join()
+        assert new and old not in new
+        assert {uid for _, uid, _ in new.values()} == {daemon_user.pw_uid}
+        assert len(statuses) > 20 and set(statuses) == {200}, statuses
+        uids = {r["uid"] for r in srv.records()}
+        assert uids == {pwd.getpwnam("nobody").pw_uid, daemon_user.pw_uid}
+        (stopped,) = tagged(srv, 128)
+        assert "graceful restart" in stopped and "killed" not in stopped
+        assert srv.error_lines("long lost child") == []
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_stop_leaves_no_daemon_and_no_socket(mpm):
+    srv = make_server(f"daemon-stop-{mpm}", mpm, options="user=nobody processes=2")
+    try:
+        srv.start()
+        pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        path = socket_file(srv)
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        srv.stop()
+        gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), timeout=5)
+        assert gone, pids
+        assert not path.exists()
+        assert list((srv.dir / "run").glob("authnz-wsgi.*")) == []
+    finally:
+        srv.cleanup()
+
+
+def frame_header(version=1, kind=1, length=0):
+    return struct.pack(">BBI", version, kind, length)
+
+
+def closed_by_peer(sock, timeout):
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_the_socket_admits_only_apache_and_survives_garbage():
+    srv = make_server("daemon-socket", options="user=nobody processes=1 threads=4")
+    try:
+        srv.start()
+        (pid,) = wait_for(lambda: daemons(srv))
+        path = socket_file(srv)
+        st = os.stat(path)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+        assert st.st_uid == run_user_ids()[0]
+
+        # Another account cannot connect.
+        probe = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c",
+             "import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+             f"try:\n  s.connect({str(path)!r})\nexcept PermissionError:\n  print('denied')\n"],
+            capture_output=True, text=True, timeout=10)
+        assert probe.stdout.strip() == "denied", probe
+
+        # Root can: each malformed frame closes only its own connection.
+        for garbage in [frame_header(length=0xFFFFFFFF), frame_header(version=9),
+                        b"GET / HTTP/1.0\r\n\r\n", frame_header(kind=2, length=4) + b"abcd"]:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(path))
+            s.sendall(garbage)
+            assert closed_by_peer(s, 5), garbage
+            s.close()
+        # Half a frame, then silence: the daemon keeps serving meanwhile.
+        stalled = socket.socket(socket.AF_UNIX)
+        stalled.connect(str(path))
+        stalled.sendall(frame_header(length=100) + b"x" * 10)
+        started = time.time()
+        assert srv.get_basic("/private/", "during", "during-pw").status == 200
+        assert time.time() - started < 2
+        assert closed_by_peer(stalled, 15)
+        stalled.close()
+        assert len(tagged(srv, 126)) == 5, srv.error_log()
+        assert srv.get_basic("/private/", "after", "after-pw").status == 200
+        assert list(daemons(srv)) == [pid]
+        assert [r["user"] for r in srv.records()] == ["during", "after"]
+    finally:
+        srv.cleanup()
