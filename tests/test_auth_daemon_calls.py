@@ -668,3 +668,46 @@ def test_children_start_no_python_when_every_script_runs_in_a_daemon():
         assert not server.error_lines("AUTHNZ_WSGI0003")
     finally:
         server.cleanup()
+
+
+def test_over_tls_is_https_and_var_lookup_answer_as_embedded():
+    """Over TLS, `mod_ssl.is_https()` is True and `mod_ssl.var_lookup`
+    answers the SSL_* variables the child sends as embedded does; a name
+    outside that list is None in the daemon (docs/auth-daemons.md)."""
+    import ssl
+    import urllib.request
+
+    from test_form_login import tls_vhost
+
+    server = Apache(name="daemon-tls", mpm="event", modules=["ssl", "socache_shmcb"],
+                    server_conf=f"WSGIAuthDaemonProcess {DAEMON}\n")
+    script = server.write_script("tls.py", """
+def check_password(environ, user, password):
+    lookup = environ["mod_ssl.var_lookup"]
+    record(https=environ["mod_ssl.is_https"](), HTTPS=environ.get("HTTPS"),
+           group=environ["mod_wsgi.process_group"],
+           vars={n: lookup(n) for n in ("SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI",
+                                        "SSL_CLIENT_VERIFY", "SSL_SERVER_S_DN")},
+           other=lookup("SSL_VERSION_LIBRARY"))
+    return True
+""")
+    tls_conf, base, context = tls_vhost(server)
+    server.site_conf = tls_conf + locations(script, "emb") + locations(script, "dmn")
+    make_docs(server, "emb/basic", "dmn/basic")
+    try:
+        server.start()
+        for mode in ("emb", "dmn"):
+            req = urllib.request.Request(f"{base}/{mode}/basic/",
+                                         headers={"Authorization": basic_header("u", "p")})
+            with urllib.request.urlopen(req, context=context, timeout=30) as resp:
+                assert resp.status == 200
+        emb, dmn = server.records()
+        assert emb["https"] is True and dmn["https"] is True
+        assert emb["HTTPS"] == dmn["HTTPS"] == "on"
+        assert (emb["group"], dmn["group"]) == ("", DAEMON)
+        assert dmn["vars"] == emb["vars"]
+        assert dmn["vars"]["SSL_PROTOCOL"].startswith("TLS")
+        assert dmn["vars"]["SSL_CIPHER"]
+        assert emb["other"] and dmn["other"] is None
+    finally:
+        server.cleanup()
