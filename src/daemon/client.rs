@@ -6,31 +6,22 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use authnz_core::daemon_connection::{DaemonConnection, ExchangeError};
 use authnz_core::daemon_frame::{CallReply, CallRequest};
+use authnz_core::daemon_supervision::{call_wait, is_retry_elsewhere, GRACE};
 use authnz_core::log_tags as tags;
 
-use crate::daemon::{replay, sockets, watchdog};
+use crate::daemon::{replay, sockets};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::rlog;
 
-/// How much longer than its time limit the child waits for a call's answer:
-/// the daemon's watchdog ends a process whose call overran by 0.5 s.
-pub const GRACE: Duration = Duration::from_millis(800);
-
-/// The wait for a call without a time limit (`timeout_ms` 0).
-pub const UNLIMITED_WAIT: Duration = Duration::from_secs(3600);
-
-/// The deadline of a call made now with time limit `timeout_ms`.
+/// The deadline of a call made now with time limit `timeout_ms` (0: none):
+/// the limit and a grace of 0.8 s (an hour and the grace without a limit).
 pub fn deadline_for(timeout_ms: u32) -> Instant {
-    let limit = match timeout_ms {
-        0 => UNLIMITED_WAIT,
-        ms => Duration::from_millis(u64::from(ms)),
-    };
-    Instant::now() + limit + GRACE
+    Instant::now() + call_wait(timeout_ms)
 }
 
 thread_local! {
@@ -65,7 +56,7 @@ pub fn call(
     let started = Instant::now();
     let mut outcome = exchange(group, &path, request.clone(), deadline);
     if let Ok(reply) = &outcome {
-        if watchdog::is_retry_elsewhere(reply) {
+        if is_retry_elsewhere(reply) {
             rlog!(
                 &r,
                 Level::Debug,
