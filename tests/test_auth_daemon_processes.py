@@ -9,10 +9,14 @@ Every test asserts the HTTP status, the error log and what the script saw
 
 import os
 import pwd
+import re
+import shutil
+import signal
 import socket
 import stat
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -240,9 +244,10 @@ def test_a_crashing_script_costs_one_500_never_an_apache_child(mpm):
         srv.cleanup()
 
 
-def test_graceful_restart_under_load_fails_nothing_and_applies_new_options():
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
     daemon_user = pwd.getpwnam("daemon")
-    srv = make_server("daemon-graceful", options="user=nobody group=nogroup processes=1")
+    srv = make_server(f"daemon-graceful-{mpm}", mpm, options="user=nobody group=nogroup processes=1")
     try:
         srv.start()
         (old,) = wait_for(lambda: daemons(srv))
@@ -274,6 +279,70 @@ def test_graceful_restart_under_load_fails_nothing_and_applies_new_options():
         assert "graceful restart" in stopped and "killed" not in stopped
         assert srv.error_lines("long lost child") == []
     finally:
+        srv.cleanup()
+
+
+def test_hard_restart_replaces_the_processes():
+    srv = make_server("daemon-hard", options="user=nobody processes=2")
+    try:
+        srv.start()
+        old = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        before = srv.error_log().count("resuming normal operations")
+        srv.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: srv.error_log().count("resuming normal operations") > before)
+        new = wait_for(lambda: len(daemons(srv)) == 2 and not set(daemons(srv)) & set(old)
+                       and daemons(srv))
+        assert new and not set(new) & set(old)
+        assert not any(os.path.exists(f"/proc/{p}") for p in old)
+        assert srv.get_basic("/private/", "b", "b-pw").status == 200
+        (stopped,) = tagged(srv, 128)
+        assert "for the stop" in stopped
+        assert tagged(srv, 121) == [] and srv.error_lines("long lost child") == []
+        assert [r["user"] for r in srv.records()] == ["a", "b"]
+    finally:
+        srv.cleanup()
+
+
+def test_a_group_that_cannot_start_python_is_retried_with_back_off():
+    """A python-home= that is a directory but no Python: each process ends
+    at start with one line and is started again after a growing back-off;
+    a request waits no longer than its time limit and the grace."""
+    not_python = tempfile.mkdtemp(prefix="authnz-not-python-")
+    os.chmod(not_python, 0o755)
+    srv = make_server("daemon-backoff",
+                      options=f"user=nobody python-home={not_python} call-timeout=1")
+    try:
+        srv.start()
+        started = time.time()
+        resp = srv.get_basic("/private/", "a", "a-pw")
+        assert resp.status == 500 and time.time() - started < 2.5
+        assert wait_for(lambda: len(tagged(srv, 121)) >= 4, timeout=10), srv.error_log()
+        ended = tagged(srv, 121)
+        waits = [float(re.search(r"starting another in ([\d.]+) s", l).group(1)) for l in ended]
+        assert waits[:4] == [0.1, 0.2, 0.4, 0.8], ended
+        setup = tagged(srv, 124)
+        assert setup and "Python could not be started" in setup[0]
+        assert srv.records() == []
+    finally:
+        srv.cleanup()
+        shutil.rmtree(not_python, ignore_errors=True)
+
+
+def test_the_daemons_end_with_a_parent_killed_outright():
+    srv = make_server("daemon-orphan", options="user=nobody processes=2")
+    try:
+        srv.start()
+        pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(timeout=10)
+        gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), timeout=10)
+        assert gone, pids
+    finally:
+        try:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, AttributeError, PermissionError):
+            pass
         srv.cleanup()
 
 
