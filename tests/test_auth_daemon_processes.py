@@ -317,6 +317,9 @@ def test_a_group_that_cannot_start_python_is_retried_with_back_off():
         started = time.time()
         resp = srv.get_basic("/private/", "a", "a-pw")
         assert resp.status == 500 and time.time() - started < 2.5
+        (unreachable,) = tagged(srv, 116)
+        assert "no daemon process took the connection" in unreachable
+        assert "[client 127.0.0.1:" in unreachable
         assert wait_for(lambda: len(tagged(srv, 121)) >= 4, timeout=10), srv.error_log()
         ended = tagged(srv, 121)
         waits = [float(re.search(r"starting another in ([\d.]+) s", l).group(1)) for l in ended]
@@ -367,6 +370,16 @@ def frame_header(version=1, kind=1, length=0):
     return struct.pack(">BBI", version, kind, length)
 
 
+def connect_greeted(path):
+    """A root connection to the daemon socket, past the daemon's greeting
+    (the protocol version byte it writes on each connection it takes)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(path))
+    s.settimeout(5)
+    assert s.recv(1) == b"\x01"
+    return s
+
+
 def closed_by_peer(sock, timeout):
     sock.settimeout(timeout)
     try:
@@ -398,14 +411,12 @@ def test_the_socket_admits_only_apache_and_survives_garbage():
         # Root can: each malformed frame closes only its own connection.
         for garbage in [frame_header(length=0xFFFFFFFF), frame_header(version=9),
                         b"GET / HTTP/1.0\r\n\r\n", frame_header(kind=2, length=4) + b"abcd"]:
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(str(path))
+            s = connect_greeted(path)
             s.sendall(garbage)
             assert closed_by_peer(s, 5), garbage
             s.close()
         # Half a frame, then silence: the daemon keeps serving meanwhile.
-        stalled = socket.socket(socket.AF_UNIX)
-        stalled.connect(str(path))
+        stalled = connect_greeted(path)
         stalled.sendall(frame_header(length=100) + b"x" * 10)
         started = time.time()
         assert srv.get_basic("/private/", "during", "during-pw").status == 200

@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use authnz_core::daemon_connection::{DaemonConnection, ExchangeError};
 use authnz_core::daemon_frame::{CallReply, CallRequest};
@@ -23,6 +23,11 @@ use crate::rlog;
 pub fn deadline_for(timeout_ms: u32) -> Instant {
     Instant::now() + call_wait(timeout_ms)
 }
+
+/// How long a new connection waits for a daemon process to take it (its
+/// greeting): longer than most restart back-offs, far shorter than a call's
+/// default limit.
+const ACCEPT_WAIT: Duration = Duration::from_secs(5);
 
 thread_local! {
     /// This worker thread's connection to each group it called.
@@ -135,7 +140,12 @@ fn exchange(
     let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
     let connection = match reused.filter(DaemonConnection::is_usable) {
         Some(connection) => connection,
-        None => DaemonConnection::connect(path).map_err(Failure::Connect)?,
+        None => {
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(ACCEPT_WAIT);
+            DaemonConnection::connect_greeted(path, wait).map_err(Failure::Connect)?
+        }
     };
     let (reply, connection) = connection
         .call(request, deadline)

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use authnz_core::daemon_connection::GREETING;
 use authnz_core::daemon_frame::{
     decode_request, encode_reply, read_frame, CallReply, CallRequest, Kind, LogLine, Outcome,
 };
@@ -201,7 +202,10 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
                 match listener.accept() {
                     Ok((connection, _)) => {
                         let _ = connection.set_nonblocking(false);
-                        idle.push((connection, Instant::now()));
+                        // The greeting tells the child a process took it.
+                        if (&connection).write_all(&[GREETING]).is_ok() {
+                            idle.push((connection, Instant::now()));
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => break,
