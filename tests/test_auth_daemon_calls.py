@@ -743,3 +743,43 @@ def check_password(environ, user, password):
         assert emb["other"] and dmn["other"] is None
     finally:
         server.cleanup()
+
+
+def test_a_call_over_the_frame_bound_is_a_logged_500():
+    """Headers adding up to more than a frame carries (1 MiB, possible only
+    with raised request limits): 500 and one line; the next call on the
+    same connection is answered."""
+    server = Apache(name="daemon-big", mpm="event",
+                    server_conf="LimitRequestFields 200\nLimitRequestFieldSize 16000\n"
+                                f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=1\n")
+    script = server.write_script("big.py", """
+def check_password(environ, user, password):
+    record(size=sum(len(v) for v in environ.values() if isinstance(v, str)))
+    return True
+""")
+    server.site_conf = f"""
+<Location /big>
+  AuthType Basic
+  AuthName "big"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group={DAEMON}
+  Require valid-user
+</Location>
+"""
+    make_docs(server, "big")
+    try:
+        server.start()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        headers = {f"X-Big-{i}": "v" * 12000 for i in range(100)}
+        headers["Authorization"] = basic_header("u", "p")
+        conn.request("GET", "/big/", headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 500
+        assert server.records() == []
+        lines = server.error_lines("[client 127.0.0.1:")
+        assert any("AUTHNZ_WSGI0119" in l for l in lines), server.error_log()
+        assert server.get_basic("/big/", "u", "p").status == 200
+        assert len(server.records()) == 1
+    finally:
+        server.cleanup()
