@@ -448,7 +448,17 @@ def check_password(environ, user, password):
   Require valid-user
 </Location>
 """ for name, extra in (("a", ""), ("b", ""), ("fixed", "WSGIScriptReloading Off")))
-    make_docs(server, "a", "b", "fixed")
+    server.site_conf += f"""
+<Location /srv>
+  AuthType Basic
+  AuthName "srv"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group={DAEMON} application-group=%{{SERVER}}
+  WSGIScriptReloading Off
+  Require valid-user
+</Location>
+"""
+    make_docs(server, "a", "b", "fixed", "srv")
     try:
         server.start()
         assert [server.get_basic(f"/{p}/", "u", "p").status for p in "aab"] == [200] * 3
@@ -465,6 +475,11 @@ def check_password(environ, user, password):
         assert server.get_basic("/fixed/", "u", "p").status == 200
         assert [(r["group"], r["version"], r["count"]) for r in server.records()] == [
             ("a", 2, 1), ("fixed", 1, 2)]
+        # %{SERVER} is expanded by the child: the daemon runs the script
+        # in the group of the virtual host's name and the listening port.
+        server.clear_records()
+        assert server.get_basic("/srv/", "u", "p").status == 401
+        assert [r["group"] for r in server.records()] == [f"127.0.0.1:{server.port}"]
         assert server.error_lines("re-loaded script"), server.error_log()
         assert all("[client 127.0.0.1:" in l for l in server.error_lines("re-loaded script"))
     finally:
@@ -481,6 +496,10 @@ def test_in_process_cache_and_socache_answer_before_the_daemon():
 def check_password(environ, user, password):
     record(user=user)
     return password == "right"
+
+def groups_for_user(environ, user):
+    record(groups_of=user)
+    return ["staff"]
 """)
     pg = f"process-group={DAEMON}"
     server.site_conf = f"""
@@ -492,6 +511,15 @@ def check_password(environ, user, password):
   WSGIAuthCacheTimeout 60
   Require valid-user
 </Location>
+<Location /grouped>
+  AuthType Basic
+  AuthName "grouped"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" {pg}
+  WSGIAuthGroupScript "{script}" {pg}
+  WSGIAuthCacheTimeout 60
+  Require wsgi-group staff
+</Location>
 <Location /socached>
   AuthType Basic
   AuthName "socached"
@@ -501,7 +529,7 @@ def check_password(environ, user, password):
   Require valid-user
 </Location>
 """
-    make_docs(server, "cached", "socached")
+    make_docs(server, "cached", "socached", "grouped")
     try:
         server.start()
         assert [server.get_basic("/cached/", "c", "right").status for _ in range(3)] == [200] * 3
@@ -510,6 +538,10 @@ def check_password(environ, user, password):
         # One call per user; the wrong password is asked (never cached).
         assert [r["user"] for r in server.records()] == ["c", "s", "c"]
         assert len(server.error_lines("granted from the in-process cache")) == 2
+        server.clear_records()
+        assert [server.get_basic("/grouped/", "g", "right").status for _ in range(3)] == [200] * 3
+        assert server.records() == [{"user": "g"}, {"groups_of": "g"}]
+        assert len(server.error_lines("taken from the in-process cache")) == 2
     finally:
         server.cleanup()
 
@@ -709,5 +741,45 @@ def check_password(environ, user, password):
         assert dmn["vars"]["SSL_PROTOCOL"].startswith("TLS")
         assert dmn["vars"]["SSL_CIPHER"]
         assert emb["other"] and dmn["other"] is None
+    finally:
+        server.cleanup()
+
+
+def test_a_call_over_the_frame_bound_is_a_logged_500():
+    """Headers adding up to more than a frame carries (1 MiB, possible only
+    with raised request limits): 500 and one line; the next call on the
+    same connection is answered."""
+    server = Apache(name="daemon-big", mpm="event",
+                    server_conf="LimitRequestFields 200\nLimitRequestFieldSize 16000\n"
+                                f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=1\n")
+    script = server.write_script("big.py", """
+def check_password(environ, user, password):
+    record(size=sum(len(v) for v in environ.values() if isinstance(v, str)))
+    return True
+""")
+    server.site_conf = f"""
+<Location /big>
+  AuthType Basic
+  AuthName "big"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group={DAEMON}
+  Require valid-user
+</Location>
+"""
+    make_docs(server, "big")
+    try:
+        server.start()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        headers = {f"X-Big-{i}": "v" * 12000 for i in range(100)}
+        headers["Authorization"] = basic_header("u", "p")
+        conn.request("GET", "/big/", headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 500
+        assert server.records() == []
+        lines = server.error_lines("[client 127.0.0.1:")
+        assert any("AUTHNZ_WSGI0119" in l for l in lines), server.error_log()
+        assert server.get_basic("/big/", "u", "p").status == 200
+        assert len(server.records()) == 1
     finally:
         server.cleanup()

@@ -189,8 +189,14 @@ impl hooks::ChildInit for StartPython {
                 Level::Error,
                 tags::PYTHON_UNAVAILABLE,
                 "Python is not available in child {}: {message}; every request that needs a script \
-                 will be answered with an error",
-                std::process::id()
+                 will be answered with an error{}",
+                std::process::id(),
+                if DAEMON_SCRIPTS.load(Ordering::Relaxed) {
+                    " (scripts with process-group= run in their auth daemon processes and are \
+                     not affected)"
+                } else {
+                    ""
+                }
             ),
         }
         // Registered after mod_wsgi's child cleanups, so it runs before
