@@ -282,6 +282,30 @@ def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
         srv.cleanup()
 
 
+def test_a_restart_that_removes_the_group_removes_its_processes_and_socket():
+    srv = make_server("daemon-removed", options="user=nobody processes=2")
+    try:
+        srv.start()
+        old = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        path = socket_file(srv)
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        # The script now runs embedded: no daemon group any more.
+        srv.server_conf = ""
+        srv.site_conf = srv.site_conf.replace(" process-group=auth", "")
+        srv.write_config()
+        srv.graceful()
+        assert wait_for(lambda: not daemons(srv))
+        assert not any(os.path.exists(f"/proc/{p}") for p in old)
+        assert not path.exists()
+        assert srv.get_basic("/private/", "b", "b-pw").status == 200
+        seen = srv.records()
+        assert [(r["user"], r["process_group"]) for r in seen] == [("a", "auth"), ("b", "")]
+        assert seen[0]["uid"] == pwd.getpwnam("nobody").pw_uid
+        assert seen[1]["uid"] == run_user_ids()[0]
+    finally:
+        srv.cleanup()
+
+
 def test_hard_restart_replaces_the_processes():
     srv = make_server("daemon-hard", options="user=nobody processes=2")
     try:

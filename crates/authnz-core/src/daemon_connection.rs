@@ -4,7 +4,9 @@
 //! exchange must end before a deadline. Any error — a mismatched number, a
 //! malformed frame, a closed socket, the deadline — consumes the
 //! connection, so a late or stale reply can never answer another request:
-//! the caller connects anew for its next call.
+//! the caller connects anew for its next call. Before the first frame, a
+//! daemon process writes one greeting byte ([`GREETING`], the protocol
+//! version) on each connection it accepts ([`DaemonConnection::connect_greeted`]).
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
