@@ -364,3 +364,24 @@ pub fn ctime_now() -> String {
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(0);
     String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
+
+/// The listening Unix socket on descriptor `fd`, which this process kept
+/// open for the purpose (see `httpd::extra_processes::keep_sockets`) and
+/// no other object owns.
+pub fn kept_listener(fd: RawFd) -> Option<std::os::unix::net::UnixListener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a zeroed stat is valid storage for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fstat on a descriptor number writes only the struct we own.
+    let status = unsafe { libc::fstat(fd, &mut st) };
+    if status != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFSOCK {
+        return None;
+    }
+    // SAFETY: `fd` is an open socket this process kept for exactly this
+    // (it was released from its listener with `into_raw_fd`); ownership
+    // passes to the returned listener.
+    Some(unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) })
+}

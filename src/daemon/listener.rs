@@ -1,10 +1,9 @@
 //! A daemon group's listening Unix socket, made by Apache's parent: bound
 //! under a temporary name of the same length, mode 0600, owned by Apache's
 //! `User` (so only Apache's children, and root, can connect), then renamed
-//! over the group's path in one step. At a graceful restart the new
-//! generation's socket thus replaces the old one without a moment where
-//! the path is missing; the old generation's processes see that and stop
-//! accepting.
+//! over the group's path in one step. At a graceful restart the parent
+//! keeps the socket open and the new generation takes it over, so
+//! connections made meanwhile wait in its queue.
 
 use std::fs;
 use std::io;
@@ -13,6 +12,8 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use authnz_core::daemon_supervision::temporary_socket_name;
+
+use crate::apr::unix;
 
 /// A bound, listening socket and its file.
 pub struct GroupSocket {
@@ -47,6 +48,30 @@ pub fn bind(path: &str, owner: Option<u32>) -> io::Result<GroupSocket> {
         listener,
         path: PathBuf::from(path),
         inode: (meta.dev(), meta.ino()),
+    })
+}
+
+/// Take over a socket the previous generation kept open (`fd`), if its
+/// file at `path` is still the one with `inode`; its owner is set anew
+/// (`User` may have changed).
+pub fn take_over(
+    fd: i32,
+    path: &str,
+    inode: (u64, u64),
+    owner: Option<u32>,
+) -> Option<GroupSocket> {
+    let listener = unix::kept_listener(fd)?;
+    let meta = fs::symlink_metadata(path).ok()?;
+    if (meta.dev(), meta.ino()) != inode {
+        return None;
+    }
+    if let Some(uid) = owner {
+        std::os::unix::fs::chown(path, Some(uid), None).ok()?;
+    }
+    Some(GroupSocket {
+        listener,
+        path: PathBuf::from(path),
+        inode,
     })
 }
 

@@ -7,18 +7,15 @@
 //! serving thread. A malformed, oversized or stalled frame closes only its
 //! connection.
 //!
-//! On a termination signal the process drains: it keeps accepting while
-//! its socket file is still the one it was started on (at a stop the file
-//! is removed first) for at most 30 s, finishes the calls under way,
-//! serves the connections that still send calls, closes each one that
-//! stays idle for a second, and exits when no call and no connection is
-//! left.
+//! On a termination signal the process drains: it accepts no more (new
+//! connections wait in the socket's queue for the next generation),
+//! finishes the calls under way, serves the connections that still send
+//! calls, closes each one that stays idle for a second, and exits when no
+//! call and no connection is left.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -42,8 +39,6 @@ use crate::python::daemon_side;
 pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing a reply may take.
 const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// While draining: how long the process keeps accepting at most.
-const DRAIN_ACCEPT_MAX: Duration = Duration::from_secs(30);
 /// While draining: the longest the process lives (calls without a time
 /// limit are cut off then).
 const DRAIN_MAX: Duration = Duration::from_secs(600);
@@ -55,9 +50,6 @@ const POLL_MS: i32 = 50;
 pub struct Serving {
     pub group: String,
     pub threads: usize,
-    /// The socket file and its (device, inode) when the process started.
-    pub path: PathBuf,
-    pub inode: (u64, u64),
 }
 
 struct Shared {
@@ -158,9 +150,9 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
         }
         if draining {
             let began = *drain_began.get_or_insert_with(Instant::now);
-            if accepting && (!still_ours(serving) || began.elapsed() > DRAIN_ACCEPT_MAX) {
-                accepting = false;
-            }
+            // New connections wait in the socket's queue for the next
+            // generation (or go to no one, at a stop).
+            accepting = false;
             // Connections that stay idle are closed; the process ends once
             // no call is under way and no connection is left.
             idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
@@ -213,14 +205,6 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
                 }
             }
         }
-    }
-}
-
-/// Whether the socket file still is the one this process listens on.
-fn still_ours(serving: &Serving) -> bool {
-    match std::fs::symlink_metadata(&serving.path) {
-        Ok(meta) => (meta.dev(), meta.ino()) == serving.inode,
-        Err(e) => e.kind() != io::ErrorKind::NotFound,
     }
 }
 

@@ -13,6 +13,7 @@
 //! Everything here runs on the parent's one thread.
 
 use std::collections::HashMap;
+use std::os::fd::IntoRawFd;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ use crate::daemon::listener::{self, GroupSocket};
 use crate::daemon::process::{self, Spec};
 use crate::daemon::server::Serving;
 use crate::daemon::sockets;
-use crate::httpd::extra_processes::{self, ParentServer, PoolEnd};
+use crate::httpd::extra_processes::{self, KeptSocket, ParentServer, PoolEnd};
 use crate::httpd::log::Level;
 use crate::httpd::Server;
 use crate::python::daemon_side::DaemonPython;
@@ -105,15 +106,27 @@ pub fn start_generation(main: Server, plans: Vec<GroupPlan>) -> Result<(), Strin
     } else {
         None
     };
+    // The previous generation's sockets, kept open across a graceful
+    // restart: a group at the same path takes its socket over, with the
+    // connections waiting in its queue.
+    let mut kept = extra_processes::take_kept_sockets();
     let mut groups = Vec::new();
     for plan in plans {
         let path = socket_path(&prefix, &plan.name)?;
-        let socket = listener::bind(&path, owner).map_err(|e| {
-            format!(
-                "WSGIAuthDaemonProcess {}: cannot make its socket {path}: {e}",
-                plan.name
-            )
-        })?;
+        let reused = kept
+            .iter()
+            .position(|k| k.path == path)
+            .map(|i| kept.swap_remove(i))
+            .and_then(|k| listener::take_over(k.fd, &path, k.inode, owner));
+        let socket = match reused {
+            Some(socket) => socket,
+            None => listener::bind(&path, owner).map_err(|e| {
+                format!(
+                    "WSGIAuthDaemonProcess {}: cannot make its socket {path}: {e}",
+                    plan.name
+                )
+            })?,
+        };
         let slots = (0..plan.processes)
             .map(|_| Slot {
                 pid: None,
@@ -127,6 +140,10 @@ pub fn start_generation(main: Server, plans: Vec<GroupPlan>) -> Result<(), Strin
             socket,
             slots,
         });
+    }
+    // Kept sockets no group takes over are closed.
+    for socket in kept {
+        drop(unix::kept_listener(socket.fd));
     }
     let paths: Vec<PathBuf> = groups.iter().map(|g| g.socket.path.clone()).collect();
     listener::remove_stale(&prefix, &paths);
@@ -178,8 +195,6 @@ fn spawn(generation: &mut Generation, g: usize, s: usize, delay: Duration) {
                 serving: Serving {
                     group: group.plan.name.clone(),
                     threads: group.plan.threads as usize,
-                    path: group.socket.path.clone(),
-                    inode: group.socket.inode,
                 },
                 uid: group.plan.uid,
                 gid: group.plan.gid,
@@ -302,7 +317,8 @@ impl OtherChild for Events {
 
 /// End the current generation (the configuration pool's cleanup): tell
 /// every process to drain, wait for them, kill those that outlive the
-/// wait, reap them all; remove the socket files at a stop.
+/// wait, reap them all; at a graceful restart keep the listening sockets
+/// open for the next generation, at a stop remove the socket files.
 fn end_generation() {
     let Some(generation) = current().take() else {
         return;
@@ -360,6 +376,20 @@ fn end_generation() {
                 String::new()
             }
         );
+    }
+    if !stopping {
+        let sockets = generation
+            .groups
+            .into_iter()
+            .map(|group| KeptSocket {
+                fd: group.socket.listener.into_raw_fd(),
+                path: group.socket.path.to_string_lossy().into_owned(),
+                inode: group.socket.inode,
+            })
+            .collect();
+        for left in extra_processes::keep_sockets(sockets) {
+            drop(unix::kept_listener(left.fd));
+        }
     }
 }
 

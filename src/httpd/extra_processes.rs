@@ -49,3 +49,93 @@ pub struct ParentServer(pub crate::httpd::Server);
 // configuration it belongs to lives (the supervisor forgets it in a
 // cleanup of that configuration's pool).
 unsafe impl Send for ParentServer {}
+
+/// A listening socket the parent keeps open across a graceful restart (so
+/// connections made while the configuration is read again wait in its
+/// queue), in httpd's retained data, which outlives the configuration
+/// pool and a reload of this module.
+pub struct KeptSocket {
+    pub fd: i32,
+    pub path: String,
+    /// The socket file's (device, inode).
+    pub inode: (u64, u64),
+}
+
+const KEPT_SLOTS: usize = 64;
+const KEPT_PATH: usize = 108;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KeptSlot {
+    fd: i32,
+    path_len: u32,
+    dev: u64,
+    ino: u64,
+    path: [u8; KEPT_PATH],
+}
+
+#[repr(C)]
+struct KeptSlots {
+    slots: [KeptSlot; KEPT_SLOTS],
+}
+
+fn kept_slots() -> Option<&'static mut KeptSlots> {
+    const KEY: &std::ffi::CStr = c"mod_authnz_wsgi: auth daemon sockets kept across restarts";
+    // SAFETY: httpd's retained data is zeroed memory in the process pool,
+    // made once per key and found again at every later reading; only the
+    // parent's one thread touches it, in post_config and pool cleanups.
+    unsafe {
+        let mut data = ffi::ap_retained_data_get(KEY.as_ptr());
+        if data.is_null() {
+            data = ffi::ap_retained_data_create(
+                KEY.as_ptr(),
+                std::mem::size_of::<KeptSlots>() as ffi::apr_size_t,
+            );
+        }
+        data.cast::<KeptSlots>().as_mut()
+    }
+}
+
+/// Take (and forget) the sockets kept by the previous generation.
+pub fn take_kept_sockets() -> Vec<KeptSocket> {
+    let Some(kept) = kept_slots() else {
+        return Vec::new();
+    };
+    let mut taken = Vec::new();
+    for slot in kept.slots.iter_mut() {
+        let len = slot.path_len as usize;
+        if len > 0 && len <= KEPT_PATH {
+            taken.push(KeptSocket {
+                fd: slot.fd,
+                path: String::from_utf8_lossy(&slot.path[..len]).into_owned(),
+                inode: (slot.dev, slot.ino),
+            });
+        }
+        slot.path_len = 0;
+    }
+    taken
+}
+
+/// Keep `sockets` for the next generation; those that do not fit are
+/// given back (the caller closes them).
+pub fn keep_sockets(sockets: Vec<KeptSocket>) -> Vec<KeptSocket> {
+    let Some(kept) = kept_slots() else {
+        return sockets;
+    };
+    let mut free = kept.slots.iter_mut().filter(|s| s.path_len == 0);
+    let mut left = Vec::new();
+    for socket in sockets {
+        let bytes = socket.path.as_bytes();
+        match free.next() {
+            Some(slot) if bytes.len() <= KEPT_PATH => {
+                slot.fd = socket.fd;
+                slot.dev = socket.inode.0;
+                slot.ino = socket.inode.1;
+                slot.path[..bytes.len()].copy_from_slice(bytes);
+                slot.path_len = bytes.len() as u32;
+            }
+            _ => left.push(socket),
+        }
+    }
+    left
+}
