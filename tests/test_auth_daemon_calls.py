@@ -359,13 +359,17 @@ def check_password(environ, user, password):
 ENV_SCRIPT = differential.SCRIPT
 
 
-def test_environ_in_a_daemon_matches_the_independent_reference():
+@pytest.mark.parametrize("clients", [1, 3])
+def test_environ_in_a_daemon_matches_the_independent_reference(clients):
     """The randomized environ sequence of test_environ_differential, through
-    a daemon group with one serving thread, on one Apache worker thread:
-    every environ the script saw equals the reference computed from what
-    was sent (the thread's environ reuse in the daemon cannot leak)."""
+    a daemon group with one serving thread (so every call, from whichever
+    Apache worker thread, reuses that thread's kept environ): every environ
+    the script saw equals the reference computed from what was sent. With
+    one client, one Apache worker thread; with three, three at once."""
+    workers = (differential.ONE_THREAD["event"] if clients == 1 else
+               "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\n")
     server = Apache(name="daemon-environ", mpm="event",
-                    server_conf=differential.ONE_THREAD["event"] + "LimitRequestFields 120\n"
+                    server_conf=workers + "LimitRequestFields 120\n"
                     f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=1\n")
     script = server.write_script("env.py", ENV_SCRIPT)
     server.site_conf = f"""
@@ -378,17 +382,31 @@ def test_environ_in_a_daemon_matches_the_independent_reference():
     </Location>
     """
     make_docs(server, "env")
-    rng = random.Random("daemon-environ")
     sent = []
+    errors = []
+
+    def client(c):
+        rng = random.Random(f"daemon-environ-{clients}-{c}")
+        n = 0
+        try:
+            for _ in range(60 // clients):
+                requests = []
+                for _ in range(rng.choice([1, 3, 10])):
+                    requests.append((f"/env/index.html?c={c}&n={n}",
+                                     differential.random_headers(rng)))
+                    n += 1
+                sent.extend(differential.pipelined_h1(server, requests))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
     try:
         server.start()
-        n = 0
-        for _ in range(60):
-            requests = []
-            for _ in range(rng.choice([1, 3, 10])):
-                requests.append((f"/env/index.html?n={n}", differential.random_headers(rng)))
-                n += 1
-            sent += differential.pipelined_h1(server, requests)
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
         records = server.records()
         differential.compare(sent, records)
         assert all(r["environ"]["mod_wsgi.process_group"] == DAEMON for r in records)
