@@ -9,10 +9,14 @@ Every test asserts the HTTP status, the error log and what the script saw
 
 import os
 import pwd
+import re
+import shutil
+import signal
 import socket
 import stat
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -240,9 +244,10 @@ def test_a_crashing_script_costs_one_500_never_an_apache_child(mpm):
         srv.cleanup()
 
 
-def test_graceful_restart_under_load_fails_nothing_and_applies_new_options():
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
     daemon_user = pwd.getpwnam("daemon")
-    srv = make_server("daemon-graceful", options="user=nobody group=nogroup processes=1")
+    srv = make_server(f"daemon-graceful-{mpm}", mpm, options="user=nobody group=nogroup processes=1")
     try:
         srv.start()
         (old,) = wait_for(lambda: daemons(srv))
@@ -277,6 +282,97 @@ def test_graceful_restart_under_load_fails_nothing_and_applies_new_options():
         srv.cleanup()
 
 
+def test_a_restart_that_removes_the_group_removes_its_processes_and_socket():
+    srv = make_server("daemon-removed", options="user=nobody processes=2")
+    try:
+        srv.start()
+        old = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        path = socket_file(srv)
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        # The script now runs embedded: no daemon group any more.
+        srv.server_conf = ""
+        srv.site_conf = srv.site_conf.replace(" process-group=auth", "")
+        srv.write_config()
+        srv.graceful()
+        assert wait_for(lambda: not daemons(srv))
+        assert not any(os.path.exists(f"/proc/{p}") for p in old)
+        assert not path.exists()
+        assert srv.get_basic("/private/", "b", "b-pw").status == 200
+        seen = srv.records()
+        assert [(r["user"], r["process_group"]) for r in seen] == [("a", "auth"), ("b", "")]
+        assert seen[0]["uid"] == pwd.getpwnam("nobody").pw_uid
+        assert seen[1]["uid"] == run_user_ids()[0]
+    finally:
+        srv.cleanup()
+
+
+def test_hard_restart_replaces_the_processes():
+    srv = make_server("daemon-hard", options="user=nobody processes=2")
+    try:
+        srv.start()
+        old = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        before = srv.error_log().count("resuming normal operations")
+        srv.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: srv.error_log().count("resuming normal operations") > before)
+        new = wait_for(lambda: len(daemons(srv)) == 2 and not set(daemons(srv)) & set(old)
+                       and daemons(srv))
+        assert new and not set(new) & set(old)
+        assert not any(os.path.exists(f"/proc/{p}") for p in old)
+        assert srv.get_basic("/private/", "b", "b-pw").status == 200
+        (stopped,) = tagged(srv, 128)
+        assert "for the stop" in stopped
+        assert tagged(srv, 121) == [] and srv.error_lines("long lost child") == []
+        assert [r["user"] for r in srv.records()] == ["a", "b"]
+    finally:
+        srv.cleanup()
+
+
+def test_a_group_that_cannot_start_python_is_retried_with_back_off():
+    """A python-home= that is a directory but no Python: each process ends
+    at start with one line and is started again after a growing back-off;
+    a request waits no longer than its time limit and the grace."""
+    not_python = tempfile.mkdtemp(prefix="authnz-not-python-")
+    os.chmod(not_python, 0o755)
+    srv = make_server("daemon-backoff",
+                      options=f"user=nobody python-home={not_python} call-timeout=1")
+    try:
+        srv.start()
+        started = time.time()
+        resp = srv.get_basic("/private/", "a", "a-pw")
+        assert resp.status == 500 and time.time() - started < 2.5
+        (unreachable,) = tagged(srv, 116)
+        assert "no daemon process took the connection" in unreachable
+        assert "[client 127.0.0.1:" in unreachable
+        assert wait_for(lambda: len(tagged(srv, 121)) >= 4, timeout=10), srv.error_log()
+        ended = tagged(srv, 121)
+        waits = [float(re.search(r"starting another in ([\d.]+) s", l).group(1)) for l in ended]
+        assert waits[:4] == [0.1, 0.2, 0.4, 0.8], ended
+        setup = tagged(srv, 124)
+        assert setup and "Python could not be started" in setup[0]
+        assert srv.records() == []
+    finally:
+        srv.cleanup()
+        shutil.rmtree(not_python, ignore_errors=True)
+
+
+def test_the_daemons_end_with_a_parent_killed_outright():
+    srv = make_server("daemon-orphan", options="user=nobody processes=2")
+    try:
+        srv.start()
+        pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(timeout=10)
+        gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), timeout=10)
+        assert gone, pids
+    finally:
+        try:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, AttributeError, PermissionError):
+            pass
+        srv.cleanup()
+
+
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_stop_leaves_no_daemon_and_no_socket(mpm):
     srv = make_server(f"daemon-stop-{mpm}", mpm, options="user=nobody processes=2")
@@ -296,6 +392,16 @@ def test_stop_leaves_no_daemon_and_no_socket(mpm):
 
 def frame_header(version=1, kind=1, length=0):
     return struct.pack(">BBI", version, kind, length)
+
+
+def connect_greeted(path):
+    """A root connection to the daemon socket, past the daemon's greeting
+    (the protocol version byte it writes on each connection it takes)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(path))
+    s.settimeout(5)
+    assert s.recv(1) == b"\x01"
+    return s
 
 
 def closed_by_peer(sock, timeout):
@@ -329,14 +435,12 @@ def test_the_socket_admits_only_apache_and_survives_garbage():
         # Root can: each malformed frame closes only its own connection.
         for garbage in [frame_header(length=0xFFFFFFFF), frame_header(version=9),
                         b"GET / HTTP/1.0\r\n\r\n", frame_header(kind=2, length=4) + b"abcd"]:
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(str(path))
+            s = connect_greeted(path)
             s.sendall(garbage)
             assert closed_by_peer(s, 5), garbage
             s.close()
         # Half a frame, then silence: the daemon keeps serving meanwhile.
-        stalled = socket.socket(socket.AF_UNIX)
-        stalled.connect(str(path))
+        stalled = connect_greeted(path)
         stalled.sendall(frame_header(length=100) + b"x" * 10)
         started = time.time()
         assert srv.get_basic("/private/", "during", "during-pw").status == 200

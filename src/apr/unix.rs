@@ -102,7 +102,9 @@ unsafe extern "C" fn maintenance<H: OtherChild>(reason: c_int, data: *mut c_void
     let token = unsafe { *data.cast::<usize>() };
     let outcome = catch_unwind(AssertUnwindSafe(|| H::event(token, event, status)));
     if outcome.is_err() {
-        let _ = catch_unwind(|| eprintln!("mod_authnz_wsgi: internal error in an auth daemon's supervision"));
+        let _ = catch_unwind(|| {
+            eprintln!("mod_authnz_wsgi: internal error in an auth daemon's supervision")
+        });
     }
 }
 
@@ -290,7 +292,10 @@ pub fn drop_privileges(uid: u32, gid: u32) -> Result<(), String> {
         unsafe { libc::initgroups((*entry).pw_name, gid) }
     };
     if groups_set != 0 {
-        return Err(format!("setting the groups of gid {gid}: {}", io::Error::last_os_error()));
+        return Err(format!(
+            "setting the groups of gid {gid}: {}",
+            io::Error::last_os_error()
+        ));
     }
     // SAFETY: setgid/setuid with integer arguments.
     if unsafe { libc::setgid(gid) } != 0 {
@@ -332,7 +337,13 @@ pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
         })
         .collect();
     // SAFETY: `polled` is a live array of `len` pollfd records.
-    let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, timeout_ms) };
+    let n = unsafe {
+        libc::poll(
+            polled.as_mut_ptr(),
+            polled.len() as libc::nfds_t,
+            timeout_ms,
+        )
+    };
     if n < 0 {
         let e = io::Error::last_os_error();
         return if e.kind() == io::ErrorKind::Interrupted {
@@ -353,4 +364,3 @@ pub fn ctime_now() -> String {
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(0);
     String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
-

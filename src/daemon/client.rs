@@ -10,28 +10,24 @@ use std::time::{Duration, Instant};
 
 use authnz_core::daemon_connection::{DaemonConnection, ExchangeError};
 use authnz_core::daemon_frame::{CallReply, CallRequest};
+use authnz_core::daemon_supervision::{call_wait, is_retry_elsewhere, GRACE};
 use authnz_core::log_tags as tags;
 
-use crate::daemon::{replay, sockets, watchdog};
+use crate::daemon::{replay, sockets};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::rlog;
 
-/// How much longer than its time limit the child waits for a call's answer:
-/// the daemon's watchdog ends a process whose call overran by 0.5 s.
-pub const GRACE: Duration = Duration::from_millis(800);
-
-/// The wait for a call without a time limit (`timeout_ms` 0).
-pub const UNLIMITED_WAIT: Duration = Duration::from_secs(3600);
-
-/// The deadline of a call made now with time limit `timeout_ms`.
+/// The deadline of a call made now with time limit `timeout_ms` (0: none):
+/// the limit and a grace of 0.8 s (an hour and the grace without a limit).
 pub fn deadline_for(timeout_ms: u32) -> Instant {
-    let limit = match timeout_ms {
-        0 => UNLIMITED_WAIT,
-        ms => Duration::from_millis(u64::from(ms)),
-    };
-    Instant::now() + limit + GRACE
+    Instant::now() + call_wait(timeout_ms)
 }
+
+/// How long a new connection waits for a daemon process to take it (its
+/// greeting): longer than most restart back-offs, far shorter than a call's
+/// default limit.
+const ACCEPT_WAIT: Duration = Duration::from_secs(5);
 
 thread_local! {
     /// This worker thread's connection to each group it called.
@@ -65,7 +61,7 @@ pub fn call(
     let started = Instant::now();
     let mut outcome = exchange(group, &path, request.clone(), deadline);
     if let Ok(reply) = &outcome {
-        if watchdog::is_retry_elsewhere(reply) {
+        if is_retry_elsewhere(reply) {
             rlog!(
                 &r,
                 Level::Debug,
@@ -144,7 +140,12 @@ fn exchange(
     let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
     let connection = match reused.filter(DaemonConnection::is_usable) {
         Some(connection) => connection,
-        None => DaemonConnection::connect(path).map_err(Failure::Connect)?,
+        None => {
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(ACCEPT_WAIT);
+            DaemonConnection::connect_greeted(path, wait).map_err(Failure::Connect)?
+        }
     };
     let (reply, connection) = connection
         .call(request, deadline)

@@ -12,6 +12,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
+use authnz_core::daemon_supervision::temporary_socket_name;
+
 /// A bound, listening socket and its file.
 pub struct GroupSocket {
     pub listener: UnixListener,
@@ -20,20 +22,10 @@ pub struct GroupSocket {
     pub inode: (u64, u64),
 }
 
-/// The temporary name `path` is bound under: `.sock` becomes `.next`, so
-/// it is no longer than `path` (which fits a socket address) and is never
-/// another group's socket name (those end in `.sock`).
-pub fn temporary_name(path: &str) -> String {
-    match path.strip_suffix(".sock") {
-        Some(stem) => format!("{stem}.next"),
-        None => format!("{path}.next"),
-    }
-}
-
 /// Bind, restrict and publish the socket of a group at `path`; `owner`:
 /// the uid to give it (Apache's `User`), when this process may.
 pub fn bind(path: &str, owner: Option<u32>) -> io::Result<GroupSocket> {
-    let temporary = temporary_name(path);
+    let temporary = temporary_socket_name(path);
     match fs::remove_file(&temporary) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
@@ -86,19 +78,5 @@ pub fn remove_stale(prefix: &str, current: &[PathBuf]) {
         if ours && !current.contains(&entry.path()) {
             let _ = fs::remove_file(entry.path());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_temporary_name_is_as_long_and_never_a_socket_name() {
-        let path = "/run/apache2/authnz-wsgi.123.auth.sock";
-        let temporary = temporary_name(path);
-        assert_eq!(temporary.len(), path.len());
-        assert_eq!(temporary, "/run/apache2/authnz-wsgi.123.auth.next");
-        assert!(!temporary.ends_with(".sock"));
     }
 }

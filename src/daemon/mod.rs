@@ -13,9 +13,9 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
-pub mod replay;
 pub mod listener;
 pub mod process;
+pub mod replay;
 pub mod server;
 pub mod sockets;
 pub mod stderr_log;

@@ -55,7 +55,10 @@ pub fn run(spec: &Spec, listener: UnixListener) -> ! {
     };
     if unix::is_root() {
         if let Err(e) = unix::drop_privileges(spec.uid, spec.gid) {
-            fail(format!("cannot become uid {} gid {}: {e}", spec.uid, spec.gid));
+            fail(format!(
+                "cannot become uid {} gid {}: {e}",
+                spec.uid, spec.gid
+            ));
         }
     } else if unix::ids() != (spec.uid, spec.gid) {
         fail(format!(

@@ -25,22 +25,22 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use authnz_core::daemon_connection::GREETING;
 use authnz_core::daemon_frame::{
     decode_request, encode_reply, read_frame, CallReply, CallRequest, Kind, LogLine, Outcome,
 };
+use authnz_core::daemon_supervision::{drained, retry_elsewhere, DRAIN_IDLE};
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
 use crate::daemon::stderr_log;
-use crate::daemon::watchdog::{self, Watchdog};
+use crate::daemon::watchdog::Watchdog;
 use crate::python::daemon_side;
 
 /// How long the rest of a frame may take once its first byte arrived.
 pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing a reply may take.
 const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// While draining: how long a connection may stay idle before it is closed.
-const DRAIN_IDLE: Duration = Duration::from_secs(1);
 /// While draining: how long the process keeps accepting at most.
 const DRAIN_ACCEPT_MAX: Duration = Duration::from_secs(30);
 /// While draining: the longest the process lives (calls without a time
@@ -86,7 +86,10 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             stderr_log::line(
                 "error",
                 tags::DAEMON_SETUP_FAILED,
-                &format!("daemon group {}: no wake-up socket pair: {e}", serving.group),
+                &format!(
+                    "daemon group {}: no wake-up socket pair: {e}",
+                    serving.group
+                ),
             );
             return;
         }
@@ -160,7 +163,7 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             // Connections that stay idle are closed; the process ends once
             // no call is under way and no connection is left.
             idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
-            if (idle.is_empty() && busy == 0) || began.elapsed() > DRAIN_MAX {
+            if drained(busy, idle.len(), began.elapsed(), DRAIN_MAX) {
                 return;
             }
         }
@@ -199,7 +202,10 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
                 match listener.accept() {
                     Ok((connection, _)) => {
                         let _ = connection.set_nonblocking(false);
-                        idle.push((connection, Instant::now()));
+                        // The greeting tells the child a process took it.
+                        if (&connection).write_all(&[GREETING]).is_ok() {
+                            idle.push((connection, Instant::now()));
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => break,
@@ -276,7 +282,7 @@ fn send_elsewhere(mut connection: UnixStream) {
     let _ = connection.set_write_timeout(Some(Duration::from_millis(50)));
     if let Ok(Some((Kind::Request, payload))) = read_frame(&mut connection) {
         if let Ok(request) = decode_request(&payload) {
-            if let Ok(frame) = encode_reply(&watchdog::retry_elsewhere(request.sequence)) {
+            if let Ok(frame) = encode_reply(&retry_elsewhere(request.sequence)) {
                 let _ = connection.write_all(&frame);
             }
         }

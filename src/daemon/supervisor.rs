@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use authnz_core::daemon_options::socket_path;
+use authnz_core::daemon_supervision::next_backoff;
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix::{self, ChildEvent, Forked, OtherChild, ParentPool, Registration};
@@ -31,11 +32,6 @@ use crate::httpd::Server;
 use crate::python::daemon_side::DaemonPython;
 use crate::slog;
 
-/// The first restart back-off, and the longest.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const LONGEST_BACKOFF: Duration = Duration::from_secs(10);
-/// A process that lived this long is restarted after the first back-off.
-const LIVED_LONG: Duration = Duration::from_secs(10);
 /// How long a graceful restart waits for a group's processes to drain
 /// when the group has no call time limit of its own.
 const DRAIN_WAIT: Duration = Duration::from_secs(30);
@@ -268,11 +264,7 @@ impl OtherChild for Events {
                     return;
                 }
                 let lived = slot.started.elapsed();
-                slot.backoff = if lived >= LIVED_LONG || slot.backoff.is_zero() {
-                    FIRST_BACKOFF
-                } else {
-                    (slot.backoff * 2).min(LONGEST_BACKOFF)
-                };
+                slot.backoff = next_backoff(slot.backoff, lived);
                 let backoff = slot.backoff;
                 slog!(
                     main,
@@ -332,7 +324,9 @@ fn end_generation() {
                 .plan
                 .call_timeout
                 .filter(|&t| t > 0)
-                .map_or(DRAIN_WAIT, |t| Duration::from_secs(t) + Duration::from_secs(2))
+                .map_or(DRAIN_WAIT, |t| {
+                    Duration::from_secs(t) + Duration::from_secs(2)
+                })
         };
         let pids: Vec<i32> = group.slots.iter().filter_map(|s| s.pid).collect();
         for &pid in &pids {

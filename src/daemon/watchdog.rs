@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use authnz_core::daemon_frame::{encode_reply, CallReply, LogLine, Outcome};
+use authnz_core::daemon_frame::encode_reply;
+use authnz_core::daemon_supervision::retry_elsewhere;
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
@@ -172,29 +173,4 @@ impl Watchdog {
             }
         }
     }
-}
-
-/// The reply that asks the caller to make its call again in another
-/// process of the group: a failure carrying one line tagged
-/// `DAEMON_CALL_MADE_AGAIN` (`client.rs` recognizes it).
-pub fn retry_elsewhere(sequence: u64) -> CallReply {
-    CallReply {
-        sequence,
-        outcome: Outcome::Failed,
-        timed_out: false,
-        log: vec![LogLine {
-            level: 7,
-            tag: tags::DAEMON_CALL_MADE_AGAIN,
-            text: "this daemon process ends (another call in it overran its time limit); \
-                   the call is made again in another process of the group"
-                .to_owned(),
-        }],
-    }
-}
-
-/// Whether `reply` asks for the call to be made again elsewhere.
-pub fn is_retry_elsewhere(reply: &CallReply) -> bool {
-    reply.outcome == Outcome::Failed
-        && reply.log.len() == 1
-        && reply.log[0].tag == tags::DAEMON_CALL_MADE_AGAIN
 }

@@ -4,7 +4,9 @@
 //! exchange must end before a deadline. Any error — a mismatched number, a
 //! malformed frame, a closed socket, the deadline — consumes the
 //! connection, so a late or stale reply can never answer another request:
-//! the caller connects anew for its next call.
+//! the caller connects anew for its next call. Before the first frame, a
+//! daemon process writes one greeting byte ([`GREETING`], the protocol
+//! version) on each connection it accepts ([`DaemonConnection::connect_greeted`]).
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -13,8 +15,11 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_frame::{
     decode_reply, encode_request, parse_header, CallReply, CallRequest, FrameError, Kind,
-    HEADER_LEN,
+    HEADER_LEN, VERSION,
 };
+
+/// The byte a daemon process writes on each connection it accepts.
+pub const GREETING: u8 = VERSION;
 
 /// Why an exchange gave no answer. The connection is gone in every case.
 #[derive(Debug)]
@@ -58,6 +63,48 @@ impl DaemonConnection {
     /// Connect to the socket at `path`.
     pub fn connect(path: &Path) -> io::Result<DaemonConnection> {
         UnixStream::connect(path).map(DaemonConnection::over)
+    }
+
+    /// Connect to the socket at `path` and wait at most `wait` for the
+    /// daemon's greeting (one byte, the protocol [`VERSION`], written by a
+    /// daemon process as it accepts a connection). The socket's queue
+    /// takes a connection even while no process of the group runs (one
+    /// starting, or restarting after a crash): without a greeting the
+    /// caller knows within `wait` that nobody took it.
+    pub fn connect_greeted(path: &Path, wait: Duration) -> io::Result<DaemonConnection> {
+        let mut stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let mut greeting = [0u8; 1];
+        match stream.read(&mut greeting) {
+            Ok(1) if greeting[0] == GREETING => Ok(DaemonConnection::over(stream)),
+            Ok(1) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the daemon speaks protocol version {}, this child {GREETING}",
+                    greeting[0]
+                ),
+            )),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection was closed before the daemon greeted it",
+            )),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "no daemon process took the connection within {:.1} s (none is \
+                         running: starting, or restarting after it ended)",
+                        wait.as_secs_f64()
+                    ),
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A connection over a stream already connected.
@@ -320,6 +367,48 @@ mod tests {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
         theirs.write_all(b"x").unwrap();
         assert!(!DaemonConnection::over(ours).is_usable());
+    }
+
+    #[test]
+    fn a_connection_counts_only_once_a_daemon_greeted_it() {
+        let dir = std::env::temp_dir().join(format!(
+            "authnz-greet-{}-{}",
+            std::process::id(),
+            unique_number()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (greeting, expect) in [
+            (Some(GREETING), None),
+            (Some(9), Some(io::ErrorKind::InvalidData)),
+            (None, Some(io::ErrorKind::TimedOut)),
+        ] {
+            let path = dir.join(format!("g{}.sock", unique_number()));
+            let listener = UnixListener::bind(&path).unwrap();
+            // `None`: a socket nobody accepts on (its queue takes the
+            // connection all the same).
+            let (accepting, _unaccepted) = match greeting {
+                Some(byte) => (
+                    Some(thread::spawn(move || {
+                        let (mut stream, _) = listener.accept().unwrap();
+                        stream.write_all(&[byte]).unwrap();
+                        thread::sleep(Duration::from_millis(300));
+                    })),
+                    None,
+                ),
+                None => (None, Some(listener)),
+            };
+            let started = Instant::now();
+            let result = DaemonConnection::connect_greeted(&path, Duration::from_millis(200));
+            assert!(started.elapsed() < Duration::from_millis(1000));
+            match (result, expect) {
+                (Ok(_), None) => {}
+                (Err(e), Some(kind)) => assert_eq!(e.kind(), kind, "{e}"),
+                (other, _) => panic!("{:?}", other.map(|_| ())),
+            }
+            if let Some(t) = accepting {
+                t.join().unwrap();
+            }
+        }
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! the counters, call-time histogram and `?auto` keys of the live figures
 //! mod_status shows (`live_figures`, docs/operations.md);
 //! which bytes become Apache's user under `WSGIUserNameEncoding` (`user_name_encoding`);
-//! the auth daemons' options, frames and reused connections (`daemon_options`,
-//! `daemon_frame`, `daemon_connection`, docs/auth-daemons.md).
+//! the auth daemons' options, frames, reused connections and supervision rules (`daemon_options`,
+//! `daemon_frame`, `daemon_connection`, `daemon_supervision`, docs/auth-daemons.md).
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +24,7 @@ pub mod credentials;
 pub mod daemon_connection;
 pub mod daemon_frame;
 pub mod daemon_options;
+pub mod daemon_supervision;
 pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;

@@ -284,7 +284,7 @@ registry! {
     DAEMON_GROUP_STOPPED = 128, 1,
         "The processes of an auth daemon group were stopped for a stop or a restart, and how long it took; at a graceful restart they finish their calls first (info).",
         "None; if processes had to be killed after the wait, look for calls without a time limit.";
-    DAEMON_CALL_MADE_AGAIN = 129, 3,
+    DAEMON_CALL_MADE_AGAIN = 129, 1,
         "A call reached a daemon process that was ending because another call in it overran its time limit (holding the GIL); it was made again, once, in another process of the group (debug).",
         "None; the overrunning call is named by AUTHNZ_WSGI0125.";
     DAEMON_REPLY_REFUSED = 119, 1,
