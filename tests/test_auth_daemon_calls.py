@@ -143,6 +143,10 @@ def locations(script, mode):
   WSGIAccessScript "{script}"{pg}
   Require all granted
 </Location>
+<Location /{mode}/whost>
+  WSGIAccessScript "{script}"{pg}
+  Require wsgi-host
+</Location>
 <Location /{mode}/utf8>
   AuthType Basic
   AuthName "utf8"
@@ -171,7 +175,8 @@ def pair(request):
     server.site_conf = locations(script, "emb") + locations(script, "dmn")
     for mode in ("emb", "dmn"):
         make_docs(server, f"{mode}/basic", f"{mode}/digest", f"{mode}/groups", f"{mode}/utf8",
-                  *(f"{mode}/host/{v}" for v in ("deny", "allow", "raise", "wrong", "none")))
+                  *(f"{mode}/{h}/{v}" for h in ("host", "whost")
+                    for v in ("deny", "allow", "raise", "wrong", "none")))
     server.start()
     server.mpm_name = mpm
     yield server
@@ -208,7 +213,7 @@ def exchange(server, mode, case):
         before = len(server.error_log())
         resp = server.request(f"/{mode}/digest/", headers={"Authorization": header})
     else:
-        resp = server.request(f"/{mode}/host/{arg}/")
+        resp = server.request(f"/{mode}/{kind}/{arg}/")
     server.last_access()
     time.sleep(0.05)
     return resp.status, tagged(server.error_log()[before:]), server.records()
@@ -218,7 +223,7 @@ CASES = [("basic", u) for u in ("granted", "denied", "unknown", "renamed", "same
                                  "raises-plain", "wrong-type", "bad-name", "prints")] + \
         [("digest", u) for u in ("digest-user", "digest-upper", "digest-raises", "nobody")] + \
         [("groups", u) for u in ("granted", "prints", "renamed", "same-name", "unknown")] + \
-        [("host", h) for h in ("deny", "allow", "raise", "wrong", "none")]
+        [(k, h) for k in ("host", "whost") for h in ("deny", "allow", "raise", "wrong", "none")]
 
 EXPECTED = {
     ("basic", "granted"): 200, ("basic", "denied"): 401, ("basic", "unknown"): 401,
@@ -231,6 +236,8 @@ EXPECTED = {
     ("groups", "same-name"): 500, ("groups", "unknown"): 401,
     ("host", "deny"): 403, ("host", "allow"): 200, ("host", "raise"): 403,
     ("host", "wrong"): 403, ("host", "none"): 200,
+    ("whost", "deny"): 403, ("whost", "allow"): 200, ("whost", "raise"): 500,
+    ("whost", "wrong"): 500, ("whost", "none"): 403,
 }
 
 # Keys whose values differ between the two locations by construction.
