@@ -11,7 +11,6 @@ saw (`record(...)`), comparing one location whose script runs embedded with
 one whose script runs in a daemon group, on a real Apache (event and
 prefork)."""
 
-import hashlib
 import http.client
 import os
 import random
