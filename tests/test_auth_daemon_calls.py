@@ -524,6 +524,11 @@ def check_password(environ, user, password):
 def groups_for_user(environ, user):
     record(groups_of=user)
     return ["staff"]
+
+def get_realm_hash(environ, user, realm):
+    import hashlib
+    record(hash_of=user)
+    return hashlib.md5(f"{user}:{realm}:right".encode()).hexdigest()
 """)
     pg = f"process-group={DAEMON}"
     server.site_conf = f"""
@@ -544,6 +549,15 @@ def groups_for_user(environ, user):
   WSGIAuthCacheTimeout 60
   Require wsgi-group staff
 </Location>
+<Location /dsocached>
+  AuthType Digest
+  AuthName "dsocached"
+  AuthDigestProvider socache wsgi
+  AuthDigestNonceLifetime -1
+  AuthnCacheProvideFor wsgi
+  WSGIAuthUserScript "{script}" {pg}
+  Require valid-user
+</Location>
 <Location /socached>
   AuthType Basic
   AuthName "socached"
@@ -553,7 +567,7 @@ def groups_for_user(environ, user):
   Require valid-user
 </Location>
 """
-    make_docs(server, "cached", "socached", "grouped")
+    make_docs(server, "cached", "socached", "grouped", "dsocached")
     try:
         server.start()
         assert [server.get_basic("/cached/", "c", "right").status for _ in range(3)] == [200] * 3
@@ -566,6 +580,13 @@ def groups_for_user(environ, user):
         assert [server.get_basic("/grouped/", "g", "right").status for _ in range(3)] == [200] * 3
         assert server.records() == [{"user": "g"}, {"groups_of": "g"}]
         assert len(server.error_lines("taken from the in-process cache")) == 2
+        # Digest: mod_authn_socache keeps the daemon's realm hash.
+        server.clear_records()
+        header = digest_header(server, "/dsocached/", "d", "right", "dsocached")
+        for _ in range(3):
+            resp = server.request("/dsocached/", headers={"Authorization": header})
+            assert resp.status == 200
+        assert server.records() == [{"hash_of": "d"}]
     finally:
         server.cleanup()
 
