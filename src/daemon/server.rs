@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use authnz_core::daemon_connection::GREETING;
 use authnz_core::daemon_frame::{
     decode_request, encode_reply, read_frame, CallReply, CallRequest, Kind, LogLine, Outcome,
+    ReadError,
 };
 use authnz_core::daemon_supervision::{drained, retry_elsewhere, DRAIN_IDLE};
 use authnz_core::log_tags as tags;
@@ -256,6 +257,20 @@ fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option
             Err(e) => return refuse(shared, &format!("a malformed request: {e}")),
         },
         Ok(Some((kind, _))) => return refuse(shared, &format!("a frame of kind {kind:?}")),
+        Err(ReadError::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            return refuse(
+                shared,
+                &format!(
+                    "a frame that stopped half-way for {} s",
+                    FRAME_READ_TIMEOUT.as_secs()
+                ),
+            )
+        }
         Err(e) => return refuse(shared, &format!("{e}")),
     };
     let call = format!("{} of {}", request.function.name(), request.script);
@@ -312,7 +327,8 @@ fn refuse(shared: &Shared, what: &str) -> Option<UnixStream> {
         "warn",
         tags::DAEMON_FRAME_REFUSED,
         &format!(
-            "daemon group {}: a connection sent {what}; it is closed",
+            "daemon group {}: a connection was refused ({what}); it is closed, the others \
+             are served",
             shared.group
         ),
     );

@@ -187,7 +187,12 @@ fn spawn(generation: &mut Generation, g: usize, s: usize, delay: Duration) {
                 parent,
                 delay,
             };
-            process::run(&spec, listener)
+            // Whatever happens in the daemon, it never returns into the
+            // parent's code it was forked from.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                process::run(&spec, listener);
+            }));
+            unix::exit_now(process::EXIT_SETUP_FAILED)
         }
         Ok(Forked::Parent(child)) => {
             let slot = &mut group.slots[s];
