@@ -25,7 +25,6 @@ use crate::python::runtime::{self, PythonSettings};
 use crate::sink_log;
 
 /// The Python settings of a daemon group (`python-home=`, `python-path=`).
-#[allow(dead_code)] // used by the daemon processes (src/daemon/)
 #[derive(Debug, Default, Clone)]
 pub struct DaemonPython {
     pub home: Option<String>,
@@ -35,7 +34,6 @@ pub struct DaemonPython {
 /// In a daemon process, after privileges are dropped: start CPython (through
 /// `PyConfig`, as `WSGIPythonHome`/`WSGIPythonPath` do in a child) and
 /// release the GIL so serving threads can attach.
-#[allow(dead_code)] // used by the daemon processes (src/daemon/)
 pub fn start(settings: &DaemonPython) -> Result<(), String> {
     let settings = PythonSettings {
         home: settings.home.clone(),
@@ -47,7 +45,6 @@ pub fn start(settings: &DaemonPython) -> Result<(), String> {
 /// In a daemon process, on a serving thread: make the call `request`
 /// describes and interpret its result as embedded mode does, capturing
 /// every line the call logs into the reply. Never panics.
-#[allow(dead_code)] // used by the daemon processes (src/daemon/)
 pub fn answer(request: &CallRequest) -> CallReply {
     let capture = Capture::begin();
     let made = std::panic::catch_unwind(AssertUnwindSafe(|| make(request)));
