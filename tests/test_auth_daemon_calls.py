@@ -828,3 +828,18 @@ def check_password(environ, user, password):
         assert len(server.records()) == 1
     finally:
         server.cleanup()
+
+
+def test_beside_mod_wsgi_process_group_is_refused_by_mod_wsgi():
+    """mod_wsgi reads the script directives too and refuses process-group=
+    (docs/auth-daemons.md): `apache2 -t` fails, naming the line."""
+    server = Apache(name="daemon-beside", mpm="event", modules=["wsgi"],
+                    server_conf=f"WSGIAuthDaemonProcess {DAEMON}\n")
+    script = server.write_script("auth.py", SCRIPT)
+    server.site_conf = locations(script, "dmn")
+    try:
+        code, output = server.configtest()
+        assert code != 0
+        assert "Invalid option to WSGI auth user script definition." in output, output
+    finally:
+        server.cleanup()
