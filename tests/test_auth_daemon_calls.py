@@ -45,7 +45,7 @@ def _seen(fn, environ, **args):
 
 def check_password(environ, user, password):
     _seen("check_password", environ, user=user, password=password)
-    if user in ("granted", "jos\u00e9"):
+    if user in ("granted", "jos\u00e9", "many", "too-many"):
         return True
     if user == "denied":
         return False
@@ -92,6 +92,10 @@ def groups_for_user(environ, user):
         raise RuntimeError("iteration failed")
     if user == "same-name":
         return broken()
+    if user == "many":
+        return [f"G{i}" for i in range(9000)] + [f"g{i}" for i in range(999)] + ["STAFF"]
+    if user == "too-many":
+        return (f"g{i}" for i in range(10001))
     return []
 
 def allow_access(environ, host):
@@ -221,7 +225,8 @@ def exchange(server, mode, case):
 CASES = [("basic", u) for u in ("granted", "denied", "unknown", "renamed", "same-name", "raises",
                                  "raises-plain", "wrong-type", "bad-name", "prints")] + \
         [("digest", u) for u in ("digest-user", "digest-upper", "digest-raises", "nobody")] + \
-        [("groups", u) for u in ("granted", "prints", "renamed", "same-name", "unknown")] + \
+        [("groups", u) for u in ("granted", "prints", "renamed", "same-name", "unknown",
+                                  "many", "too-many")] + \
         [(k, h) for k in ("host", "whost") for h in ("deny", "allow", "raise", "wrong", "none")]
 
 EXPECTED = {
@@ -233,6 +238,7 @@ EXPECTED = {
     ("digest", "digest-raises"): 500, ("digest", "nobody"): 401,
     ("groups", "granted"): 200, ("groups", "prints"): 401, ("groups", "renamed"): 500,
     ("groups", "same-name"): 500, ("groups", "unknown"): 401,
+    ("groups", "many"): 200, ("groups", "too-many"): 500,
     ("host", "deny"): 403, ("host", "allow"): 200, ("host", "raise"): 403,
     ("host", "wrong"): 403, ("host", "none"): 200,
     ("whost", "deny"): 403, ("whost", "allow"): 200, ("whost", "raise"): 500,

@@ -6,6 +6,7 @@
 //! result — with every line the call logs captured into the reply, for the
 //! Apache child to write with the request's context.
 
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -175,9 +176,12 @@ fn make(request: &CallRequest) -> (Outcome, bool) {
                 &call,
                 |py| [text(py, &args[0])],
                 |log, value| {
+                    // Names equal but for ASCII case are one group to the
+                    // child (`GroupSet`): send each once.
+                    let mut seen: HashSet<Vec<u8>> = HashSet::new();
                     let mut names: Vec<Vec<u8>> = Vec::new();
                     results::groups(log, script, value, |g| {
-                        if !names.iter().any(|n| n.eq_ignore_ascii_case(g)) {
+                        if seen.insert(g.to_ascii_lowercase()) {
                             names.push(g.to_vec());
                         }
                     })
