@@ -171,6 +171,42 @@ def test_the_daemon_runs_as_its_account_and_only_it_reads_the_secret(mpm):
         srv.cleanup()
 
 
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_more_apache_threads_than_serving_threads(mpm):
+    """Idle connections pin no serving thread: 12 client threads through
+    Apache workers that each keep a connection, against 2 processes of 2
+    serving threads, every answer right."""
+    srv = make_server(f"daemon-many-{mpm}", mpm, options="user=nobody processes=2 threads=2",
+                      server_conf="StartServers 3\n")
+    try:
+        srv.start()
+        pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
+        results = []
+
+        def client(k):
+            for n in range(40):
+                user = f"c{k}n{n}"
+                right = n % 3 != 0
+                status = srv.get_basic("/private/", user, user + "-pw" if right else "no").status
+                results.append((user, right, status))
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 480
+        wrong = [(u, r, s) for u, r, s in results if s != (200 if r else 401)]
+        assert wrong == [], wrong[:5]
+        seen = srv.records()
+        assert sorted(r["user"] for r in seen) == sorted(u for u, _, _ in results)
+        assert {r["pid"] for r in seen} <= set(pids)
+        assert tagged(srv, 116) + tagged(srv, 117) + tagged(srv, 118) + tagged(srv, 119) == []
+        assert daemons(srv).keys() == pids.keys()
+    finally:
+        srv.cleanup()
+
+
 def test_an_overrunning_call_is_answered_500_and_its_process_replaced():
     srv = make_server("daemon-overrun",
                       options="user=nobody group=nogroup processes=2 threads=4 call-timeout=2",
