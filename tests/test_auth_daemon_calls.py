@@ -11,7 +11,6 @@ saw (`record(...)`), comparing one location whose script runs embedded with
 one whose script runs in a daemon group, on a real Apache (event and
 prefork)."""
 
-import hashlib
 import http.client
 import os
 import random
@@ -46,7 +45,7 @@ def _seen(fn, environ, **args):
 
 def check_password(environ, user, password):
     _seen("check_password", environ, user=user, password=password)
-    if user in ("granted", "jos\u00e9"):
+    if user in ("granted", "jos\u00e9", "many", "too-many"):
         return True
     if user == "denied":
         return False
@@ -93,6 +92,10 @@ def groups_for_user(environ, user):
         raise RuntimeError("iteration failed")
     if user == "same-name":
         return broken()
+    if user == "many":
+        return [f"G{i}" for i in range(9000)] + [f"g{i}" for i in range(999)] + ["STAFF"]
+    if user == "too-many":
+        return (f"g{i}" for i in range(10001))
     return []
 
 def allow_access(environ, host):
@@ -143,6 +146,10 @@ def locations(script, mode):
   WSGIAccessScript "{script}"{pg}
   Require all granted
 </Location>
+<Location /{mode}/whost>
+  WSGIAccessScript "{script}"{pg}
+  Require wsgi-host
+</Location>
 <Location /{mode}/utf8>
   AuthType Basic
   AuthName "utf8"
@@ -171,7 +178,8 @@ def pair(request):
     server.site_conf = locations(script, "emb") + locations(script, "dmn")
     for mode in ("emb", "dmn"):
         make_docs(server, f"{mode}/basic", f"{mode}/digest", f"{mode}/groups", f"{mode}/utf8",
-                  *(f"{mode}/host/{v}" for v in ("deny", "allow", "raise", "wrong", "none")))
+                  *(f"{mode}/{h}/{v}" for h in ("host", "whost")
+                    for v in ("deny", "allow", "raise", "wrong", "none")))
     server.start()
     server.mpm_name = mpm
     yield server
@@ -208,7 +216,7 @@ def exchange(server, mode, case):
         before = len(server.error_log())
         resp = server.request(f"/{mode}/digest/", headers={"Authorization": header})
     else:
-        resp = server.request(f"/{mode}/host/{arg}/")
+        resp = server.request(f"/{mode}/{kind}/{arg}/")
     server.last_access()
     time.sleep(0.05)
     return resp.status, tagged(server.error_log()[before:]), server.records()
@@ -217,8 +225,9 @@ def exchange(server, mode, case):
 CASES = [("basic", u) for u in ("granted", "denied", "unknown", "renamed", "same-name", "raises",
                                  "raises-plain", "wrong-type", "bad-name", "prints")] + \
         [("digest", u) for u in ("digest-user", "digest-upper", "digest-raises", "nobody")] + \
-        [("groups", u) for u in ("granted", "prints", "renamed", "same-name", "unknown")] + \
-        [("host", h) for h in ("deny", "allow", "raise", "wrong", "none")]
+        [("groups", u) for u in ("granted", "prints", "renamed", "same-name", "unknown",
+                                  "many", "too-many")] + \
+        [(k, h) for k in ("host", "whost") for h in ("deny", "allow", "raise", "wrong", "none")]
 
 EXPECTED = {
     ("basic", "granted"): 200, ("basic", "denied"): 401, ("basic", "unknown"): 401,
@@ -229,8 +238,11 @@ EXPECTED = {
     ("digest", "digest-raises"): 500, ("digest", "nobody"): 401,
     ("groups", "granted"): 200, ("groups", "prints"): 401, ("groups", "renamed"): 500,
     ("groups", "same-name"): 500, ("groups", "unknown"): 401,
+    ("groups", "many"): 200, ("groups", "too-many"): 500,
     ("host", "deny"): 403, ("host", "allow"): 200, ("host", "raise"): 403,
     ("host", "wrong"): 403, ("host", "none"): 200,
+    ("whost", "deny"): 403, ("whost", "allow"): 200, ("whost", "raise"): 500,
+    ("whost", "wrong"): 500, ("whost", "none"): 403,
 }
 
 # Keys whose values differ between the two locations by construction.
@@ -359,13 +371,17 @@ def check_password(environ, user, password):
 ENV_SCRIPT = differential.SCRIPT
 
 
-def test_environ_in_a_daemon_matches_the_independent_reference():
+@pytest.mark.parametrize("clients", [1, 3])
+def test_environ_in_a_daemon_matches_the_independent_reference(clients):
     """The randomized environ sequence of test_environ_differential, through
-    a daemon group with one serving thread, on one Apache worker thread:
-    every environ the script saw equals the reference computed from what
-    was sent (the thread's environ reuse in the daemon cannot leak)."""
+    a daemon group with one serving thread (so every call, from whichever
+    Apache worker thread, reuses that thread's kept environ): every environ
+    the script saw equals the reference computed from what was sent. With
+    one client, one Apache worker thread; with three, three at once."""
+    workers = (differential.ONE_THREAD["event"] if clients == 1 else
+               "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\n")
     server = Apache(name="daemon-environ", mpm="event",
-                    server_conf=differential.ONE_THREAD["event"] + "LimitRequestFields 120\n"
+                    server_conf=workers + "LimitRequestFields 120\n"
                     f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=1\n")
     script = server.write_script("env.py", ENV_SCRIPT)
     server.site_conf = f"""
@@ -378,17 +394,31 @@ def test_environ_in_a_daemon_matches_the_independent_reference():
     </Location>
     """
     make_docs(server, "env")
-    rng = random.Random("daemon-environ")
     sent = []
+    errors = []
+
+    def client(c):
+        rng = random.Random(f"daemon-environ-{clients}-{c}")
+        n = 0
+        try:
+            for _ in range(60 // clients):
+                requests = []
+                for _ in range(rng.choice([1, 3, 10])):
+                    requests.append((f"/env/index.html?c={c}&n={n}",
+                                     differential.random_headers(rng)))
+                    n += 1
+                sent.extend(differential.pipelined_h1(server, requests))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
     try:
         server.start()
-        n = 0
-        for _ in range(60):
-            requests = []
-            for _ in range(rng.choice([1, 3, 10])):
-                requests.append((f"/env/index.html?n={n}", differential.random_headers(rng)))
-                n += 1
-            sent += differential.pipelined_h1(server, requests)
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
         records = server.records()
         differential.compare(sent, records)
         assert all(r["environ"]["mod_wsgi.process_group"] == DAEMON for r in records)
@@ -500,6 +530,11 @@ def check_password(environ, user, password):
 def groups_for_user(environ, user):
     record(groups_of=user)
     return ["staff"]
+
+def get_realm_hash(environ, user, realm):
+    import hashlib
+    record(hash_of=user)
+    return hashlib.md5(f"{user}:{realm}:right".encode()).hexdigest()
 """)
     pg = f"process-group={DAEMON}"
     server.site_conf = f"""
@@ -520,6 +555,15 @@ def groups_for_user(environ, user):
   WSGIAuthCacheTimeout 60
   Require wsgi-group staff
 </Location>
+<Location /dsocached>
+  AuthType Digest
+  AuthName "dsocached"
+  AuthDigestProvider socache wsgi
+  AuthDigestNonceLifetime -1
+  AuthnCacheProvideFor wsgi
+  WSGIAuthUserScript "{script}" {pg}
+  Require valid-user
+</Location>
 <Location /socached>
   AuthType Basic
   AuthName "socached"
@@ -529,7 +573,7 @@ def groups_for_user(environ, user):
   Require valid-user
 </Location>
 """
-    make_docs(server, "cached", "socached", "grouped")
+    make_docs(server, "cached", "socached", "grouped", "dsocached")
     try:
         server.start()
         assert [server.get_basic("/cached/", "c", "right").status for _ in range(3)] == [200] * 3
@@ -542,6 +586,13 @@ def groups_for_user(environ, user):
         assert [server.get_basic("/grouped/", "g", "right").status for _ in range(3)] == [200] * 3
         assert server.records() == [{"user": "g"}, {"groups_of": "g"}]
         assert len(server.error_lines("taken from the in-process cache")) == 2
+        # Digest: mod_authn_socache keeps the daemon's realm hash.
+        server.clear_records()
+        header = digest_header(server, "/dsocached/", "d", "right", "dsocached")
+        for _ in range(3):
+            resp = server.request("/dsocached/", headers={"Authorization": header})
+            assert resp.status == 200
+        assert server.records() == [{"hash_of": "d"}]
     finally:
         server.cleanup()
 
@@ -781,5 +832,20 @@ def check_password(environ, user, password):
         assert any("AUTHNZ_WSGI0119" in l for l in lines), server.error_log()
         assert server.get_basic("/big/", "u", "p").status == 200
         assert len(server.records()) == 1
+    finally:
+        server.cleanup()
+
+
+def test_beside_mod_wsgi_process_group_is_refused_by_mod_wsgi():
+    """mod_wsgi reads the script directives too and refuses process-group=
+    (docs/auth-daemons.md): `apache2 -t` fails, naming the line."""
+    server = Apache(name="daemon-beside", mpm="event", modules=["wsgi"],
+                    server_conf=f"WSGIAuthDaemonProcess {DAEMON}\n")
+    script = server.write_script("auth.py", SCRIPT)
+    server.site_conf = locations(script, "dmn")
+    try:
+        code, output = server.configtest()
+        assert code != 0
+        assert "Invalid option to WSGI auth user script definition." in output, output
     finally:
         server.cleanup()

@@ -6,6 +6,7 @@
 //! result — with every line the call logs captured into the reply, for the
 //! Apache child to write with the request's context.
 
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -25,7 +26,6 @@ use crate::python::runtime::{self, PythonSettings};
 use crate::sink_log;
 
 /// The Python settings of a daemon group (`python-home=`, `python-path=`).
-#[allow(dead_code)] // used by the daemon processes (src/daemon/)
 #[derive(Debug, Default, Clone)]
 pub struct DaemonPython {
     pub home: Option<String>,
@@ -35,7 +35,6 @@ pub struct DaemonPython {
 /// In a daemon process, after privileges are dropped: start CPython (through
 /// `PyConfig`, as `WSGIPythonHome`/`WSGIPythonPath` do in a child) and
 /// release the GIL so serving threads can attach.
-#[allow(dead_code)] // used by the daemon processes (src/daemon/)
 pub fn start(settings: &DaemonPython) -> Result<(), String> {
     let settings = PythonSettings {
         home: settings.home.clone(),
@@ -47,7 +46,6 @@ pub fn start(settings: &DaemonPython) -> Result<(), String> {
 /// In a daemon process, on a serving thread: make the call `request`
 /// describes and interpret its result as embedded mode does, capturing
 /// every line the call logs into the reply. Never panics.
-#[allow(dead_code)] // used by the daemon processes (src/daemon/)
 pub fn answer(request: &CallRequest) -> CallReply {
     let capture = Capture::begin();
     let made = std::panic::catch_unwind(AssertUnwindSafe(|| make(request)));
@@ -178,9 +176,12 @@ fn make(request: &CallRequest) -> (Outcome, bool) {
                 &call,
                 |py| [text(py, &args[0])],
                 |log, value| {
+                    // Names equal but for ASCII case are one group to the
+                    // child (`GroupSet`): send each once.
+                    let mut seen: HashSet<Vec<u8>> = HashSet::new();
                     let mut names: Vec<Vec<u8>> = Vec::new();
                     results::groups(log, script, value, |g| {
-                        if !names.iter().any(|n| n.eq_ignore_ascii_case(g)) {
+                        if seen.insert(g.to_ascii_lowercase()) {
                             names.push(g.to_vec());
                         }
                     })
