@@ -79,14 +79,15 @@ struct KeptSlots {
     slots: [KeptSlot; KEPT_SLOTS],
 }
 
-fn kept_slots() -> Option<&'static mut KeptSlots> {
+/// The kept sockets' slots; made (zeroed) on first use when `create`.
+fn kept_slots(create: bool) -> Option<&'static mut KeptSlots> {
     const KEY: &std::ffi::CStr = c"mod_authnz_wsgi: auth daemon sockets kept across restarts";
     // SAFETY: httpd's retained data is zeroed memory in the process pool,
     // made once per key and found again at every later reading; only the
     // parent's one thread touches it, in post_config and pool cleanups.
     unsafe {
         let mut data = ffi::ap_retained_data_get(KEY.as_ptr());
-        if data.is_null() {
+        if data.is_null() && create {
             data = ffi::ap_retained_data_create(
                 KEY.as_ptr(),
                 std::mem::size_of::<KeptSlots>() as ffi::apr_size_t,
@@ -98,7 +99,7 @@ fn kept_slots() -> Option<&'static mut KeptSlots> {
 
 /// Take (and forget) the sockets kept by the previous generation.
 pub fn take_kept_sockets() -> Vec<KeptSocket> {
-    let Some(kept) = kept_slots() else {
+    let Some(kept) = kept_slots(false) else {
         return Vec::new();
     };
     let mut taken = Vec::new();
@@ -119,7 +120,7 @@ pub fn take_kept_sockets() -> Vec<KeptSocket> {
 /// Keep `sockets` for the next generation; those that do not fit are
 /// given back (the caller closes them).
 pub fn keep_sockets(sockets: Vec<KeptSocket>) -> Vec<KeptSocket> {
-    let Some(kept) = kept_slots() else {
+    let Some(kept) = kept_slots(true) else {
         return sockets;
     };
     let mut free = kept.slots.iter_mut().filter(|s| s.path_len == 0);
