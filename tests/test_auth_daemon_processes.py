@@ -44,6 +44,8 @@ def check_password(environ, user, password):
             return f.read().strip() == password
     if user == "slow":
         time.sleep(0.2)
+    if user == "slower":
+        time.sleep(1.5)
     return password == user + "-pw"
 """
 
@@ -314,6 +316,34 @@ def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
         (stopped,) = tagged(srv, 128)
         assert "graceful restart" in stopped and "killed" not in stopped
         assert srv.error_lines("long lost child") == []
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_a_call_under_way_at_a_graceful_restart_is_finished_by_the_old_process(mpm):
+    srv = make_server(f"daemon-drain-{mpm}", mpm, options="user=nobody call-timeout=5")
+    try:
+        srv.start()
+        (old,) = wait_for(lambda: daemons(srv))
+        result = {}
+
+        def slow():
+            result["status"] = srv.get_basic("/private/", "slower", "slower-pw").status
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        assert wait_for(lambda: srv.records())
+        srv.graceful(timeout=20)
+        thread.join()
+        assert result["status"] == 200
+        (stopped,) = tagged(srv, 128)
+        took = float(re.search(r"graceful restart in ([\d.]+) s", stopped).group(1))
+        assert 0.8 <= took < 3 and "killed" not in stopped, stopped
+        (new,) = wait_for(lambda: daemons(srv))
+        assert new != old and not os.path.exists(f"/proc/{old}")
+        assert srv.get_basic("/private/", "next", "next-pw").status == 200
+        assert [(r["user"], r["pid"]) for r in srv.records()] == [("slower", old), ("next", new)]
     finally:
         srv.cleanup()
 
