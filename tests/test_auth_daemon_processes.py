@@ -440,18 +440,27 @@ def test_the_daemons_end_with_a_parent_killed_outright():
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
-def test_stop_leaves_no_daemon_and_no_socket(mpm):
+@pytest.mark.parametrize("how", ["stop", "graceful-stop"])
+def test_stop_leaves_no_daemon_and_no_socket(mpm, how):
     srv = make_server(f"daemon-stop-{mpm}", mpm, options="user=nobody processes=2")
     try:
         srv.start()
         pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
         path = socket_file(srv)
         assert srv.get_basic("/private/", "a", "a-pw").status == 200
-        srv.stop()
+        if how == "stop":
+            srv.stop()
+        else:
+            srv.proc.send_signal(signal.SIGWINCH)
+            srv.proc.wait(timeout=30)
         gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), timeout=5)
         assert gone, pids
         assert not path.exists()
         assert list((srv.dir / "run").glob("authnz-wsgi.*")) == []
+        (stopped,) = tagged(srv, 128)
+        assert "2 process(es) stopped for the stop" in stopped or \
+            "0 process(es) stopped for the stop" in stopped, stopped
+        assert srv.error_lines("long lost child") == [] and tagged(srv, 121) == []
     finally:
         srv.cleanup()
 
