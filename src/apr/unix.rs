@@ -385,3 +385,11 @@ pub fn kept_listener(fd: RawFd) -> Option<std::os::unix::net::UnixListener> {
     // passes to the returned listener.
     Some(unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) })
 }
+
+/// Write `bytes` to standard error with one `write` call, taking no lock
+/// (a daemon's watchdog writes while another thread may be stuck anywhere).
+pub fn write_stderr(bytes: &[u8]) {
+    // SAFETY: write reads `len` bytes of a live slice; fd 2 may be closed
+    // (then the write fails harmlessly).
+    let _ = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+}

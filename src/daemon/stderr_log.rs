@@ -5,8 +5,6 @@
 //! it inherited, and the watchdog must write without taking any lock a
 //! stuck thread could hold. The format follows httpd's error log.
 
-use std::io::Write;
-
 use crate::apr::unix;
 
 /// Write `AUTHNZ_WSGI%04d: message` at `level` (httpd's level name).
@@ -17,6 +15,7 @@ pub fn line(level: &str, tag: u16, message: &str) {
         unix::pid(),
         message.replace('\n', "\\n")
     );
-    // One write call, so concurrent lines do not interleave.
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    // One write call, so concurrent lines do not interleave, and no lock a
+    // stuck thread could hold.
+    unix::write_stderr(text.as_bytes());
 }
