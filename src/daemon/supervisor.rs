@@ -118,14 +118,19 @@ pub fn start_generation(main: Server, plans: Vec<GroupPlan>) -> Result<(), Strin
             .position(|k| k.path == path)
             .map(|i| kept.swap_remove(i))
             .and_then(|k| listener::take_over(k.fd, &path, k.inode, owner));
-        let socket = match reused {
-            Some(socket) => socket,
-            None => listener::bind(&path, owner).map_err(|e| {
-                format!(
+        let socket = match reused.map_or_else(|| listener::bind(&path, owner), Ok) {
+            Ok(socket) => socket,
+            Err(e) => {
+                // Start-up stops: leave no socket file of this attempt.
+                for group in &groups {
+                    let group: &Group = group;
+                    listener::remove_if_ours(&group.socket.path, group.socket.inode);
+                }
+                return Err(format!(
                     "WSGIAuthDaemonProcess {}: cannot make its socket {path}: {e}",
                     plan.name
-                )
-            })?,
+                ));
+            }
         };
         let slots = (0..plan.processes)
             .map(|_| Slot {
