@@ -209,8 +209,9 @@ def test_more_apache_threads_than_serving_threads(mpm):
         srv.cleanup()
 
 
-def test_an_overrunning_call_is_answered_500_and_its_process_replaced():
-    srv = make_server("daemon-overrun",
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_an_overrunning_call_is_answered_500_and_its_process_replaced(mpm):
+    srv = make_server(f"daemon-overrun-{mpm}", mpm,
                       options="user=nobody group=nogroup processes=2 threads=4 call-timeout=2",
                       server_conf="StartServers 2\n")
     try:
