@@ -459,8 +459,8 @@ def test_stop_leaves_no_daemon_and_no_socket(mpm, how):
         assert not path.exists()
         assert list((srv.dir / "run").glob("authnz-wsgi.*")) == []
         (stopped,) = tagged(srv, 128)
-        assert "2 process(es) stopped for the stop" in stopped or \
-            "0 process(es) stopped for the stop" in stopped, stopped
+        # The MPM may have reaped some already while it stopped its children.
+        assert re.search(r"daemon group auth: [0-2] process\(es\) stopped for the stop", stopped)
         assert srv.error_lines("long lost child") == [] and tagged(srv, 121) == []
     finally:
         srv.cleanup()
