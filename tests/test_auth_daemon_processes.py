@@ -209,6 +209,29 @@ def test_more_apache_threads_than_serving_threads(mpm):
         srv.cleanup()
 
 
+def test_connections_of_recycled_children_are_closed_in_the_daemon():
+    """Children recycled all the time (MaxConnectionsPerChild 2): each one's
+    connection to the daemon ends with it, and the daemon lets it go."""
+    srv = make_server("daemon-recycle", "prefork", options="user=nobody threads=2",
+                      server_conf="StartServers 2\nMinSpareServers 1\nMaxSpareServers 2\n"
+                                  "MaxConnectionsPerChild 2\n")
+    try:
+        srv.start()
+        (pid,) = wait_for(lambda: daemons(srv))
+        statuses = [srv.get_basic("/private/", f"r{n}", f"r{n}-pw").status for n in range(40)]
+        assert statuses == [200] * 40
+        assert len(srv.records()) == 40
+        # 0, 1, 2, the listener, the poller's wake pair, and one connection
+        # per live child at most.
+        children = len(apache_children(srv))
+        open_fds = wait_for(lambda: len(os.listdir(f"/proc/{pid}/fd")) <= 6 + children
+                            and len(os.listdir(f"/proc/{pid}/fd")), timeout=5)
+        assert open_fds, os.listdir(f"/proc/{pid}/fd")
+        assert list(daemons(srv)) == [pid]
+    finally:
+        srv.cleanup()
+
+
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_an_overrunning_call_is_answered_500_and_its_process_replaced(mpm):
     srv = make_server(f"daemon-overrun-{mpm}", mpm,
