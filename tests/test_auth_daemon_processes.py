@@ -345,6 +345,40 @@ def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_repeated_graceful_restarts_under_concurrent_load_fail_nothing(mpm):
+    srv = make_server(f"daemon-restarts-{mpm}", mpm, options="user=nobody processes=2 threads=4")
+    try:
+        srv.start()
+        statuses, stop = [], threading.Event()
+
+        def load(k):
+            n = 0
+            while not stop.is_set():
+                n += 1
+                user = f"k{k}n{n % 9}"
+                statuses.append(srv.get_basic("/private/", user, user + "-pw").status)
+
+        threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for _ in range(4):
+            time.sleep(0.4)
+            srv.graceful()
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert len(statuses) > 200 and set(statuses) == {200}, \
+            [s for s in statuses if s != 200][:5]
+        assert len(tagged(srv, 128)) == 4
+        assert len(daemons(srv)) == 2
+        assert srv.error_lines("long lost child") == [] and tagged(srv, 121) == []
+        assert tagged(srv, 116) + tagged(srv, 117) + tagged(srv, 118) == []
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_a_call_under_way_at_a_graceful_restart_is_finished_by_the_old_process(mpm):
     srv = make_server(f"daemon-drain-{mpm}", mpm, options="user=nobody call-timeout=5")
     try:
