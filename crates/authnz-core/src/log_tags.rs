@@ -249,7 +249,7 @@ registry! {
         "The Unix socket path of a daemon group would be longer than the 107 bytes a socket path may have; start-up stops.",
         "Set DefaultRuntimeDir to a shorter directory, or give the daemon group a shorter name.";
     DAEMON_UNREACHABLE = 116, 2,
-        "An Apache child could not connect to its auth daemon group's socket (the daemon is starting, restarting after a crash, or not running); the request is answered 500.",
+        "An Apache child could not reach its auth daemon group: the socket refused the connection, or no daemon process took it within 5 s (none is running: starting, restarting after it ended, or unable to start); the request is answered 500.",
         "Read the daemon group's earlier lines (AUTHNZ_WSGI0121, AUTHNZ_WSGI0124): a daemon that cannot start, or that crashes, is restarted with back-off.";
     DAEMON_NO_ANSWER = 117, 1,
         "An auth daemon gave no answer within the call's time limit and a grace of 0.8 s; the request is answered 500 and the daemon process ends itself and is replaced.",
