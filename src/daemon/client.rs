@@ -71,6 +71,11 @@ pub fn call(
             );
             CONNECTIONS.with(|c| c.borrow_mut().remove(group));
             outcome = exchange(group, &path, request, deadline);
+            // Once only: a second process ending the same way is a loss.
+            if matches!(&outcome, Ok(reply) if is_retry_elsewhere(reply)) {
+                CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+                outcome = Err(Failure::Exchange(ExchangeError::Closed));
+            }
         }
     }
     match outcome {

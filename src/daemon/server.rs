@@ -88,6 +88,8 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
         }
     };
     let _ = wake_read.set_nonblocking(true);
+    // A full wake-up buffer already wakes the poller: never block on it.
+    let _ = wake_write.set_nonblocking(true);
     let _ = listener.set_nonblocking(true);
     let shared = Arc::new(Shared {
         work: Mutex::new(work_rx),
