@@ -295,9 +295,9 @@ impl OtherChild for Events {
                     main,
                     Level::Error,
                     tags::DAEMON_PROCESS_ENDED,
-                    "daemon group {}: process pid {pid} ended{} after {:.1} s (status {status} \
-                     as httpd reports it; a crash also shows as httpd's \"exit signal\" line); \
-                     starting another in {:.1} s",
+                    "daemon group {}: process pid {pid} ended{} after {:.1} s (httpd reports {status}: \
+                     its exit status, or the signal that ended it, which httpd's \"exit \
+                     signal\" line names); starting another in {:.1} s",
                     group.plan.name,
                     if event == ChildEvent::Lost {
                         " and was lost"
