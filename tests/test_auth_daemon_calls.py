@@ -849,3 +849,43 @@ def test_beside_mod_wsgi_process_group_is_refused_by_mod_wsgi():
         assert "Invalid option to WSGI auth user script definition." in output, output
     finally:
         server.cleanup()
+
+
+def test_print_outside_a_call_goes_to_the_main_log_as_embedded():
+    """What a script prints at import or from a thread it started reaches
+    the error log from the daemon, without a request's context, as in
+    embedded mode (docs/python-contract.md)."""
+    server = Apache(name="daemon-outside", mpm="event",
+                    server_conf=f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=2\n")
+    script = server.write_script("outside.py", """
+import threading
+print("printed at import")
+
+def check_password(environ, user, password):
+    t = threading.Thread(target=lambda: print("printed by a thread"))
+    t.start()
+    t.join()
+    return True
+""")
+    server.site_conf = f"""
+<Location /o>
+  AuthType Basic
+  AuthName "o"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group={DAEMON}
+  Require valid-user
+</Location>
+"""
+    make_docs(server, "o")
+    try:
+        server.start()
+        assert server.get_basic("/o/", "u", "p").status == 200
+        deadline = time.time() + 5
+        while time.time() < deadline and not server.error_lines("printed by a thread"):
+            time.sleep(0.05)
+        for text in ("printed at import", "printed by a thread"):
+            lines = server.error_lines(text)
+            assert len(lines) == 1 and "AUTHNZ_WSGI0100" in lines[0], server.error_log()
+            assert "[client " not in lines[0]
+    finally:
+        server.cleanup()
