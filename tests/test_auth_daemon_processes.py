@@ -209,6 +209,49 @@ def test_more_apache_threads_than_serving_threads(mpm):
         srv.cleanup()
 
 
+def test_python_path_of_the_group_is_the_daemons_sys_path():
+    srv = Apache(name="daemon-pypath")
+    lib = srv.dir / "daemon-lib"
+    lib.mkdir()
+    (lib / "daemon_only_helper.py").write_text("ANSWER = 'from-the-group-path'\n")
+    os.chmod(lib / "daemon_only_helper.py", 0o644)
+    script = srv.write_script("paths.py", """
+        import sys
+        def check_password(environ, user, password):
+            import daemon_only_helper
+            record(answer=daemon_only_helper.ANSWER, in_path=sys.path.count(LIB))
+            return True
+        """.replace("LIB", repr(str(lib))))
+    srv.server_conf = f"WSGIAuthDaemonProcess auth user=nobody python-path={lib}\n"
+    srv.site_conf = f"""
+<Location /private>
+  AuthType Basic
+  AuthName "daemon"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group=auth
+  Require valid-user
+</Location>
+<Location /embedded>
+  AuthType Basic
+  AuthName "embedded"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}"
+  Require valid-user
+</Location>
+"""
+    (srv.docroot / "embedded").mkdir()
+    (srv.docroot / "embedded" / "index.html").write_text("embedded\n")
+    try:
+        srv.start()
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        assert srv.records() == [{"answer": "from-the-group-path", "in_path": 1}]
+        # Apache's children do not have the group's path.
+        assert srv.get_basic("/embedded/", "a", "a-pw").status == 500
+        assert srv.error_lines("ModuleNotFoundError: No module named 'daemon_only_helper'")
+    finally:
+        srv.cleanup()
+
+
 def test_connections_of_recycled_children_are_closed_in_the_daemon():
     """Children recycled all the time (MaxConnectionsPerChild 2): each one's
     connection to the daemon ends with it, and the daemon lets it go."""
