@@ -607,6 +607,19 @@ def test_the_socket_admits_only_apache_and_survives_garbage():
              f"try:\n  s.connect({str(path)!r})\nexcept PermissionError:\n  print('denied')\n"],
             capture_output=True, text=True, timeout=10)
         assert probe.stdout.strip() == "denied", probe
+        # Even with the file opened to everyone, the daemon checks who
+        # connected (SO_PEERCRED) and closes another account's connection
+        # before it greets it.
+        os.chmod(path, 0o666)
+        probe = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
+             "-c", "import socket\ns=socket.socket(socket.AF_UNIX)\n"
+             f"s.connect({str(path)!r})\ns.settimeout(5)\nprint(repr(s.recv(1)))\n"],
+            capture_output=True, text=True, timeout=10)
+        assert probe.stdout.strip() == "b''", probe
+        os.chmod(path, 0o600)
+        (peer,) = wait_for(lambda: tagged(srv, 126))
+        assert f"a process of uid {pwd.getpwnam('nobody').pw_uid} is not Apache's User" in peer
 
         # Root can: each malformed frame closes only its own connection.
         for garbage in [frame_header(length=0xFFFFFFFF), frame_header(version=9),
@@ -623,7 +636,7 @@ def test_the_socket_admits_only_apache_and_survives_garbage():
         assert time.time() - started < 2
         assert closed_by_peer(stalled, 15)
         stalled.close()
-        refused = tagged(srv, 126)
+        refused = tagged(srv, 126)[1:]
         assert len(refused) == 5, srv.error_log()
         for text in ["frame of 4294967295 bytes", "protocol version 9", "protocol version 71",
                      "kind Reply", "stopped half-way for 10 s"]:

@@ -393,3 +393,22 @@ pub fn write_stderr(bytes: &[u8]) {
     // (then the write fails harmlessly).
     let _ = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
 }
+
+/// The uid of the process at the other end of a connected Unix socket
+/// (`SO_PEERCRED`, as it was when it connected).
+pub fn peer_uid(fd: RawFd) -> Option<u32> {
+    // SAFETY: a zeroed ucred is valid storage for getsockopt to fill.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, which we own.
+    let status = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (status == 0 && len as usize == std::mem::size_of::<libc::ucred>()).then_some(cred.uid)
+}

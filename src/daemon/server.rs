@@ -27,7 +27,7 @@ use authnz_core::daemon_frame::{
     decode_request, encode_reply, read_frame, CallReply, CallRequest, Kind, LogLine, Outcome,
     ReadError,
 };
-use authnz_core::daemon_supervision::{drained, retry_elsewhere, DRAIN_IDLE};
+use authnz_core::daemon_supervision::{caller_allowed, drained, retry_elsewhere, DRAIN_IDLE};
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
@@ -50,6 +50,9 @@ const POLL_MS: i32 = 50;
 pub struct Serving {
     pub group: String,
     pub threads: usize,
+    /// Besides root, the one account whose processes may call: Apache's
+    /// `User` (the socket's owner). `None`: any (Apache runs as one user).
+    pub caller_uid: Option<u32>,
 }
 
 struct Shared {
@@ -196,6 +199,20 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             loop {
                 match listener.accept() {
                     Ok((connection, _)) => {
+                        // The socket's mode admits only Apache's User and
+                        // root; the peer's credentials are checked too, in
+                        // case the file's mode or owner was changed.
+                        let peer = unix::peer_uid(connection.as_raw_fd());
+                        if !caller_allowed(peer, serving.caller_uid) {
+                            refuse(
+                                &shared,
+                                &format!(
+                                    "a process of uid {} is not Apache's User",
+                                    peer.map_or_else(|| "?".to_owned(), |u| u.to_string())
+                                ),
+                            );
+                            continue;
+                        }
                         let _ = connection.set_nonblocking(false);
                         // The greeting tells the child a process took it.
                         if (&connection).write_all(&[GREETING]).is_ok() {

@@ -71,6 +71,8 @@ struct Generation {
     groups: Vec<Group>,
     /// The MPM asked the processes to stop (a stop or a hard restart).
     stopping: bool,
+    /// Apache's `User`, the one account (besides root) that may call.
+    caller_uid: Option<u32>,
 }
 
 static CURRENT: Mutex<Option<Generation>> = Mutex::new(None);
@@ -171,6 +173,7 @@ pub fn start_generation(main: Server, plans: Vec<GroupPlan>) -> Result<(), Strin
         main: ParentServer(main),
         groups,
         stopping: false,
+        caller_uid: owner,
     });
     for g in 0..generation.groups.len() {
         for s in 0..generation.groups[g].slots.len() {
@@ -189,6 +192,7 @@ fn spawn(generation: &mut Generation, g: usize, s: usize, delay: Duration) {
     let parent = generation.parent;
     let main = main_server(generation);
     let pool = generation.pool.0;
+    let caller_uid = generation.caller_uid;
     let group = &mut generation.groups[g];
     match unix::fork(pool) {
         Ok(Forked::Child) => {
@@ -200,6 +204,7 @@ fn spawn(generation: &mut Generation, g: usize, s: usize, delay: Duration) {
                 serving: Serving {
                     group: group.plan.name.clone(),
                     threads: group.plan.threads as usize,
+                    caller_uid,
                 },
                 uid: group.plan.uid,
                 gid: group.plan.gid,

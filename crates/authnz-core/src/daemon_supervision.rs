@@ -2,8 +2,8 @@
 //! kept apart from the process calls so they are tested: the restart
 //! back-off, the temporary name a socket is bound under, the deadline a
 //! child gives a call, the "make it again elsewhere" reply a daemon sends
-//! when it ends because another call overran, and when a draining daemon
-//! may end.
+//! when it ends because another call overran, when a draining daemon may
+//! end, and who may call.
 
 use std::time::Duration;
 
@@ -91,6 +91,19 @@ pub fn drained(
     (busy == 0 && open_connections == 0) || draining_for > cap
 }
 
+/// Whether a connection's peer of uid `peer` (`None`: unknown) may call a
+/// daemon: root always; otherwise only `caller`, Apache's `User`, when
+/// there is one (`None`: Apache was not started as root, everything runs
+/// as one user, the socket's mode is the only check).
+pub fn caller_allowed(peer: Option<u32>, caller: Option<u32>) -> bool {
+    match (peer, caller) {
+        (Some(0), _) => true,
+        (Some(uid), Some(caller)) => uid == caller,
+        (_, None) => true,
+        (None, Some(_)) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +168,15 @@ mod tests {
         let mut granted = decoded;
         granted.outcome = Outcome::Granted;
         assert!(!is_retry_elsewhere(&granted));
+    }
+
+    #[test]
+    fn only_root_and_apaches_user_may_call() {
+        assert!(caller_allowed(Some(0), Some(33)));
+        assert!(caller_allowed(Some(33), Some(33)));
+        assert!(!caller_allowed(Some(65534), Some(33)));
+        assert!(!caller_allowed(None, Some(33)));
+        assert!(caller_allowed(Some(1000), None));
     }
 
     #[test]

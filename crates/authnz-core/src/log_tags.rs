@@ -276,7 +276,7 @@ registry! {
         "A call in an auth daemon ran past its time limit and 0.5 s (a script stuck in C code, which Python's time limit cannot stop); the daemon process ended itself and is replaced.",
         "Make the script faster or raise call-timeout=; the Apache child has answered that request 500.";
     DAEMON_FRAME_REFUSED = 126, 1,
-        "A connection to an auth daemon sent something that is not a well-formed request (wrong version, oversized, garbage, or a frame that stopped half-way for 10 s); that connection was closed, the others are served.",
+        "A connection to an auth daemon came from another account than Apache's User or root, or sent something that is not a well-formed request (wrong version, oversized, garbage, or a frame that stopped half-way for 10 s); that connection was closed, the others are served.",
         "Only Apache's children (and root) can connect: find what else connected to the socket.";
     DAEMON_REPLY_TOO_LARGE = 127, 1,
         "An auth daemon's answer could not be encoded (too many groups or too long a text); the call failed (500).",
