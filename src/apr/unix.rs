@@ -223,9 +223,9 @@ fn termination_set() -> libc::sigset_t {
 
 /// In a freshly forked daemon: every signal back to its default action
 /// (httpd's parent handlers must not run here), `SIGPIPE` ignored (a write
-/// to a closed connection is an error, not death), and the termination
-/// signals blocked in this thread and every thread it starts, for
-/// `wait_termination_signal` to take.
+/// to a closed connection is an error, not death), none blocked (a
+/// termination signal ends the process at once until
+/// `block_termination_signals`).
 pub fn reset_signals_for_daemon() {
     for signal in 1..32 {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
@@ -239,13 +239,26 @@ pub fn reset_signals_for_daemon() {
         // SAFETY: installing a default or ignore disposition.
         unsafe { libc::signal(signal, action) };
     }
+    // SAFETY: a zeroed sigset_t is valid storage for sigemptyset.
+    let mut none: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the sets are ours; a NULL old set is allowed.
+    unsafe {
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
+/// Block the termination signals in this thread and every thread it
+/// starts, for `wait_termination_signal` to take (before any thread
+/// starts).
+pub fn block_termination_signals() {
     let set = termination_set();
     // SAFETY: the sets are ours; a NULL old set is allowed.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
 }
 
 /// Wait until a termination signal arrives (they are blocked, see
-/// `reset_signals_for_daemon`); returns it.
+/// `block_termination_signals`); returns it.
 pub fn wait_termination_signal() -> c_int {
     let set = termination_set();
     let mut signal: c_int = 0;

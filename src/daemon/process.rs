@@ -42,8 +42,10 @@ pub fn run(spec: &Spec, listener: UnixListener) -> ! {
     unix::set_process_name(PROCESS_NAME);
     unix::close_descriptors_except(&[listener.as_raw_fd()]);
     if !spec.delay.is_zero() {
+        // A stop or restart during the back-off ends the process at once.
         std::thread::sleep(spec.delay);
     }
+    unix::block_termination_signals();
     let group = &spec.serving.group;
     let fail = |what: String| -> ! {
         stderr_log::line(
