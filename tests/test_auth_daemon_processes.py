@@ -518,6 +518,14 @@ def test_a_group_that_cannot_start_python_is_retried_with_back_off():
         setup = tagged(srv, 124)
         assert setup and "Python could not be started" in setup[0]
         assert srv.records() == []
+        # A process waiting out its back-off ends at once at a stop.
+        waiting = daemons(srv)
+        started = time.time()
+        srv.stop()
+        assert time.time() - started < 2.5
+        assert not any(os.path.exists(f"/proc/{p}") for p in waiting)
+        (stopped,) = tagged(srv, 128)
+        assert "killed" not in stopped
     finally:
         srv.cleanup()
         shutil.rmtree(not_python, ignore_errors=True)
