@@ -425,3 +425,9 @@ pub fn peer_uid(fd: RawFd) -> Option<u32> {
     };
     (status == 0 && len as usize == std::mem::size_of::<libc::ucred>()).then_some(cred.uid)
 }
+
+/// This thread's kernel id (`gettid`).
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid has no memory effects.
+    unsafe { libc::gettid() }
+}

@@ -228,6 +228,7 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
 }
 
 fn serving_thread(shared: &Shared, slot: usize) {
+    shared.watchdog.thread_started(slot);
     loop {
         let next = match shared.work.lock() {
             Ok(work) => work.recv(),

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,6 +38,10 @@ pub struct Watchdog {
     /// and says so in `stopped_accepting`.
     ending: AtomicBool,
     stopped_accepting: AtomicBool,
+    /// Each serving thread's kernel id (0: not started).
+    thread_ids: Vec<AtomicI32>,
+    /// Whether each serving thread is making a call.
+    busy: Vec<AtomicBool>,
 }
 
 impl Watchdog {
@@ -52,6 +56,8 @@ impl Watchdog {
             group: group.to_owned(),
             ending: AtomicBool::new(false),
             stopped_accepting: AtomicBool::new(false),
+            thread_ids: (0..threads).map(|_| AtomicI32::new(0)).collect(),
+            busy: (0..threads).map(|_| AtomicBool::new(false)).collect(),
         });
         let watching = watchdog.clone();
         let _ = thread::Builder::new()
@@ -62,6 +68,49 @@ impl Watchdog {
 
     fn now_ms(&self) -> u64 {
         self.base.elapsed().as_millis() as u64
+    }
+
+    /// Serving thread `slot` starts (on that thread).
+    pub fn thread_started(&self, slot: usize) {
+        self.thread_ids[slot].store(unix::thread_id(), Ordering::SeqCst);
+    }
+
+    /// The CPU time (clock ticks) serving thread `slot` has used.
+    fn cpu_ticks(&self, slot: usize) -> Option<u64> {
+        let tid = self.thread_ids[slot].load(Ordering::SeqCst);
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        // utime and stime, fields 14 and 15 of stat(5).
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    }
+
+    /// Of the calls under way, the one that holds the process: the thread
+    /// burning CPU (a loop in C holding the GIL, which the others wait
+    /// for, whatever their own limits), or else the call that overran
+    /// first (`overrun`, not empty).
+    fn culprit(&self, overrun: &[(usize, u64)]) -> usize {
+        let first = overrun
+            .iter()
+            .min_by_key(|&&(_, deadline)| deadline)
+            .map_or(0, |&(slot, _)| slot);
+        let under_way: Vec<usize> = (0..self.busy.len())
+            .filter(|&s| self.busy[s].load(Ordering::SeqCst))
+            .collect();
+        if under_way.len() < 2 {
+            return first;
+        }
+        let before: Vec<_> = under_way.iter().map(|&s| self.cpu_ticks(s)).collect();
+        thread::sleep(Duration::from_millis(100));
+        let busiest = under_way
+            .iter()
+            .zip(before)
+            .filter_map(|(&slot, before)| Some((slot, self.cpu_ticks(slot)?.checked_sub(before?)?)))
+            .max_by_key(|&(_, used)| used);
+        match busiest {
+            // At least 3 ticks (30 ms at 100 Hz) of the 100 ms: running.
+            Some((slot, used)) if used >= 3 => slot,
+            _ => first,
+        }
     }
 
     /// Serving thread `slot` begins a call limited to `timeout_ms` (0:
@@ -83,6 +132,7 @@ impl Watchdog {
         if let Ok(mut in_flight) = self.in_flight[slot].lock() {
             *in_flight = connection.map(|c| (c, sequence));
         }
+        self.busy[slot].store(true, Ordering::SeqCst);
         if timeout_ms > 0 {
             let deadline = self.now_ms() + u64::from(timeout_ms) + OVERRUN.as_millis() as u64;
             self.deadlines[slot].store(deadline.max(1), Ordering::SeqCst);
@@ -91,6 +141,7 @@ impl Watchdog {
 
     /// Serving thread `slot` has finished its call.
     pub fn end(&self, slot: usize) {
+        self.busy[slot].store(false, Ordering::SeqCst);
         self.deadlines[slot].store(0, Ordering::SeqCst);
         if let Ok(mut in_flight) = self.in_flight[slot].lock() {
             *in_flight = None;
@@ -132,16 +183,17 @@ impl Watchdog {
         loop {
             thread::sleep(Duration::from_millis(100));
             let now = self.now_ms();
-            // The call that overran first is the culprit: calls behind it
-            // (waiting for the GIL it holds) pass their own limits later.
-            let overrun = self
+            // Calls waiting for the GIL an overrunning call holds pass their
+            // own limits too: `culprit` tells them apart.
+            let overrun: Vec<(usize, u64)> = self
                 .deadlines
                 .iter()
                 .map(|d| d.load(Ordering::SeqCst))
                 .enumerate()
                 .filter(|&(_, deadline)| deadline != 0 && now > deadline)
-                .min_by_key(|&(_, deadline)| deadline);
-            if let Some((slot, _)) = overrun {
+                .collect();
+            if !overrun.is_empty() {
+                let slot = self.culprit(&overrun);
                 {
                     // A stuck thread may hold this lock: never wait for it.
                     let call = self.calls[slot]
