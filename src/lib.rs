@@ -15,6 +15,7 @@
 
 mod apr;
 mod cpython;
+mod daemon;
 mod ffi;
 mod httpd;
 mod module;
@@ -22,7 +23,7 @@ mod python;
 
 use module::config::{DirConfig, ServerConfig};
 use module::{
-    access, auth_setup_check, authn, authz_group, directives, lifecycle, reflect,
+    access, auth_daemons, auth_setup_check, authn, authz_group, directives, lifecycle, reflect,
     require_any_warning, script_readability, socache, status,
 };
 
@@ -44,6 +45,7 @@ fn register(pool: apr::Pool) {
     reflect::register();
     require_any_warning::register();
     script_readability::register();
+    auth_daemons::register();
     auth_setup_check::register();
     status::register();
 }

@@ -15,7 +15,8 @@ MAY_IMPORT = {
     "httpd": {"ffi", "apr"},
     "cpython": {"ffi"},
     "python": {"ffi", "apr", "httpd", "cpython"},
-    "module": {"ffi", "apr", "httpd", "python"},
+    "daemon": {"ffi", "apr", "httpd", "python"},
+    "module": {"ffi", "apr", "httpd", "python", "daemon"},
 }
 
 UNSAFE_ALLOWED = {"ffi", "apr", "httpd", "cpython"}
@@ -57,7 +58,7 @@ def test_unsafe_only_in_the_layers_over_c():
     assert found == []
     # The concerns and the Python layer forbid it, so the compiler refuses
     # any that is added.
-    for layer in ("module", "python"):
+    for layer in ("module", "python", "daemon"):
         assert "#![forbid(unsafe_code)]" in (SRC / layer / "mod.rs").read_text()
 
 

@@ -19,7 +19,7 @@ DOCS = ROOT / "docs/messages.md"
 ENTRY = re.compile(r'^    (\w+) = (\d+), (\d+),\n        "((?:[^"\\]|\\.)*)",\n'
                    r'        "((?:[^"\\]|\\.)*)";$', re.M)
 # A logging call: the macros, and the exception reporters (tag third).
-CALL = re.compile(r'\b(?:rlog|slog)!\(\s*[^,]+,\s*Level::\w+,\s*([^,]+),'
+CALL = re.compile(r'\b(?:rlog|slog|sink_log)!\(\s*[^,]+,\s*Level::\w+,\s*([^,]+),'
                   r'|(?<!fn )\blog_exception(?:_hiding)?\(\s*[^,]+,\s*[^,]+,\s*([^,]+),', re.S)
 
 

@@ -186,13 +186,16 @@ def refused(server, options, directive="WSGIAuthUserScript"):
     ("application-group=%{global}", ["application-group=%{global}", "write %{GLOBAL}",
                                      "upper case"]),
     ("application-group=%{ENV:}", ["application-group=%{ENV:}", "%{ENV:NAME}"]),
-    ("process-group=daemon1", ["'process-group' is not supported", "remove it"]),
+    ("process-group=", ["process-group= needs the name of a WSGIAuthDaemonProcess"]),
+    ("process-group='a b'", ["process-group= needs the name of a WSGIAuthDaemonProcess"]),
+    ("Process-Group=x", ["'Process-Group'", "write process-group=NAME"]),
     ("pass-authorization=On", ["'pass-authorization'", "remove it"]),
     ("Application-Group=x", ["'Application-Group'", "write application-group=NAME"]),
     ('"application-group=a b"', ["quote the value, not the option",
                                  'application-group="VALUE"']),
     ("application-group", ["malformed option 'application-group'", "name=value"]),
-    ("colour=blue", ["unknown option 'colour'", "the only option is application-group=NAME"]),
+    ("colour=blue", ["unknown option 'colour'",
+                     "the options are application-group=NAME and process-group=NAME"]),
 ])
 @pytest.mark.parametrize("directive", ["WSGIAuthUserScript", "WSGIAuthGroupScript",
                                        "WSGIAccessScript"])

@@ -6,7 +6,8 @@
 //! - it never panics, on any text;
 //! - it succeeds exactly when the path is not blank and every option is
 //!   `application-group=VALUE` with a usable value (non-empty, no control
-//!   character, `%{` only in the five known forms); the last option wins;
+//!   character, `%{` only in the five known forms) or `process-group=NAME`
+//!   (one non-empty word); the last option wins;
 //! - path and group are the ones the oracle's words give;
 //! - each refused option is named in the message.
 //!
@@ -80,10 +81,16 @@ fn reference(line: &[u8]) -> Result<(String, ApplicationGroup), Option<String>> 
         }
         let name = String::from_utf8_lossy(&rest[..end]).into_owned();
         let (value, after) = oracle_word(&rest[end + 1..]);
-        if name != "application-group" {
-            return Err(Some(name));
+        let value = String::from_utf8_lossy(&value).into_owned();
+        match name.as_str() {
+            "application-group" => group = expected_group(&value).ok_or(None)?,
+            "process-group" => {
+                if value.is_empty() || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(None);
+                }
+            }
+            _ => return Err(Some(name)),
         }
-        group = expected_group(&String::from_utf8_lossy(&value)).ok_or(None)?;
         rest = after;
     }
     Ok((path, group))

@@ -8,6 +8,7 @@ pub mod pool;
 pub mod random;
 pub mod shared_table;
 pub mod table;
+pub mod unix;
 
 pub use pool::Pool;
 pub use table::Table;

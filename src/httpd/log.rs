@@ -155,3 +155,34 @@ macro_rules! slog {
         }
     }};
 }
+
+/// Write a line another process logged for this request (an auth daemon's
+/// call, replayed by the child): `level` is httpd's level number
+/// (`APLOG_EMERG` 0 ... `APLOG_DEBUG` 7; anything above is debug), `tag`
+/// its numbered tag. The line is written exactly as one logged here with
+/// `rlog!` would be, if the request's `LogLevel` for this module lets it.
+pub fn replay_request(r: &Request, level: u8, tag: u16, message: &str) {
+    let raw_level = c_int::from(level.min(ffi::APLOG_DEBUG as u8));
+    // Notice is written at every LogLevel (httpd's rule).
+    let enabled = raw_level == ffi::APLOG_NOTICE as c_int
+        // SAFETY: `r` wraps a live request record.
+        || unsafe { ffi::ap_get_request_module_loglevel(r.as_ptr(), module_index()) } >= raw_level;
+    if !enabled {
+        return;
+    }
+    let text = tagged(tag, message);
+    // SAFETY: constant "%s" format with one C-string argument; the file
+    // name is a NUL-terminated literal.
+    unsafe {
+        ffi::ap_log_rerror_(
+            concat!(file!(), "\0").as_ptr().cast::<c_char>(),
+            line!() as c_int,
+            module_index(),
+            raw_level,
+            0,
+            r.as_ptr(),
+            PERCENT_S.as_ptr().cast(),
+            text.as_ptr(),
+        )
+    };
+}

@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod conftree;
 pub mod directives;
 pub mod expr;
+pub mod extra_processes;
 pub mod filter;
 pub mod foreign;
 pub mod guard;

@@ -55,6 +55,24 @@ impl Server {
         }
     }
 
+    /// `name` in httpd's runtime directory (`DefaultRuntimeDir`,
+    /// `ap_runtime_dir_relative`), allocated in the configuration pool.
+    pub fn runtime_dir_relative(self, name: &str) -> Option<String> {
+        let pool = self.config_pool()?;
+        let name = std::ffi::CString::new(name).ok()?;
+        // SAFETY: pconf is live; the result is NULL or a C string in it.
+        let full = unsafe { ffi::ap_runtime_dir_relative(pool.as_ptr(), name.as_ptr()) };
+        if full.is_null() {
+            return None;
+        }
+        // SAFETY: NULL-checked C string in pconf.
+        Some(
+            unsafe { CStr::from_ptr(full) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
     /// Our module's server configuration for this server.
     pub fn module_config<T: ServerRecord>(&self) -> Option<&T> {
         // SAFETY: the server is live and module_config is its config vector;

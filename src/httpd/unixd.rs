@@ -82,3 +82,45 @@ pub fn can_read(identity: &ChildIdentity, path: &Path) -> bool {
         .all(|d| allows(d, EXECUTE));
     dirs_ok && allows(path, READ)
 }
+
+/// The user Apache's children run as (`User`), by uid; `None` when httpd
+/// was not started as root or has no `User` (the children are then this
+/// process's user).
+pub fn apache_user_id() -> Option<u32> {
+    // SAFETY: ap_unixd_config is a plain global written while the
+    // configuration is read on this same thread.
+    let config = unsafe { &*std::ptr::addr_of!(ffi::ap_unixd_config) };
+    (config.user_id != u32::MAX).then_some(config.user_id)
+}
+
+/// The group Apache's children run as (`Group`), by gid.
+pub fn apache_group_id() -> Option<u32> {
+    // SAFETY: as in `apache_user_id`.
+    let config = unsafe { &*std::ptr::addr_of!(ffi::ap_unixd_config) };
+    (config.group_id != u32::MAX).then_some(config.group_id)
+}
+
+/// The uid of a user name, or of `#uid` as httpd's `User` writes one.
+pub fn resolve_user(name: &str) -> Option<u32> {
+    if let Some(number) = name.strip_prefix('#') {
+        return number.parse().ok();
+    }
+    let c_name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam reads a NUL-terminated name; the record it returns
+    // (static storage) is read at once, on the configuration's one thread.
+    let entry = unsafe { libc::getpwnam(c_name.as_ptr()) };
+    // SAFETY: NULL-checked record from getpwnam.
+    (!entry.is_null()).then(|| unsafe { (*entry).pw_uid })
+}
+
+/// The gid of a group name, or of `#gid`.
+pub fn resolve_group(name: &str) -> Option<u32> {
+    if let Some(number) = name.strip_prefix('#') {
+        return number.parse().ok();
+    }
+    let c_name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: as in `resolve_user`, with getgrnam.
+    let entry = unsafe { libc::getgrnam(c_name.as_ptr()) };
+    // SAFETY: NULL-checked record from getgrnam.
+    (!entry.is_null()).then(|| unsafe { (*entry).gr_gid })
+}

@@ -3,12 +3,12 @@
 //! `allow_access(environ, host)` with the host as `Request::access_host`
 //! defines it.
 
+use authnz_core::daemon_frame::{Allow, Function, Outcome as DaemonOutcome};
 use authnz_core::host_verdict::Verdict;
 use authnz_core::log_tags as tags;
 use std::ffi::{c_int, CStr};
 
-use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyString};
+use pyo3::types::PyString;
 
 use crate::apr::Pool;
 use crate::ffi;
@@ -20,12 +20,14 @@ use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::answer::with_call_slot;
-use crate::module::config::DirConfig;
+use crate::module::config::{DirConfig, ScriptSpec};
+use crate::module::daemon_dispatch;
 use crate::module::request_state::RequestState;
 use crate::module::status::{self, Outcome};
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
+use crate::python::call_limit::CallSlot;
 use crate::python::environ::latin1;
-use crate::python::errors::type_name;
+use crate::python::results;
 use crate::rlog;
 
 /// `allow_access`'s answer for this request: asked once per script and
@@ -47,51 +49,74 @@ fn ask(r: Request, dir: &DirConfig, what: &str) -> Result<Verdict, CallFailed> {
     if let Some(known) = known {
         return known;
     }
-    let verdict = ask_python(r, dir, target);
+    let verdict = ask_python(r, dir, spec, target);
     r.state::<RequestState>()
         .remember_host_verdict(target, verdict);
     verdict
 }
 
-fn ask_python(r: Request, dir: &DirConfig, target: Target<'_>) -> Result<Verdict, CallFailed> {
+fn ask_python(
+    r: Request,
+    dir: &DirConfig,
+    spec: &ScriptSpec,
+    target: Target<'_>,
+) -> Result<Verdict, CallFailed> {
     let host = latin1(&r.access_host());
     with_call_slot(r, "allow_access", target.path, |slot| {
         let figures = status::call_starts(target.path, "allow_access");
-        let verdict = call_script(
-            r,
-            dir.call_limits(),
-            target,
-            slot,
-            "allow_access",
-            None,
-            |py| [PyString::new(py, &host).into_any()],
-            |_py, value| {
-                if value.is_none() {
-                    return Ok(Verdict::Neutral);
-                }
-                match value.cast::<PyBool>() {
-                    Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
-                    Ok(_) => Ok(Verdict::Deny),
-                    Err(_) => {
-                        rlog!(
-                            &r,
-                            Level::Error,
-                            tags::BAD_ALLOW_ACCESS_RESULT,
-                            "script '{}': allow_access must return True, False or None, not {}",
-                            target.path,
-                            type_name(value)
-                        );
-                        Err(CallFailed)
-                    }
-                }
-            },
-        );
+        let verdict = match spec.process_group.as_deref() {
+            Some(daemon) => ask_daemon(r, dir, spec, daemon, target, &host, slot),
+            None => call_script(
+                r,
+                dir.call_limits(),
+                target,
+                slot,
+                "allow_access",
+                None,
+                |py| [PyString::new(py, &host).into_any()],
+                |log, value| results::allow_access(log, target.path, value),
+            ),
+        };
         if let Some(figures) = figures {
             figures.finish(verdict_outcome(&verdict), slot.timed_out());
         }
         verdict
     })
     .unwrap_or(Err(CallFailed))
+}
+
+/// `allow_access` of a script in auth daemon group `daemon`.
+fn ask_daemon(
+    r: Request,
+    dir: &DirConfig,
+    spec: &ScriptSpec,
+    daemon: &str,
+    target: Target<'_>,
+    host: &str,
+    slot: &CallSlot,
+) -> Result<Verdict, CallFailed> {
+    let outcome = daemon_dispatch::call(
+        r,
+        dir,
+        spec,
+        daemon,
+        target.group,
+        Function::AllowAccess,
+        vec![host.to_owned()],
+        slot,
+    );
+    match outcome {
+        DaemonOutcome::AllowAccess(Allow::True) => Ok(Verdict::Allow),
+        DaemonOutcome::AllowAccess(Allow::False) => Ok(Verdict::Deny),
+        DaemonOutcome::AllowAccess(Allow::None) => Ok(Verdict::Neutral),
+        DaemonOutcome::Failed => Err(CallFailed),
+        other => Err(daemon_dispatch::unexpected(
+            r,
+            spec,
+            Function::AllowAccess,
+            &other,
+        )),
+    }
 }
 
 /// How the live figures count `allow_access`'s answer.

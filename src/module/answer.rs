@@ -24,7 +24,8 @@ use authnz_core::single_flight::{SingleFlight, Turn};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
 use crate::module::cache::{self, Cached};
-use crate::module::config::DirConfig;
+use crate::module::config::{DirConfig, ScriptSpec};
+use crate::module::daemon_dispatch;
 use crate::module::status::{self, counting, Outcome};
 use crate::python::call_limit::{self, CallSlot};
 use crate::rlog;
@@ -65,10 +66,11 @@ pub fn answer(
     r: Request,
     dir: &DirConfig,
     function: &'static str,
-    script: &str,
+    spec: &ScriptSpec,
     key: Option<&CacheKey>,
     call: impl FnOnce(&CallSlot) -> Answer,
 ) -> (Answer, Source) {
+    let script = spec.path.as_str();
     if let Some(key) = key {
         let found = cache::lookup(key);
         counting::cache_lookup(script, function, found.is_some());
@@ -78,7 +80,7 @@ pub fn answer(
     }
     let counted = |slot: &CallSlot| counted_call(function, script, slot, call, outcome_of);
     with_call_slot(r, function, script, |slot| match key {
-        Some(key) => answer_in_slot(r, dir, function, script, key, || counted(slot)),
+        Some(key) => answer_in_slot(r, dir, function, spec, key, || counted(slot)),
         None => (counted(slot), Source::Call),
     })
     .unwrap_or((Answer::Failed, Source::Call))
@@ -141,11 +143,15 @@ fn answer_in_slot(
     r: Request,
     dir: &DirConfig,
     function: &'static str,
-    script: &str,
+    spec: &ScriptSpec,
     key: &CacheKey,
     call: impl FnOnce() -> Answer,
 ) -> (Answer, Source) {
-    let max_wait = dir.script_timeout().unwrap_or(UNBOUNDED_CALL_WAIT);
+    let script = spec.path.as_str();
+    let max_wait = match spec.process_group.as_deref() {
+        Some(daemon) => daemon_dispatch::reply_wait(dir, daemon),
+        None => dir.script_timeout().unwrap_or(UNBOUNDED_CALL_WAIT),
+    };
     let leader = match ASKING.begin(*key, max_wait) {
         Turn::Lead(leader) => leader,
         Turn::Waited(Some(shared)) => {

@@ -6,10 +6,10 @@ use authnz_core::log_tags as tags;
 use std::borrow::Cow;
 use std::ffi::CStr;
 
-use authnz_core::credentials::{decode_credential, validate_name};
+use authnz_core::credentials::decode_credential;
+use authnz_core::daemon_frame::{Function, Outcome};
 use authnz_core::realm_hash::validate_realm_hash;
-use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyString};
+use pyo3::types::PyString;
 
 use crate::apr::Pool;
 use crate::ffi;
@@ -21,10 +21,11 @@ use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
+use crate::module::daemon_dispatch;
 use crate::module::socache;
 use crate::module::user_name;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
-use crate::python::errors::type_name;
+use crate::python::results::{self, BasicOutcome};
 use crate::rlog;
 
 /// The authn provider `wsgi`.
@@ -55,14 +56,6 @@ impl AuthnProvider for WsgiAuthn {
     }
 }
 
-/// What `check_password` decided.
-enum BasicOutcome {
-    Granted,
-    GrantedAs(String),
-    Denied,
-    NotFound,
-}
-
 fn user_script(r: &Request) -> Result<(&DirConfig, &ScriptSpec), ffi::authn_status> {
     let dir = r
         .dir_config::<DirConfig>()
@@ -79,52 +72,6 @@ fn user_script(r: &Request) -> Result<(&DirConfig, &ScriptSpec), ffi::authn_stat
             Err(ffi::authn_status_AUTH_GENERAL_ERROR)
         }
     }
-}
-
-fn interpret_basic(
-    r: Request,
-    script: &str,
-    value: &Bound<'_, PyAny>,
-) -> Result<BasicOutcome, CallFailed> {
-    if value.is_none() {
-        return Ok(BasicOutcome::NotFound);
-    }
-    if let Ok(flag) = value.cast::<PyBool>() {
-        return Ok(if flag.is_true() {
-            BasicOutcome::Granted
-        } else {
-            BasicOutcome::Denied
-        });
-    }
-    if let Ok(name) = value.cast::<PyString>() {
-        let name = name.to_str().map_err(|_| {
-            rlog!(
-                &r,
-                Level::Error,
-                tags::BAD_CHECK_PASSWORD_RESULT,
-                "script '{script}': check_password returned a str that is not valid Unicode"
-            );
-            CallFailed
-        })?;
-        if let Err(problem) = validate_name(name) {
-            rlog!(
-                &r,
-                Level::Error,
-                tags::BAD_CHECK_PASSWORD_RESULT,
-                "script '{script}': check_password returned an unusable user name: {problem}"
-            );
-            return Err(CallFailed);
-        }
-        return Ok(BasicOutcome::GrantedAs(name.to_owned()));
-    }
-    rlog!(
-        &r,
-        Level::Error,
-        tags::BAD_CHECK_PASSWORD_RESULT,
-        "script '{script}': check_password must return True, False, None or a user name (str), not {}",
-        type_name(value)
-    );
-    Err(CallFailed)
 }
 
 /// Set `r->user` to the name `check_password` returned, when it differs
@@ -172,9 +119,36 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         )
     });
     wipe(password_key);
-    let (outcome, source) = answer(r, dir, "check_password", &spec.path, key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "check_password", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
+        if let Some(daemon) = spec.process_group.as_deref() {
+            let args = vec![user_text.to_string(), password_text.to_string()];
+            let outcome = daemon_dispatch::call(
+                r,
+                dir,
+                spec,
+                daemon,
+                &group,
+                Function::CheckPassword,
+                args,
+                slot,
+            );
+            return match outcome {
+                Outcome::Granted => Answer::Positive(Cached::Granted(None)),
+                Outcome::GrantedAs(name) if name == user_text => {
+                    Answer::Positive(Cached::Granted(None))
+                }
+                Outcome::GrantedAs(name) => Answer::Positive(Cached::Granted(Some(name.into()))),
+                Outcome::Denied => Answer::Denied,
+                Outcome::NotFound => Answer::NotFound,
+                Outcome::Failed => Answer::Failed,
+                other => {
+                    daemon_dispatch::unexpected(r, spec, Function::CheckPassword, &other);
+                    Answer::Failed
+                }
+            };
+        }
         let outcome = call_script(
             r,
             dir.call_limits(),
@@ -188,7 +162,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
                     PyString::new(py, &password_text).into_any(),
                 ]
             },
-            |_py, value| interpret_basic(r, target.path, value),
+            |log, value| results::basic(log, target.path, value),
         );
         // Best effort: do not leave a password decoded from Latin-1 in freed
         // memory (valid UTF-8 is borrowed from the request, which httpd owns).
@@ -264,42 +238,6 @@ fn log_shared(r: Request, what: &str, user: &[u8]) {
     );
 }
 
-fn interpret_digest(
-    r: Request,
-    script: &str,
-    value: &Bound<'_, PyAny>,
-) -> Result<Option<Vec<u8>>, CallFailed> {
-    if value.is_none() {
-        return Ok(None);
-    }
-    let hash: Vec<u8> = if let Ok(text) = value.cast::<PyString>() {
-        text.to_str()
-            .map(|s| s.as_bytes().to_vec())
-            .unwrap_or_default()
-    } else if let Ok(bytes) = value.cast::<PyBytes>() {
-        bytes.as_bytes().to_vec()
-    } else {
-        rlog!(
-            &r,
-            Level::Error,
-            tags::BAD_REALM_HASH,
-            "script '{script}': get_realm_hash must return None or an MD5 hex digest (str or bytes), not {}",
-            type_name(value)
-        );
-        return Err(CallFailed);
-    };
-    if let Err(problem) = validate_realm_hash(&hash) {
-        rlog!(
-            &r,
-            Level::Error,
-            tags::BAD_REALM_HASH,
-            "script '{script}': get_realm_hash returned an unusable hash: {problem}"
-        );
-        return Err(CallFailed);
-    }
-    Ok(Some(hash))
-}
-
 fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnStatus> {
     let (user, realm) = (user_c.to_bytes(), realm_c.to_bytes());
     let (dir, spec) = user_script(&r)?;
@@ -316,9 +254,33 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
             &encoding.key_bytes(realm),
         )
     });
-    let (outcome, source) = answer(r, dir, "get_realm_hash", &spec.path, key.as_ref(), |slot| {
+    let (outcome, source) = answer(r, dir, "get_realm_hash", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
+        if let Some(daemon) = spec.process_group.as_deref() {
+            let args = vec![user_text.to_string(), realm_text.to_string()];
+            let outcome = daemon_dispatch::call(
+                r,
+                dir,
+                spec,
+                daemon,
+                &group,
+                Function::GetRealmHash,
+                args,
+                slot,
+            );
+            return match outcome {
+                Outcome::RealmHash(hash) if validate_realm_hash(&hash).is_ok() => {
+                    Answer::Positive(Cached::RealmHash(hash.into()))
+                }
+                Outcome::NotFound => Answer::NotFound,
+                Outcome::Failed => Answer::Failed,
+                other => {
+                    daemon_dispatch::unexpected(r, spec, Function::GetRealmHash, &other);
+                    Answer::Failed
+                }
+            };
+        }
         let outcome = call_script(
             r,
             dir.call_limits(),
@@ -332,7 +294,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
                     PyString::new(py, &realm_text).into_any(),
                 ]
             },
-            |_py, value| interpret_digest(r, target.path, value),
+            |log, value| results::realm_hash(log, target.path, value),
         );
         match outcome {
             Ok(Some(hash)) => Answer::Positive(Cached::RealmHash(hash.into())),

@@ -8,11 +8,11 @@ use authnz_core::log_tags as tags;
 use std::ffi::CStr;
 use std::sync::Arc;
 
-use authnz_core::credentials::{decode_credential, validate_name};
+use authnz_core::credentials::decode_credential;
+use authnz_core::daemon_frame::{Function, Outcome};
 use authnz_core::group_set::GroupSet;
 use authnz_core::require_words::require_words;
-use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 
 use crate::apr::Pool;
 use crate::ffi;
@@ -26,9 +26,10 @@ use crate::httpd::Request;
 use crate::module::answer::{answer, Answer, Source};
 use crate::module::cache::{self, Cached};
 use crate::module::config::{DirConfig, ScriptSpec};
+use crate::module::daemon_dispatch;
 use crate::module::request_state::RequestState;
 use crate::python::call::{application_group_name, call_script, CallFailed, Target};
-use crate::python::errors::{log_exception, type_name};
+use crate::python::results;
 use crate::rlog;
 
 /// The authz provider `wsgi-group`.
@@ -68,120 +69,6 @@ impl AuthzProvider for WsgiGroup {
     }
 }
 
-/// The most items of a `groups_for_user` result that are read.
-const MAX_GROUPS: usize = 10_000;
-
-/// Turn what `groups_for_user` returned into a [`GroupSet`], strictly.
-fn collect_groups(
-    r: Request,
-    script: &str,
-    value: &Bound<'_, PyAny>,
-) -> Result<GroupSet, CallFailed> {
-    let py = value.py();
-    if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
-        rlog!(
-            &r,
-            Level::Error,
-            tags::BAD_GROUPS_RESULT,
-            "script '{script}': groups_for_user returned a single {} instead of an iterable of group names",
-            type_name(value)
-        );
-        return Err(CallFailed);
-    }
-    let claims_iterable =
-        value.hasattr("__iter__").unwrap_or(false) || value.hasattr("__getitem__").unwrap_or(false);
-    let items = value.try_iter().map_err(|err| {
-        if claims_iterable {
-            // e.g. a lazy query set whose database query fails in __iter__.
-            log_exception(
-                py,
-                &r,
-                tags::GROUPS_ITERATION_RAISED,
-                &format!("script '{script}': iterating the result of groups_for_user raised"),
-                &err,
-            );
-            return CallFailed;
-        }
-        rlog!(
-            &r,
-            Level::Error,
-            tags::BAD_GROUPS_RESULT,
-            "script '{script}': groups_for_user must return an iterable of group names (str or bytes), not {}",
-            type_name(value)
-        );
-        CallFailed
-    })?;
-    let mut groups = GroupSet::default();
-    for (read, item) in items.enumerate() {
-        if read == MAX_GROUPS {
-            // An endless iterator in C (`map(str, itertools.count())`) is
-            // never interrupted by WSGIScriptTimeout: stop reading here.
-            rlog!(
-                &r,
-                Level::Error,
-                tags::TOO_MANY_GROUPS,
-                "script '{script}': groups_for_user yielded more than {MAX_GROUPS} items; refused (group lists are \
-                 read up to that number, so a runaway iterator cannot hold the worker)"
-            );
-            return Err(CallFailed);
-        }
-        let item = item.map_err(|err| {
-            log_exception(
-                py,
-                &r,
-                tags::GROUPS_ITERATION_RAISED,
-                &format!("script '{script}': iterating the result of groups_for_user raised"),
-                &err,
-            );
-            CallFailed
-        })?;
-        let name = if let Ok(text) = item.cast::<PyString>() {
-            text.to_str().map(str::to_owned).map_err(|_| {
-                rlog!(
-                    &r,
-                    Level::Error,
-                    tags::BAD_GROUPS_RESULT,
-                    "script '{script}': groups_for_user yielded a str that is not valid Unicode"
-                );
-                CallFailed
-            })?
-        } else if let Ok(bytes) = item.cast::<PyBytes>() {
-            decode_credential(bytes.as_bytes()).into_owned()
-        } else {
-            rlog!(
-                &r,
-                Level::Error,
-                tags::BAD_GROUPS_RESULT,
-                "script '{script}': groups_for_user yielded an item of type {}; group names must be str or bytes",
-                type_name(&item)
-            );
-            return Err(CallFailed);
-        };
-        if name.is_empty() {
-            // mod_wsgi's own examples return [''] for "no groups": an empty
-            // name can never match a `Require wsgi-group` word.
-            rlog!(
-                &r,
-                Level::Debug,
-                tags::EMPTY_GROUP_NAME,
-                "script '{script}': groups_for_user yielded an empty group name; skipped"
-            );
-            continue;
-        }
-        if let Err(problem) = validate_name(&name) {
-            rlog!(
-                &r,
-                Level::Error,
-                tags::BAD_GROUPS_RESULT,
-                "script '{script}': groups_for_user yielded an unusable group name: {problem}"
-            );
-            return Err(CallFailed);
-        }
-        groups.insert(name.as_bytes());
-    }
-    Ok(groups)
-}
-
 /// Asks `groups_for_user` of `target` for `user`, at most once per request
 /// (per script, application group and user), and runs `decide` on the set;
 /// `None` when there is no set (the error is logged).
@@ -216,30 +103,52 @@ fn lookup_groups(
         let user = dir.user_name_encoding().key_bytes(user);
         cache::groups_key(r, spec, target.group, timeout, &user)
     });
-    let (outcome, source) = answer(
-        r,
-        dir,
-        "groups_for_user",
-        target.path,
-        key.as_ref(),
-        |slot| {
-            let user_text = decode_credential(user);
-            let groups = call_script(
+    let (outcome, source) = answer(r, dir, "groups_for_user", spec, key.as_ref(), |slot| {
+        let user_text = decode_credential(user);
+        if let Some(daemon) = spec.process_group.as_deref() {
+            let outcome = daemon_dispatch::call(
                 r,
-                dir.call_limits(),
-                target,
+                dir,
+                spec,
+                daemon,
+                target.group,
+                Function::GroupsForUser,
+                vec![user_text.into_owned()],
                 slot,
-                "groups_for_user",
-                None,
-                |py| [PyString::new(py, &user_text).into_any()],
-                |_py, value| collect_groups(r, target.path, value),
             );
-            match groups {
-                Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
-                Err(CallFailed) => Answer::Failed,
-            }
-        },
-    );
+            return match outcome {
+                Outcome::Groups(names) => {
+                    let mut groups = GroupSet::default();
+                    for name in &names {
+                        groups.insert(name);
+                    }
+                    Answer::Positive(Cached::Groups(Arc::new(groups)))
+                }
+                Outcome::Failed => Answer::Failed,
+                other => {
+                    daemon_dispatch::unexpected(r, spec, Function::GroupsForUser, &other);
+                    Answer::Failed
+                }
+            };
+        }
+        let groups = call_script(
+            r,
+            dir.call_limits(),
+            target,
+            slot,
+            "groups_for_user",
+            None,
+            |py| [PyString::new(py, &user_text).into_any()],
+            |log, value| {
+                let mut groups = GroupSet::default();
+                results::groups(log, target.path, value, |g| groups.insert(g)).map(|()| groups)
+            },
+        );
+        match groups {
+            Ok(groups) => Answer::Positive(Cached::Groups(Arc::new(groups))),
+            Err(CallFailed) => Answer::Failed,
+        }
+    });
     if source == Source::Shared {
         rlog!(
             &r,

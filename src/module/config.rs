@@ -20,6 +20,9 @@ pub struct ScriptSpec {
     /// Absolute path (ServerRoot-relative paths are resolved at config time).
     pub path: String,
     pub application_group: ApplicationGroup,
+    /// `process-group=`: the auth daemon group the script runs in (`None`:
+    /// embedded, in the Apache child).
+    pub process_group: Option<String>,
     /// Where the directive was written (`file:line`): the configuration
     /// context of the in-process cache's keys.
     pub configured_at: String,

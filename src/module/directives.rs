@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
+use authnz_core::daemon_options::parse_daemon_options;
 use authnz_core::python_home::venv_mismatch;
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::{parse_script_directive, ScriptDirective};
@@ -17,7 +18,9 @@ use authnz_core::wait_time::parse_wait_time;
 use crate::ffi;
 use crate::httpd::cmd::Cmd;
 use crate::httpd::directives::{end, entry, raw_entry, CommandTable};
+use crate::module::auth_daemons;
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
+use crate::module::daemon_dispatch;
 use crate::module::lifecycle;
 use crate::module::script_readability;
 use crate::module::status;
@@ -79,15 +82,29 @@ fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
         return Err(format!("{name}: cannot read script '{full}': {e}"));
     }
     let configured_at = cmd.directive_location();
+    if let Some(group) = &options.process_group {
+        if cmd.in_htaccess() {
+            return Err(format!(
+                "{name}: process-group= is not allowed in .htaccess files; name the daemon \
+                 group in the server configuration"
+            ));
+        }
+        auth_daemons::note_use(group, &name, configured_at.clone());
+    }
     if !cmd.in_htaccess() {
         // Whether the children can read it is known once `User` is final.
         script_readability::note_script(&name, &full, configured_at.clone());
         status::note_script(&full);
     }
-    lifecycle::note_python_needed();
+    if options.process_group.is_none() {
+        lifecycle::note_python_needed();
+    } else {
+        lifecycle::note_daemon_script();
+    }
     Ok(Arc::new(ScriptSpec {
         path: full,
         application_group: options.application_group,
+        process_group: options.process_group,
         configured_at,
     }))
 }
@@ -232,6 +249,33 @@ fn python_path(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<()
     Ok(())
 }
 
+/// `WSGIAuthDaemonProcess NAME [options]` (docs/auth-daemons.md): paths made
+/// absolute against ServerRoot; the rest is checked once the whole
+/// configuration is read (`auth_daemons`).
+fn auth_daemon_process(cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    let name = cmd.directive_name();
+    let mut options = parse_daemon_options(args).map_err(|e| format!("{name}: {e}"))?;
+    if let Some(home) = &options.python_home {
+        let full = cmd
+            .server_root_relative(home)
+            .ok_or_else(|| format!("{name}: python-home={home} is not a usable path"))?;
+        if !std::path::Path::new(&full).is_dir() {
+            return Err(format!("{name}: python-home='{full}' is not a directory"));
+        }
+        options.python_home = Some(full);
+    }
+    let mut dirs = Vec::new();
+    for dir in &options.python_path {
+        dirs.push(
+            cmd.server_root_relative(dir)
+                .ok_or_else(|| format!("{name}: python-path={dir} is not a usable path"))?,
+        );
+    }
+    options.python_path = dirs;
+    daemon_dispatch::note_daemon(&options.name, options.call_timeout);
+    auth_daemons::define(options, cmd.directive_location())
+}
+
 fn allow_override(mut cmd: Cmd, _dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
     let allow = parse_flag(cmd, args)?;
     if allow {
@@ -272,24 +316,24 @@ fn reflect_auth_type_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> R
 }
 
 /// The directives, as httpd's `cmds` table.
-pub static COMMANDS: CommandTable<17> = CommandTable([
+pub static COMMANDS: CommandTable<18> = CommandTable([
     raw_entry(
         c"WSGIAuthUserScript",
         auth_user_script,
         ffi::OR_AUTHCFG,
-        c"path to a Python script defining check_password and/or get_realm_hash, [application-group=NAME]",
+        c"path to a Python script defining check_password and/or get_realm_hash, [application-group=NAME] [process-group=NAME]",
     ),
     raw_entry(
         c"WSGIAuthGroupScript",
         auth_group_script,
         ffi::OR_AUTHCFG,
-        c"path to a Python script defining groups_for_user, [application-group=NAME]",
+        c"path to a Python script defining groups_for_user, [application-group=NAME] [process-group=NAME]",
     ),
     raw_entry(
         c"WSGIAccessScript",
         access_script,
         ffi::OR_AUTHCFG,
-        c"path to a Python script defining allow_access, [application-group=NAME]",
+        c"path to a Python script defining allow_access, [application-group=NAME] [process-group=NAME]",
     ),
     entry(
         c"WSGIScriptReloading",
@@ -329,6 +373,12 @@ pub static COMMANDS: CommandTable<17> = CommandTable([
     ),
     entry(c"WSGIPythonHome", python_home, ffi::RSRC_CONF, c"Python home or virtualenv directory"),
     entry(c"WSGIPythonPath", python_path, ffi::RSRC_CONF, c"extra sys.path directories, colon-separated"),
+    entry(
+        c"WSGIAuthDaemonProcess",
+        auth_daemon_process,
+        ffi::RSRC_CONF,
+        c"NAME [user=U] [group=G] [processes=N] [threads=T] [python-home=DIR] [python-path=DIR:DIR] [call-timeout=SECONDS]: a group of auth daemon processes scripts name with process-group=NAME",
+    ),
     entry(
         c"WSGIAuthAllowOverride",
         allow_override,

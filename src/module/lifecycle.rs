@@ -17,8 +17,10 @@ use crate::httpd::hook_order::HookOrder;
 use crate::httpd::hooks::{self, Order};
 use crate::httpd::log::Level;
 use crate::httpd::{mpm, Request, Server};
+use crate::module::auth_daemons;
 use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
+use crate::module::daemon_dispatch;
 use crate::module::script_readability;
 use crate::python::call_limit;
 use crate::python::runtime::{self, PythonSettings};
@@ -54,6 +56,16 @@ pub fn note_python_needed() {
     PYTHON_NEEDED.store(true, Ordering::Relaxed);
 }
 
+/// Whether the configuration being read names a script that runs in an
+/// auth daemon process (`process-group=`): those need no Python in the
+/// children. Reset and read as [`PYTHON_NEEDED`] is.
+static DAEMON_SCRIPTS: AtomicBool = AtomicBool::new(false);
+
+/// Called for a script directive with `process-group=`.
+pub fn note_daemon_script() {
+    DAEMON_SCRIPTS.store(true, Ordering::Relaxed);
+}
+
 /// `pre_config`: all `LoadModule` lines have run; fail start-up (and
 /// `apache2 -t`) when mod_python is loaded, and take the script
 /// directives over from mod_wsgi when it is.
@@ -64,10 +76,13 @@ impl hooks::PreConfig for PreConfigCheck {
 
     fn run(pconf: Pool) -> hooks::Status {
         PYTHON_NEEDED.store(false, Ordering::Relaxed);
+        DAEMON_SCRIPTS.store(false, Ordering::Relaxed);
+        daemon_dispatch::forget();
         // The first child of this start or restart logs Python's line at
         // notice, which every LogLevel shows; the others at info.
         first_claim::renew(pconf);
         script_readability::forget_scripts();
+        auth_daemons::forget();
         if beside_mod_wsgi::is_loaded(MOD_PYTHON) {
             slog!(
                 None,
@@ -136,9 +151,15 @@ impl hooks::ChildInit for StartPython {
                 Some(main),
                 Level::Info,
                 tags::PYTHON_NOT_NEEDED,
-                "Python not started in child {}: no WSGIAuthUserScript, WSGIAuthGroupScript or \
-                 WSGIAccessScript is configured and WSGIAuthAllowOverride is Off",
-                std::process::id()
+                "Python not started in child {}: {}",
+                std::process::id(),
+                if DAEMON_SCRIPTS.load(Ordering::Relaxed) {
+                    "every WSGIAuthUserScript, WSGIAuthGroupScript and WSGIAccessScript runs in \
+                     an auth daemon process (process-group=) and WSGIAuthAllowOverride is Off"
+                } else {
+                    "no WSGIAuthUserScript, WSGIAuthGroupScript or WSGIAccessScript is \
+                     configured and WSGIAuthAllowOverride is Off"
+                }
             );
             return;
         }
@@ -168,8 +189,14 @@ impl hooks::ChildInit for StartPython {
                 Level::Error,
                 tags::PYTHON_UNAVAILABLE,
                 "Python is not available in child {}: {message}; every request that needs a script \
-                 will be answered with an error",
-                std::process::id()
+                 will be answered with an error{}",
+                std::process::id(),
+                if DAEMON_SCRIPTS.load(Ordering::Relaxed) {
+                    " (scripts with process-group= run in their auth daemon processes and are \
+                     not affected)"
+                } else {
+                    ""
+                }
             ),
         }
         // Registered after mod_wsgi's child cleanups, so it runs before

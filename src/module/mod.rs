@@ -5,6 +5,9 @@
 //! `Require` lines bypass (docs/authorization.md#the-requireany-trap);
 //! `script_readability` and `auth_setup_check` the checks made once the
 //! whole configuration is read (docs/directives.md#configuration-checks);
+//! `auth_daemons` the daemon groups of `WSGIAuthDaemonProcess` and the
+//! scripts' `process-group=` (docs/auth-daemons.md), `daemon_dispatch`
+//! the calls of such scripts;
 //! `status` the live figures mod_status shows (docs/operations.md);
 //! `user_name` what `WSGIUserNameEncoding` makes Apache's user.
 //! Concerns reach httpd, APR and the C library only through the safe
@@ -14,6 +17,7 @@
 
 pub mod access;
 pub mod answer;
+pub mod auth_daemons;
 pub mod auth_setup_check;
 pub mod authn;
 pub mod authz_group;
@@ -21,6 +25,7 @@ pub mod basic_entry;
 pub mod beside_mod_wsgi;
 pub mod cache;
 pub mod config;
+pub mod daemon_dispatch;
 pub mod directives;
 pub mod lifecycle;
 pub mod reflect;

@@ -12,8 +12,11 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::cpython::objects;
+use authnz_core::environ_keys::write_header_environ_key;
+
+use crate::apr::Table;
 use crate::httpd::server_state;
-use crate::httpd::Request;
+use crate::httpd::{Request, Server};
 use crate::python::environ_template::{environ_for, Item};
 use crate::python::header_keys::HeaderKeys;
 use crate::python::request_objects::CallScope;
@@ -100,24 +103,75 @@ fn shared(py: Python<'_>) -> PyResult<&Shared> {
     })
 }
 
-/// Build the environ dict for one call.
-pub fn build_environ<'py>(
-    py: Python<'py>,
-    r: Request,
-    application_group: &str,
-    scope: &CallScope,
-) -> PyResult<Bound<'py, PyDict>> {
-    let shared = shared(py)?;
-    let mut items: Vec<Item<'_, 'py>> = Vec::with_capacity(REQUEST_KEYS.len() + 16);
+/// A key of `environ` as [`request_entries`] names it, before it is made
+/// a Python `str` (embedded) or text (a call sent to a daemon process).
+#[derive(Clone, Copy)]
+pub enum EntryKey<'a> {
+    /// `REQUEST_KEYS[i]`.
+    Request(usize),
+    Https,
+    ApplicationGroup,
+    ContentType,
+    ContentLength,
+    /// A request header's name: its key is `HTTP_*`, or none when the
+    /// header is not exposed (`authnz_core::environ_keys`).
+    Header(&'a [u8]),
+}
+
+impl EntryKey<'_> {
+    /// The key's text (`None`: a header that is not exposed); `scratch`
+    /// holds a header's key.
+    pub fn text(self, scratch: &mut Vec<u8>) -> Option<&[u8]> {
+        let fixed: &'static str = match self {
+            EntryKey::Request(i) => REQUEST_KEYS[i],
+            EntryKey::Https => "HTTPS",
+            EntryKey::ApplicationGroup => "mod_wsgi.application_group",
+            EntryKey::ContentType => "CONTENT_TYPE",
+            EntryKey::ContentLength => "CONTENT_LENGTH",
+            EntryKey::Header(name) => {
+                return write_header_environ_key(name, scratch).then_some(scratch.as_slice())
+            }
+        };
+        scratch.clear();
+        scratch.extend_from_slice(fixed.as_bytes());
+        Some(scratch.as_slice())
+    }
+}
+
+/// Values [`request_entries`] computes rather than borrows from the request.
+#[derive(Default)]
+pub struct EntryScratch {
+    port: [u8; 5],
+    client_port: [u8; 5],
+    remote_host: Option<String>,
+    server: Option<Server>,
+}
+
+/// The string entries of `environ` for request `r` in `application_group`,
+/// in order, handed to `push`: the same data feeds the embedded dict and a
+/// call sent to an auth daemon process. Repeated headers are joined as a
+/// proxy would join them; of repeated Content-Type or Content-Length
+/// headers the last counts. Names that differ only in case are one header.
+pub fn request_entries<'a>(
+    r: &'a Request,
+    headers_in: &'a Table,
+    application_group: &'a str,
+    scratch: &'a mut EntryScratch,
+    mut push: impl FnMut(EntryKey<'a>, Cow<'a, [u8]>),
+) {
+    let EntryScratch {
+        port,
+        client_port,
+        remote_host,
+        server,
+    } = scratch;
     let uri = r.uri();
     let path_info = r.path_info();
     let script_name = uri.strip_suffix(path_info).unwrap_or(uri);
-    let mut port_digits = [0u8; 5];
-    let mut client_port_digits = [0u8; 5];
-    let remote_host = r.remote_host_name();
-    let server = r.server();
+    *remote_host = r.remote_host_name();
+    let server = server.insert(r.server());
     // In the order of REQUEST_KEYS.
-    let request_values: [Option<&[u8]>; REQUEST_KEYS.len()] = [
+    let request_values: [Option<&'a [u8]>; REQUEST_KEYS.len()] = [
         Some(r.method()),
         Some(r.unparsed_uri()),
         Some(script_name),
@@ -125,75 +179,161 @@ pub fn build_environ<'py>(
         Some(r.args()),
         Some(r.protocol()),
         Some(r.server_name()),
-        Some(decimal(r.server_port(), &mut port_digits)),
+        Some(decimal(r.server_port(), port)),
         Some(r.local_ip()),
         Some(server.admin()),
         Some(r.signature()),
         Some(r.document_root()),
         Some(r.useragent_ip()),
-        Some(decimal(r.client_port(), &mut client_port_digits)),
+        Some(decimal(r.client_port(), client_port)),
         remote_host.as_deref().map(str::as_bytes),
     ];
-    for (key, value) in shared.keys.iter().zip(request_values) {
+    for (i, value) in request_values.into_iter().enumerate() {
         if let Some(value) = value {
-            items.push(Item {
-                key: key.bind(py).clone(),
-                bytes: Cow::Borrowed(value),
-            });
+            push(EntryKey::Request(i), Cow::Borrowed(value));
         }
     }
-    let key = |k: &Py<PyString>| k.bind(py).clone();
     if r.is_https() {
-        items.push(Item {
-            key: key(&shared.https),
-            bytes: Cow::Borrowed(b"on"),
-        });
+        push(EntryKey::Https, Cow::Borrowed(b"on"));
     }
-    items.push(Item {
-        key: key(&shared.application_group),
-        bytes: Cow::Borrowed(application_group.as_bytes()),
-    });
-    // Repeated headers are joined as a proxy would join them, in Rust,
-    // before anything reaches the dict; of repeated Content-Type or
-    // Content-Length headers the last counts. Names that differ only in
-    // case have the same key.
+    push(
+        EntryKey::ApplicationGroup,
+        Cow::Borrowed(application_group.as_bytes()),
+    );
     let mut content_type = None;
     let mut content_length = None;
-    // (header name, its item's index) of the headers taken so far.
-    let mut headers: Vec<(&[u8], usize)> = Vec::new();
-    let headers_in = r.headers_in();
-    for (name, value) in headers_in.iter() {
+    for (at, (name, value)) in headers_in.iter().enumerate() {
         if name.eq_ignore_ascii_case(b"content-type") {
             content_type = Some(value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
             content_length = Some(value);
-        } else if let Some(&(_, at)) = headers
+        } else if !headers_in
             .iter()
-            .find(|(seen, _)| seen.eq_ignore_ascii_case(name))
+            .take(at)
+            .any(|(seen, _)| seen.eq_ignore_ascii_case(name))
         {
-            let joined = items[at].bytes.to_mut();
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(value);
-        } else if let Some(key) = shared.header_keys.key(py, name) {
-            headers.push((name, items.len()));
-            items.push(Item {
-                key,
-                bytes: Cow::Borrowed(value),
-            });
+            // The first of its name: joined with the later ones.
+            let mut joined = Cow::Borrowed(value);
+            for (_, more) in headers_in
+                .iter()
+                .skip(at + 1)
+                .filter(|(later, _)| later.eq_ignore_ascii_case(name))
+            {
+                let joined = joined.to_mut();
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(more);
+            }
+            push(EntryKey::Header(name), joined);
         }
     }
-    for (k, value) in [
-        (&shared.content_type, content_type),
-        (&shared.content_length, content_length),
-    ] {
-        if let Some(value) = value {
-            items.push(Item {
-                key: key(k),
-                bytes: Cow::Borrowed(value),
-            });
+    if let Some(value) = content_type {
+        push(EntryKey::ContentType, Cow::Borrowed(value));
+    }
+    if let Some(value) = content_length {
+        push(EntryKey::ContentLength, Cow::Borrowed(value));
+    }
+}
+
+/// The string entries of `environ` for `r` as text keys and value bytes,
+/// for a call sent to an auth daemon process.
+pub fn request_entry_list(r: Request, application_group: &str) -> Vec<(String, Vec<u8>)> {
+    let headers_in = r.headers_in();
+    let mut scratch = EntryScratch::default();
+    let mut key = Vec::new();
+    let mut entries = Vec::with_capacity(REQUEST_KEYS.len() + 16);
+    request_entries(
+        &r,
+        &headers_in,
+        application_group,
+        &mut scratch,
+        |k, value| {
+            if let Some(text) = k.text(&mut key) {
+                // Keys are ASCII (fixed names, or `HTTP_` and letters, digits, `_`).
+                entries.push((
+                    String::from_utf8_lossy(text).into_owned(),
+                    value.into_owned(),
+                ));
+            }
+        },
+    );
+    entries
+}
+
+/// Build the environ dict for one call: from the request (embedded), or
+/// from the entries an Apache child sent (in an auth daemon process).
+pub fn build_environ<'py>(
+    py: Python<'py>,
+    source: EnvironSource<'_>,
+    scope: &CallScope,
+) -> PyResult<Bound<'py, PyDict>> {
+    let shared = shared(py)?;
+    match source {
+        EnvironSource::Request(r, application_group) => {
+            let headers_in = r.headers_in();
+            let mut scratch = EntryScratch::default();
+            let mut items: Vec<Item<'_, 'py>> = Vec::with_capacity(REQUEST_KEYS.len() + 16);
+            let key = |k: &Py<PyString>| k.bind(py).clone();
+            request_entries(
+                &r,
+                &headers_in,
+                application_group,
+                &mut scratch,
+                |k, bytes| {
+                    let key = match k {
+                        EntryKey::Request(i) => key(&shared.keys[i]),
+                        EntryKey::Https => key(&shared.https),
+                        EntryKey::ApplicationGroup => key(&shared.application_group),
+                        EntryKey::ContentType => key(&shared.content_type),
+                        EntryKey::ContentLength => key(&shared.content_length),
+                        EntryKey::Header(name) => match shared.header_keys.key(py, name) {
+                            Some(key) => key,
+                            None => return,
+                        },
+                    };
+                    items.push(Item { key, bytes });
+                },
+            );
+            finish(py, shared, &items, scope)
+        }
+        EnvironSource::Entries {
+            entries,
+            process_group,
+        } => {
+            let items: Vec<Item<'_, 'py>> = entries
+                .iter()
+                .map(|(k, v)| Item {
+                    key: shared.header_keys.key_for_text(py, k.as_bytes()),
+                    bytes: Cow::Borrowed(v.as_slice()),
+                })
+                .collect();
+            let env = finish(py, shared, &items, scope)?;
+            // Set in the copy only: the thread's dict keeps the base's "".
+            env.set_item("mod_wsgi.process_group", process_group)?;
+            Ok(env)
         }
     }
-    let env = environ_for(py, shared.base.bind(py), &items, |bytes| {
+}
+
+/// Where a call's environ comes from.
+#[derive(Clone, Copy)]
+pub enum EnvironSource<'a> {
+    /// The request, in the application group (expanded) named.
+    Request(Request, &'a str),
+    /// The entries an Apache child sent with a call to a daemon process,
+    /// and the name of the daemon group (`mod_wsgi.process_group`).
+    Entries {
+        entries: &'a [(String, Vec<u8>)],
+        process_group: &'a str,
+    },
+}
+
+fn finish<'py>(
+    py: Python<'py>,
+    shared: &Shared,
+    items: &[Item<'_, 'py>],
+    scope: &CallScope,
+) -> PyResult<Bound<'py, PyDict>> {
+    let env = environ_for(py, shared.base.bind(py), items, |bytes| {
         objects::latin1_str(py, bytes)
     })?;
     env.set_item(shared.errors.bind(py), scope.errors(py))?;

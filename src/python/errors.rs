@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTraceback};
 
 use crate::httpd::log::Level;
-use crate::httpd::Request;
-use crate::rlog;
+use crate::python::log_sink::LogSink;
+use crate::sink_log;
 
 /// The type name of an unexpected result, for a log line that must not echo
 /// the value itself (it may be a password or a realm hash).
@@ -62,9 +62,9 @@ fn format_traceback(tb: &Bound<'_, PyTraceback>) -> PyResult<Vec<String>> {
         .collect())
 }
 
-/// Log `summary: ExceptionType: message` and the traceback against `r`.
-pub fn log_exception(py: Python<'_>, r: &Request, tag: u16, summary: &str, err: &PyErr) {
-    log_exception_hiding(py, r, tag, summary, err, None);
+/// Log `summary: ExceptionType: message` and the traceback to `log`.
+pub fn log_exception(py: Python<'_>, log: LogSink, tag: u16, summary: &str, err: &PyErr) {
+    log_exception_hiding(py, log, tag, summary, err, None);
 }
 
 /// As [`log_exception`], with the exception's message withheld when it
@@ -72,7 +72,7 @@ pub fn log_exception(py: Python<'_>, r: &Request, tag: u16, summary: &str, err: 
 /// the `repr()` of it as `str` and as encoded bytes).
 pub fn log_exception_hiding(
     py: Python<'_>,
-    r: &Request,
+    log: LogSink,
     tag: u16,
     summary: &str,
     err: &PyErr,
@@ -85,9 +85,9 @@ pub fn log_exception_hiding(
     } else {
         message
     };
-    rlog!(r, Level::Error, tag, "{summary}: {shown}");
+    sink_log!(log, Level::Error, tag, "{summary}: {shown}");
     for line in traceback_lines(py, err) {
-        rlog!(r, Level::Error, tag, "  {line}");
+        sink_log!(log, Level::Error, tag, "  {line}");
     }
 }
 

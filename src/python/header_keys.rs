@@ -103,7 +103,8 @@ impl HeaderKeys {
         })
     }
 
-    fn key_for_text<'py>(&self, py: Python<'py>, text: &[u8]) -> Bound<'py, PyString> {
+    /// The `str` of key text `text` (ASCII).
+    pub fn key_for_text<'py>(&self, py: Python<'py>, text: &[u8]) -> Bound<'py, PyString> {
         let kept = RECENT.with(|recent| {
             recent
                 .borrow()
@@ -135,7 +136,7 @@ impl HeaderKeys {
         if let Some(known) = lock().get(text) {
             return known.bind(py).clone();
         }
-        let key = PyString::new(py, std::str::from_utf8(text).expect("keys are ASCII"));
+        let key = PyString::new(py, &String::from_utf8_lossy(text));
         let mut known = lock();
         if known.len() < REMEMBERED_MAX {
             // Another thread may have stored this text meanwhile: keep its

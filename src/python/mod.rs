@@ -9,11 +9,14 @@
 
 pub mod call;
 pub mod call_limit;
+pub mod daemon_side;
 pub mod environ;
 pub mod environ_template;
 pub mod errors;
 pub mod header_keys;
+pub mod log_sink;
 pub mod request_objects;
+pub mod results;
 pub mod runtime;
 pub mod scripts;
 pub mod std_streams;

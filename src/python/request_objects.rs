@@ -23,12 +23,15 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::cpython::objects;
 use crate::httpd::log::Level;
 use crate::httpd::request_slot::RequestSlot;
 use crate::httpd::Request;
+use crate::python::log_sink::LogSink;
 use crate::python::std_streams::{self, StdName};
-use crate::{rlog, slog};
+use crate::{sink_log, slog};
 
 /// A text stream whose lines go to the error log: `environ['wsgi.errors']`
 /// of one call, and (`std_streams`) the interpreter's `sys.stdout` and
@@ -40,10 +43,102 @@ pub struct ErrorStream {
     pending: Mutex<LineBuffer>,
 }
 
+/// What a call's objects are bound to while the call runs: the request
+/// (embedded), or, in an auth daemon process, the call's captured lines
+/// and what the Apache child sent of the request (`mod_ssl`'s answers).
+pub enum CallTarget {
+    Request(RequestSlot),
+    Captured {
+        attached: AtomicBool,
+        https: AtomicBool,
+        /// `SSL_*` variables the child sent (name, value).
+        ssl_vars: Mutex<Vec<(String, String)>>,
+    },
+}
+
+/// What a call is made for: see [`CallTarget`].
+#[derive(Clone, Copy)]
+pub enum Binding<'a> {
+    Request(Request),
+    /// A call in an auth daemon process: whether the request came over
+    /// TLS, and the `SSL_*` variables the child sent.
+    Captured {
+        https: bool,
+        ssl_vars: &'a [(String, String)],
+    },
+}
+
+impl Binding<'_> {
+    /// Where the call's lines go.
+    pub fn log(self) -> LogSink {
+        match self {
+            Binding::Request(r) => LogSink::Request(r),
+            Binding::Captured { .. } => LogSink::Captured,
+        }
+    }
+}
+
+impl CallTarget {
+    fn new(binding: Binding<'_>) -> CallTarget {
+        match binding {
+            Binding::Request(r) => CallTarget::Request(RequestSlot::new(r)),
+            Binding::Captured { https, ssl_vars } => CallTarget::Captured {
+                attached: AtomicBool::new(true),
+                https: AtomicBool::new(https),
+                ssl_vars: Mutex::new(ssl_vars.to_vec()),
+            },
+        }
+    }
+
+    /// Bind to `binding`; false when it is of the other kind.
+    fn attach(&self, binding: Binding<'_>) -> bool {
+        match (self, binding) {
+            (CallTarget::Request(slot), Binding::Request(r)) => {
+                slot.set(r);
+                true
+            }
+            (
+                CallTarget::Captured {
+                    attached,
+                    https: h,
+                    ssl_vars: v,
+                },
+                Binding::Captured { https, ssl_vars },
+            ) => {
+                h.store(https, Ordering::Relaxed);
+                let mut vars = v.lock().unwrap_or_else(|e| e.into_inner());
+                vars.clear();
+                vars.extend_from_slice(ssl_vars);
+                attached.store(true, Ordering::Release);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn detach(&self) {
+        match self {
+            CallTarget::Request(slot) => slot.clear(),
+            CallTarget::Captured { attached, .. } => attached.store(false, Ordering::Release),
+        }
+    }
+
+    /// Where a line goes now: `None` once the call is over.
+    fn log(&self) -> Option<LogSink> {
+        match self {
+            CallTarget::Request(slot) => slot.get().map(LogSink::Request),
+            CallTarget::Captured { attached, .. } => attached
+                .load(Ordering::Acquire)
+                .then_some(LogSink::Captured),
+        }
+    }
+}
+
 /// Where an [`ErrorStream`]'s lines go.
 enum Sink {
-    /// `wsgi.errors`: the call's request while it runs, the server after.
-    Call(RequestSlot),
+    /// `wsgi.errors`: the call's request (or captured lines) while it
+    /// runs, the server after.
+    Call(CallTarget),
     /// `sys.stdout` / `sys.stderr`: the call running on the writing thread,
     /// if any (`std_streams` keeps its partial lines); otherwise the
     /// stream another embedder had installed (`previous`), or the server's
@@ -67,8 +162,8 @@ impl ErrorStream {
     /// One line to the log, for text that no call on this thread holds.
     fn emit(&self, line: &str) {
         match &self.sink {
-            Sink::Call(request) => match request.get() {
-                Some(r) => rlog!(&r, Level::Error, tags::SCRIPT_OUTPUT, "{line}"),
+            Sink::Call(target) => match target.log() {
+                Some(log) => sink_log!(log, Level::Error, tags::SCRIPT_OUTPUT, "{line}"),
                 None => slog!(None, Level::Error, tags::SCRIPT_OUTPUT, "{line}"),
             },
             Sink::Std { name, .. } => slog!(None, Level::Error, name.tag(), "{line}"),
@@ -92,8 +187,8 @@ impl ErrorStream {
         }
     }
 
-    /// The request binding of `wsgi.errors` (none for the std streams).
-    fn call_request(&self) -> Option<&RequestSlot> {
+    /// The binding of `wsgi.errors` (none for the std streams).
+    fn call_target(&self) -> Option<&CallTarget> {
         match &self.sink {
             Sink::Call(request) => Some(request),
             Sink::Std { .. } => None,
@@ -207,7 +302,7 @@ impl ErrorStream {
 /// `environ['mod_ssl.is_https']` and `environ['mod_ssl.var_lookup']`.
 #[pyclass(module = "authnz_wsgi", frozen)]
 pub struct SslLookup {
-    request: RequestSlot,
+    target: CallTarget,
     /// true: `var_lookup(name)`; false: `is_https()`.
     var_lookup: bool,
 }
@@ -216,18 +311,33 @@ pub struct SslLookup {
 impl SslLookup {
     #[pyo3(signature = (*args))]
     fn __call__(&self, py: Python<'_>, args: Vec<String>) -> PyResult<Py<PyAny>> {
-        let r = self.request.get().ok_or_else(|| {
-            PyRuntimeError::new_err("mod_ssl callables are only valid during the call")
-        })?;
+        if self.target.log().is_none() {
+            return Err(PyRuntimeError::new_err(
+                "mod_ssl callables are only valid during the call",
+            ));
+        }
         if self.var_lookup {
             let [name] = args.as_slice() else {
                 return Err(PyRuntimeError::new_err(
                     "var_lookup(name) takes one argument",
                 ));
             };
-            Ok(r.ssl_var(name).into_pyobject(py)?.unbind())
+            let value = match &self.target {
+                CallTarget::Request(slot) => slot.get().and_then(|r| r.ssl_var(name)),
+                CallTarget::Captured { ssl_vars, .. } => ssl_vars
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone()),
+            };
+            Ok(value.into_pyobject(py)?.unbind())
         } else {
-            Ok(pyo3::types::PyBool::new(py, r.is_https())
+            let https = match &self.target {
+                CallTarget::Request(slot) => slot.get().is_some_and(|r| r.is_https()),
+                CallTarget::Captured { https, .. } => https.load(Ordering::Relaxed),
+            };
+            Ok(pyo3::types::PyBool::new(py, https)
                 .to_owned()
                 .into_any()
                 .unbind())
@@ -255,12 +365,12 @@ thread_local! {
 }
 
 impl Objects {
-    fn new(py: Python<'_>, r: Request) -> PyResult<Objects> {
+    fn new(py: Python<'_>, binding: Binding<'_>) -> PyResult<Objects> {
         let ssl = |var_lookup| {
             Py::new(
                 py,
                 SslLookup {
-                    request: RequestSlot::new(r),
+                    target: CallTarget::new(binding),
                     var_lookup,
                 },
             )
@@ -269,7 +379,7 @@ impl Objects {
             errors: Py::new(
                 py,
                 ErrorStream {
-                    sink: Sink::Call(RequestSlot::new(r)),
+                    sink: Sink::Call(CallTarget::new(binding)),
                     pending: Mutex::new(LineBuffer::new()),
                 },
             )?,
@@ -278,12 +388,15 @@ impl Objects {
         })
     }
 
-    fn attach(&self, r: Request) {
-        if let Some(request) = self.errors.get().call_request() {
-            request.set(r);
-        }
-        self.is_https.get().request.set(r);
-        self.var_lookup.get().request.set(r);
+    /// Bind the objects to `binding`; false when they were made for the
+    /// other kind of call (they stay detached then).
+    fn attach(&self, binding: Binding<'_>) -> bool {
+        self.errors
+            .get()
+            .call_target()
+            .is_some_and(|t| t.attach(binding))
+            && self.is_https.get().target.attach(binding)
+            && self.var_lookup.get().target.attach(binding)
     }
 
     /// Flush what `wsgi.errors` holds and detach all three. The Py handles
@@ -291,11 +404,11 @@ impl Objects {
     /// GIL is needed to clear the atomics.
     fn detach(&self) {
         self.errors.get().flush_pending();
-        if let Some(request) = self.errors.get().call_request() {
-            request.clear();
+        if let Some(target) = self.errors.get().call_target() {
+            target.detach();
         }
-        self.is_https.get().request.clear();
-        self.var_lookup.get().request.clear();
+        self.is_https.get().target.detach();
+        self.var_lookup.get().target.detach();
     }
 
     /// Whether the scope holds the only reference to each object. `py`
@@ -308,14 +421,11 @@ impl Objects {
 }
 
 impl CallScope {
-    pub fn new(py: Python<'_>, r: Request) -> PyResult<CallScope> {
+    pub fn new(py: Python<'_>, binding: Binding<'_>) -> PyResult<CallScope> {
         let idle = IDLE.with(|idle| idle.borrow_mut().take());
         let objects = match idle {
-            Some(objects) => {
-                objects.attach(r);
-                objects
-            }
-            None => Objects::new(py, r)?,
+            Some(objects) if objects.attach(binding) => objects,
+            _ => Objects::new(py, binding)?,
         };
         Ok(CallScope {
             objects: Some(objects),

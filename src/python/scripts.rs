@@ -25,10 +25,10 @@ use pyo3::sync::MutexExt;
 use pyo3::types::{PyModule, PyString};
 
 use crate::httpd::log::Level;
-use crate::httpd::Request;
 use crate::python::errors::{describe, log_exception};
+use crate::python::log_sink::LogSink;
 use crate::python::std_streams;
-use crate::rlog;
+use crate::sink_log;
 
 /// How often a script's modification time is looked at.
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -187,15 +187,15 @@ pub fn group_label(group: &str) -> &str {
 /// The callable `function` of the script at `path` in `application_group`.
 pub fn function<'py>(
     py: Python<'py>,
-    r: &Request,
+    log: LogSink,
     path: &str,
     application_group: &str,
     function: &'static str,
     reloading: bool,
 ) -> Result<Bound<'py, PyAny>, ScriptUnavailable> {
     let Ok(entry) = entry_for(py, path, application_group) else {
-        rlog!(
-            r,
+        sink_log!(
+            log,
             Level::Error,
             tags::TOO_MANY_APPLICATION_GROUPS,
             "script '{}' already runs in {MAX_GROUPS_PER_SCRIPT} application groups in this \
@@ -212,7 +212,7 @@ pub fn function<'py>(
         .state
         .lock_py_attached(py)
         .unwrap_or_else(|e| e.into_inner());
-    refresh(py, r, key, &mut state, reloading)?;
+    refresh(py, log, key, &mut state, reloading)?;
     let Some(loaded) = state.loaded.as_mut() else {
         return Err(ScriptUnavailable);
     };
@@ -226,16 +226,16 @@ pub fn function<'py>(
                 "is not defined"
             };
             if loaded.reported_missing.insert(function) {
-                rlog!(
-                    r,
+                sink_log!(
+                    log,
                     Level::Error,
                     tags::FUNCTION_MISSING,
                     "script '{}' loaded, but {function} {what} in it",
                     key.path
                 );
             } else {
-                rlog!(
-                    r,
+                sink_log!(
+                    log,
                     Level::Error,
                     tags::FUNCTION_MISSING,
                     "script '{}' cannot answer: {function} {what} in it",
@@ -262,7 +262,7 @@ fn function_name<'py>(py: Python<'py>, function: &'static str) -> Bound<'py, PyS
 /// Load, re-load or keep the script, according to its mtime and the last check.
 fn refresh(
     py: Python<'_>,
-    r: &Request,
+    log: LogSink,
     key: &ScriptKey,
     state: &mut ScriptState,
     reloading: bool,
@@ -275,8 +275,8 @@ fn refresh(
         return Ok(());
     }
     if state.failed && recently_checked {
-        rlog!(
-            r,
+        sink_log!(
+            log,
             Level::Error,
             tags::SCRIPT_STILL_FAILING,
             "script '{}' cannot be used: {} (tried again at most once a second)",
@@ -290,8 +290,8 @@ fn refresh(
         Ok(mtime) => mtime,
         Err(e) => {
             state.fail(format!("cannot access it: {e}"), None);
-            rlog!(
-                r,
+            sink_log!(
+                log,
                 Level::Error,
                 tags::SCRIPT_UNREADABLE,
                 "cannot access script '{}': {e}",
@@ -306,8 +306,8 @@ fn refresh(
     let reloading_existing = state.loaded.is_some();
     match load(py, key) {
         Ok(module) => {
-            rlog!(
-                r,
+            sink_log!(
+                log,
                 Level::Info,
                 tags::SCRIPT_LOADED,
                 "{} script '{}' (application group '{}')",
@@ -333,8 +333,8 @@ fn refresh(
             if state.fails_again(&reason, mtime) {
                 // The same failure of the same file: its traceback is in
                 // the log already.
-                rlog!(
-                    r,
+                sink_log!(
+                    log,
                     Level::Error,
                     tags::SCRIPT_STILL_FAILING,
                     "script '{}' cannot be used: it still fails to load: {reason}",
@@ -343,7 +343,7 @@ fn refresh(
             } else {
                 log_exception(
                     py,
-                    r,
+                    log,
                     tags::SCRIPT_LOAD_FAILED,
                     &format!("cannot load script '{}'", key.path),
                     &err,
@@ -354,8 +354,8 @@ fn refresh(
         }
         Err(LoadError::Io(message)) => {
             state.fail(format!("cannot load it: {message}"), Some(mtime));
-            rlog!(
-                r,
+            sink_log!(
+                log,
                 Level::Error,
                 tags::SCRIPT_LOAD_FAILED,
                 "cannot load script '{}': {message}",

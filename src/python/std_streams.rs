@@ -29,10 +29,10 @@ use pyo3::prelude::*;
 use pyo3::sync::OnceLockExt;
 
 use crate::httpd::log::Level;
-use crate::httpd::Request;
 use crate::python::errors::describe;
+use crate::python::log_sink::LogSink;
 use crate::python::request_objects::ErrorStream;
-use crate::{rlog, slog};
+use crate::{sink_log, slog};
 
 /// Which of the two streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl StdName {
 
 /// What the call running on this thread has printed and not yet logged.
 struct CallOutput {
-    request: Request,
+    log: LogSink,
     stdout: LineBuffer,
     stderr: LineBuffer,
 }
@@ -104,11 +104,11 @@ thread_local! {
 pub struct CallOutputScope(());
 
 impl CallOutputScope {
-    pub fn begin(r: Request) -> CallOutputScope {
+    pub fn begin(log: LogSink) -> CallOutputScope {
         CALL.with(|call| {
             if let Ok(mut call) = call.try_borrow_mut() {
                 *call = Some(CallOutput {
-                    request: r,
+                    log,
                     stdout: LineBuffer::new(),
                     stderr: LineBuffer::new(),
                 });
@@ -124,7 +124,7 @@ impl Drop for CallOutputScope {
         if let Some(mut output) = finished {
             for name in StdName::BOTH {
                 if let Some(line) = output.buffer(name).take_partial() {
-                    rlog!(&output.request, Level::Error, name.tag(), "{line}");
+                    sink_log!(output.log, Level::Error, name.tag(), "{line}");
                 }
             }
         }
@@ -141,9 +141,9 @@ pub(crate) fn write_in_call(name: StdName, text: &str) -> bool {
         let Some(output) = call.as_mut() else {
             return false;
         };
-        let request = output.request;
+        let log = output.log;
         output.buffer(name).push(text, |line| {
-            rlog!(&request, Level::Error, name.tag(), "{line}")
+            sink_log!(log, Level::Error, name.tag(), "{line}")
         });
         true
     })
@@ -159,7 +159,7 @@ pub(crate) fn flush_in_call(name: StdName) -> bool {
             return false;
         };
         if let Some(line) = output.buffer(name).take_partial() {
-            rlog!(&output.request, Level::Error, name.tag(), "{line}");
+            sink_log!(output.log, Level::Error, name.tag(), "{line}");
         }
         true
     })

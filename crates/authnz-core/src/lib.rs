@@ -11,7 +11,9 @@
 //! the module's directives lack `AuthType`, a provider or a group script (`auth_setup`);
 //! the counters, call-time histogram and `?auto` keys of the live figures
 //! mod_status shows (`live_figures`, docs/operations.md);
-//! which bytes become Apache's user under `WSGIUserNameEncoding` (`user_name_encoding`).
+//! which bytes become Apache's user under `WSGIUserNameEncoding` (`user_name_encoding`);
+//! the auth daemons' options, frames, reused connections and supervision rules (`daemon_options`,
+//! `daemon_frame`, `daemon_connection`, `daemon_supervision`, docs/auth-daemons.md).
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,10 @@ pub mod auth_cache;
 pub mod auth_setup;
 pub mod basic_entry_hash;
 pub mod credentials;
+pub mod daemon_connection;
+pub mod daemon_frame;
+pub mod daemon_options;
+pub mod daemon_supervision;
 pub mod environ_keys;
 pub mod environ_reuse;
 pub mod group_set;

@@ -129,7 +129,7 @@ registry! {
         "The user named by the response became Apache's user (debug).",
         "None.";
     PYTHON_NOT_NEEDED = 58, 1,
-        "No script directive is configured: Python is not started in this child (info).",
+        "No script runs in the Apache children (none is configured, or every one runs in an auth daemon process with process-group=): Python is not started in this child (info).",
         "None.";
     NO_ACCESS_SCRIPT = 60, 1,
         "WSGIAccessScript is missing where the access check or Require wsgi-host needs it.",
@@ -239,6 +239,69 @@ registry! {
     RE_ENCODED_NOT_SOCACHED = 111, 1,
         "Under WSGIUserNameEncoding utf-8, a login whose name the client did not send as UTF-8 is not handed to mod_authn_socache, which would answer it later under the bytes the client sent (debug).",
         "None: such logins are answered by the wsgi provider (and WSGIAuthCacheTimeout) each time.";
+    DAEMON_GROUP_UNKNOWN = 112, 1,
+        "A script directive's process-group= names no WSGIAuthDaemonProcess of the server; start-up stops (apache2 -t fails).",
+        "Define the daemon group with WSGIAuthDaemonProcess NAME (main server or a virtual host), or correct the name.";
+    DAEMON_ACCOUNT_REFUSED = 113, 1,
+        "A WSGIAuthDaemonProcess would run as root, or its user= or group= is not an account of the system; start-up stops.",
+        "Give user= (and group=) an unprivileged account that exists; daemon processes never run as root.";
+    DAEMON_SOCKET_PATH_TOO_LONG = 114, 1,
+        "The Unix socket path of a daemon group would be longer than the 107 bytes a socket path may have; start-up stops.",
+        "Set DefaultRuntimeDir to a shorter directory, or give the daemon group a shorter name.";
+    DAEMON_UNREACHABLE = 116, 2,
+        "An Apache child could not reach its auth daemon group: the socket refused the connection, or no daemon process took it within 5 s (none is running: starting, restarting after it ended, or unable to start); the request is answered 500.",
+        "Read the daemon group's earlier lines (AUTHNZ_WSGI0121, AUTHNZ_WSGI0124): a daemon that cannot start, or that crashes, is restarted with back-off.";
+    DAEMON_NO_ANSWER = 117, 1,
+        "An auth daemon gave no answer within the call's time limit and a grace of 0.8 s; the request is answered 500 and the daemon process ends itself and is replaced.",
+        "Make the script faster, or raise call-timeout= (or WSGIScriptTimeout); the daemon's line AUTHNZ_WSGI0125 names the call.";
+    DAEMON_CONNECTION_LOST = 118, 1,
+        "An auth daemon closed the connection before it answered: the daemon process died during the call (a crash in C code such as a segmentation fault, or it was killed); the request is answered 500.",
+        "Look for the daemon's exit line (AUTHNZ_WSGI0121) and fix the script or the C extension that crashed it; the daemon is replaced.";
+    DAEMON_STARTED = 120, 1,
+        "Apache's parent started a process of an auth daemon group: its pid, uid and gid, and the back-off it waits when it replaces one that ended (info).",
+        "None.";
+    DAEMON_PROCESS_ENDED = 121, 1,
+        "A process of an auth daemon group ended while Apache runs (a crash, the watchdog after an overrun, a failed start-up); another is started after a back-off of 0.1 s doubling to 10 s.",
+        "Read the lines before it: httpd's exit signal line for a crash, AUTHNZ_WSGI0125 for an overrun, AUTHNZ_WSGI0124 for a process that could not start.";
+    DAEMON_FORK_FAILED = 122, 1,
+        "Apache's parent could not fork a process of an auth daemon group; its calls wait for the others (or fail).",
+        "Check the system's process and memory limits.";
+    DAEMON_SOCKET_FAILED = 123, 1,
+        "The Unix socket of an auth daemon group could not be made (bound, given its mode and owner, put in place); start-up stops.",
+        "Check that DefaultRuntimeDir exists and is writable by root, and that no other file has the socket's name.";
+    DAEMON_SETUP_FAILED = 124, 2,
+        "A daemon process could not become its group's account, or Python could not start in it; it ends and is started again with back-off.",
+        "Read the reason: an account that cannot be used, a python-home= that is no Python home or a virtualenv of another version.";
+    DAEMON_CALL_OVERRAN = 125, 1,
+        "A call in an auth daemon ran past its time limit and 0.5 s (a script stuck in C code, which Python's time limit cannot stop); the daemon process ended itself and is replaced.",
+        "Make the script faster or raise call-timeout=; the Apache child has answered that request 500.";
+    DAEMON_FRAME_REFUSED = 126, 1,
+        "A connection to an auth daemon came from another account than Apache's User or root, or sent something that is not a well-formed request (wrong version, oversized, garbage, or a frame that stopped half-way for 10 s); that connection was closed, the others are served.",
+        "Only Apache's children (and root) can connect: find what else connected to the socket.";
+    DAEMON_REPLY_TOO_LARGE = 127, 1,
+        "An auth daemon's answer could not be encoded (too many groups or too long a text); the call failed (500).",
+        "Return fewer or shorter groups from groups_for_user.";
+    DAEMON_GROUP_STOPPED = 128, 1,
+        "The processes of an auth daemon group were stopped for a stop or a restart, and how long it took; at a graceful restart they finish their calls first (info).",
+        "None; if processes had to be killed after the wait, look for calls without a time limit.";
+    DAEMON_CALL_MADE_AGAIN = 129, 1,
+        "A call reached a daemon process that was ending because another call in it overran its time limit (holding the GIL); it was made again, once, in another process of the group (debug).",
+        "None; the overrunning call is named by AUTHNZ_WSGI0125.";
+    DAEMON_REPLY_REFUSED = 119, 1,
+        "An auth daemon's reply was malformed, answered another request, or the socket failed; the request is answered 500 and the connection is dropped.",
+        "A bug or a daemon of another build: restart Apache so that children and daemons come from one build.";
+    DAEMON_LINES_DROPPED = 130, 1,
+        "A call in an auth daemon process logged more lines than one reply carries (1024); the rest were not sent to the Apache child.",
+        "Make the script log less per call (a loop printing, a very long traceback).";
+    DAEMON_CALL_PANICKED = 131, 1,
+        "An internal error (a Rust panic) in an auth daemon process while it answered a call; the call is answered as an error (500).",
+        "A bug: report it with the line and the daemon process's own lines around it.";
+    DAEMON_BAD_CALL = 132, 1,
+        "An auth daemon process was sent a call it cannot make (wrong number of arguments); answered as an error.",
+        "A bug, or an Apache child and a daemon process of different builds: restart Apache.";
+    DAEMON_REPLY_MISMATCH = 133, 1,
+        "An auth daemon process answered a call with an answer of another function (a group list for check_password, say); the request is answered 500.",
+        "A bug, or an Apache child and a daemon process of different builds: restart Apache.";
 }
 
 /// The tag with this number.

@@ -6,14 +6,17 @@
 //! `application-group="%{GLOBAL}"` and `application-group="two words"`
 //! work as they do under mod_wsgi.
 //!
-//! The only option is `application-group=`. For auth scripts mod_wsgi
+//! The options are `application-group=` and `process-group=` (the
+//! `WSGIAuthDaemonProcess` group the script runs in, docs/auth-daemons.md;
+//! whether that group exists is checked once the whole configuration is
+//! read). For auth scripts mod_wsgi
 //! expands `%{GLOBAL}`, `%{SERVER}` and `%{HOST}` only (its
 //! `wsgi_server_group`); `%{RESOURCE}` and `%{ENV:NAME}`, which it expands
 //! for `WSGIApplicationGroup`, are kept there as the literal group name, so
 //! they are kept literally here too: one fixed group that neither the URL
 //! nor a request variable (which `SetEnvIf` may take from a request header)
-//! can choose. Any other option, `process-group=` included, is a
-//! configuration error whose message says what to write instead.
+//! can choose. Any other option is a configuration error whose message
+//! says what to write instead.
 
 use crate::require_words::getword_conf;
 
@@ -70,6 +73,9 @@ impl ApplicationGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptOptions {
     pub application_group: ApplicationGroup,
+    /// `process-group=NAME`: run in that auth daemon group; `None`: in the
+    /// Apache child (embedded).
+    pub process_group: Option<String>,
 }
 
 /// A script directive's path (as written, not yet made absolute) and options.
@@ -87,16 +93,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Why an option other than `application-group=` is refused, and what to
-/// write instead.
+/// Why an option other than `application-group=` and `process-group=` is
+/// refused, and what to write instead.
 fn refuse_option(name: &str) -> String {
     match name {
-        "process-group" => {
-            "option 'process-group' is not supported: the script runs in the Apache \
-             child process that serves the request (mod_wsgi, too, runs auth scripts there and \
-             never in a daemon process, and refuses this option); remove it"
-                .to_owned()
-        }
         "pass-authorization" => "unknown option 'pass-authorization': the script gets the \
              credentials as arguments (check_password(environ, user, password)); remove it"
             .to_owned(),
@@ -114,8 +114,12 @@ fn refuse_option(name: &str) -> String {
                 "unknown option '{n}': write application-group=NAME (lower case, with a hyphen)"
             )
         }
+        n if n.eq_ignore_ascii_case("process-group") || n.eq_ignore_ascii_case("process_group") => {
+            format!("unknown option '{n}': write process-group=NAME (lower case, with a hyphen)")
+        }
         n => format!(
-            "unknown option '{n}': the only option is application-group=NAME; remove '{n}='"
+            "unknown option '{n}': the options are application-group=NAME and \
+             process-group=NAME; remove '{n}='"
         ),
     }
 }
@@ -130,6 +134,7 @@ pub fn parse_script_directive(raw: &str) -> Result<ScriptDirective, String> {
     }
     let mut options = ScriptOptions {
         application_group: ApplicationGroup::Global,
+        process_group: None,
     };
     while !rest.is_empty() {
         let end = rest
@@ -149,6 +154,16 @@ pub fn parse_script_directive(raw: &str) -> Result<ScriptDirective, String> {
         match name.as_str() {
             "application-group" => {
                 options.application_group = ApplicationGroup::parse(&text(&value))?;
+            }
+            "process-group" => {
+                let value = text(&value);
+                if value.is_empty() || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(
+                        "process-group= needs the name of a WSGIAuthDaemonProcess (one word)"
+                            .to_owned(),
+                    );
+                }
+                options.process_group = Some(value);
             }
             other => return Err(refuse_option(other)),
         }
@@ -268,14 +283,14 @@ mod tests {
 
     #[test]
     fn bad_options_are_named_with_what_to_do() {
-        let err = parse_script_directive("a.py process-group=x").unwrap_err();
-        assert!(
-            err.contains("'process-group'") && err.contains("not supported"),
-            "{err}"
-        );
-        assert!(err.contains("remove it"), "{err}");
         let err = parse_script_directive("a.py colour=blue").unwrap_err();
         assert!(err.contains("unknown option 'colour'") && err.contains("application-group=NAME"));
+        let err = parse_script_directive("a.py Process-Group=x").unwrap_err();
+        assert!(err.contains("process-group=NAME"), "{err}");
+        for raw in ["a.py process-group=", "a.py process-group='a b'"] {
+            let err = parse_script_directive(raw).unwrap_err();
+            assert!(err.contains("WSGIAuthDaemonProcess"), "{raw}: {err}");
+        }
         let err = parse_script_directive("a.py Application-Group=x").unwrap_err();
         assert!(err.contains("lower case"), "{err}");
         let err = parse_script_directive("a.py pass-authorization=On").unwrap_err();
@@ -289,6 +304,16 @@ mod tests {
         );
         let err = parse_script_directive("a.py =x").unwrap_err();
         assert!(err.contains("malformed option '=x'"), "{err}");
+    }
+
+    #[test]
+    fn process_group_names_a_daemon_group() {
+        let parsed =
+            parse_script_directive("a.py process-group=auth application-group=%{SERVER}").unwrap();
+        assert_eq!(parsed.options.process_group.as_deref(), Some("auth"));
+        assert_eq!(parsed.options.application_group, ApplicationGroup::Server);
+        let parsed = parse_script_directive("a.py").unwrap();
+        assert_eq!(parsed.options.process_group, None);
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! The rules the auth daemons' supervision follows (docs/auth-daemons.md),
+//! kept apart from the process calls so they are tested: the restart
+//! back-off, the temporary name a socket is bound under, the deadline a
+//! child gives a call, the "make it again elsewhere" reply a daemon sends
+//! when it ends because another call overran, when a draining daemon may
+//! end, and who may call.
+
+use std::time::Duration;
+
+use crate::daemon_frame::{CallReply, LogLine, Outcome};
+use crate::log_tags as tags;
+
+/// The first restart back-off, and the longest.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+pub const LONGEST_BACKOFF: Duration = Duration::from_secs(10);
+/// A process that lived this long is restarted after the first back-off.
+pub const LIVED_LONG: Duration = Duration::from_secs(10);
+
+/// The back-off before replacing a process that lived `lived`, when the
+/// one before waited `previous` (zero: none yet): 0.1 s, doubling with each
+/// death in a row up to 10 s, back to 0.1 s after a process lived 10 s.
+pub fn next_backoff(previous: Duration, lived: Duration) -> Duration {
+    if lived >= LIVED_LONG || previous.is_zero() {
+        FIRST_BACKOFF
+    } else {
+        (previous * 2).clamp(FIRST_BACKOFF, LONGEST_BACKOFF)
+    }
+}
+
+/// The temporary name a socket at `path` is bound under before it is
+/// renamed into place: `.sock` becomes `.next`, so it is no longer than
+/// `path` (which fits a socket address) and never another group's socket
+/// name (those end in `.sock`).
+pub fn temporary_socket_name(path: &str) -> String {
+    match path.strip_suffix(".sock") {
+        Some(stem) => format!("{stem}.next"),
+        None => format!("{path}.next"),
+    }
+}
+
+/// How much longer than its time limit a child waits for a call's answer:
+/// the daemon's watchdog ends a process whose call overran by 0.5 s.
+pub const GRACE: Duration = Duration::from_millis(800);
+/// The wait for a call without a time limit (`timeout_ms` 0).
+pub const UNLIMITED_WAIT: Duration = Duration::from_secs(3600);
+
+/// How long a child waits for a call with time limit `timeout_ms`.
+pub fn call_wait(timeout_ms: u32) -> Duration {
+    match timeout_ms {
+        0 => UNLIMITED_WAIT,
+        ms => Duration::from_millis(u64::from(ms)),
+    }
+    .saturating_add(GRACE)
+}
+
+/// The reply that asks the caller to make its call again in another
+/// process of the group.
+pub fn retry_elsewhere(sequence: u64) -> CallReply {
+    CallReply {
+        sequence,
+        outcome: Outcome::Failed,
+        timed_out: false,
+        log: vec![LogLine {
+            level: 7,
+            tag: tags::DAEMON_CALL_MADE_AGAIN,
+            text: "this daemon process ends (another call in it overran its time limit); \
+                   the call is made again in another process of the group"
+                .to_owned(),
+        }],
+    }
+}
+
+/// Whether `reply` asks for the call to be made again elsewhere.
+pub fn is_retry_elsewhere(reply: &CallReply) -> bool {
+    reply.outcome == Outcome::Failed
+        && reply.log.len() == 1
+        && reply.log[0].tag == tags::DAEMON_CALL_MADE_AGAIN
+}
+
+/// While draining: whether a connection idle since `idle_for` (counted
+/// from the later of its last call and the start of the drain) is closed.
+pub const DRAIN_IDLE: Duration = Duration::from_secs(1);
+
+/// While draining: whether the process may end now.
+pub fn drained(
+    busy: usize,
+    open_connections: usize,
+    draining_for: Duration,
+    cap: Duration,
+) -> bool {
+    (busy == 0 && open_connections == 0) || draining_for > cap
+}
+
+/// Whether a connection's peer of uid `peer` (`None`: unknown) may call a
+/// daemon: root always; otherwise only `caller`, Apache's `User`, when
+/// there is one (`None`: Apache was not started as root, everything runs
+/// as one user, the socket's mode is the only check).
+pub fn caller_allowed(peer: Option<u32>, caller: Option<u32>) -> bool {
+    match (peer, caller) {
+        (Some(0), _) => true,
+        (Some(uid), Some(caller)) => uid == caller,
+        (_, None) => true,
+        (None, Some(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon_frame::{decode_reply, encode_reply};
+
+    #[test]
+    fn backoff_doubles_to_ten_seconds_and_resets_after_a_long_life() {
+        let short = Duration::from_millis(50);
+        let mut waits = Vec::new();
+        let mut backoff = Duration::ZERO;
+        for _ in 0..10 {
+            backoff = next_backoff(backoff, short);
+            waits.push(backoff.as_millis());
+        }
+        assert_eq!(
+            waits,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]
+        );
+        assert_eq!(next_backoff(backoff, LIVED_LONG), FIRST_BACKOFF);
+        assert_eq!(
+            next_backoff(backoff, LIVED_LONG - Duration::from_millis(1)),
+            LONGEST_BACKOFF
+        );
+    }
+
+    #[test]
+    fn the_temporary_name_is_as_long_and_never_a_socket_name() {
+        let path = "/run/apache2/authnz-wsgi.123.auth.sock";
+        let temporary = temporary_socket_name(path);
+        assert_eq!(temporary, "/run/apache2/authnz-wsgi.123.auth.next");
+        assert_eq!(temporary.len(), path.len());
+        // Another group's socket never has this name.
+        for other in ["auth.next", "auth", "a"] {
+            assert_ne!(
+                format!("/run/apache2/authnz-wsgi.123.{other}.sock"),
+                temporary
+            );
+        }
+    }
+
+    #[test]
+    fn a_call_waits_its_limit_and_the_grace() {
+        assert_eq!(call_wait(2000), Duration::from_millis(2800));
+        assert_eq!(call_wait(0), Duration::from_secs(3600) + GRACE);
+        assert!(call_wait(u32::MAX) > Duration::from_secs(4_000_000));
+    }
+
+    #[test]
+    fn the_retry_reply_survives_the_wire_and_is_not_mistaken() {
+        let reply = retry_elsewhere(42);
+        let frame = encode_reply(&reply).unwrap();
+        let decoded = decode_reply(&frame[6..]).unwrap();
+        assert!(is_retry_elsewhere(&decoded));
+        assert_eq!(decoded.sequence, 42);
+        // An ordinary failure, or one with more lines, is not a retry.
+        let mut failed = decoded.clone();
+        failed.log[0].tag = tags::SCRIPT_RAISED;
+        assert!(!is_retry_elsewhere(&failed));
+        let mut two = decoded.clone();
+        two.log.push(two.log[0].clone());
+        assert!(!is_retry_elsewhere(&two));
+        let mut granted = decoded;
+        granted.outcome = Outcome::Granted;
+        assert!(!is_retry_elsewhere(&granted));
+    }
+
+    #[test]
+    fn only_root_and_apaches_user_may_call() {
+        assert!(caller_allowed(Some(0), Some(33)));
+        assert!(caller_allowed(Some(33), Some(33)));
+        assert!(!caller_allowed(Some(65534), Some(33)));
+        assert!(!caller_allowed(None, Some(33)));
+        assert!(caller_allowed(Some(1000), None));
+    }
+
+    #[test]
+    fn a_drain_ends_when_nothing_is_left_or_at_the_cap() {
+        let cap = Duration::from_secs(600);
+        assert!(drained(0, 0, Duration::ZERO, cap));
+        assert!(!drained(1, 0, Duration::from_secs(5), cap));
+        assert!(!drained(0, 1, Duration::from_secs(5), cap));
+        assert!(drained(3, 2, cap + Duration::from_millis(1), cap));
+    }
+}
