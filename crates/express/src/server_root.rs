@@ -139,6 +139,9 @@ pub fn summary(s: &Settings) -> String {
     if let Some(h) = &o.host_access_script {
         lines.push(("Host Access Script", h.display().to_string()));
     }
+    if let Some(d) = &o.auth_daemon {
+        lines.push(("Auth Daemons", crate::daemon::summary(d)));
+    }
     if let Some(shared) = &o.caching.shared {
         lines.push((
             "Shared Cache",
