@@ -66,8 +66,12 @@ def groups_for_user(environ, user):
 """
 
 HOSTS_SCRIPT = RECORD_SNIPPET + WHERE + """
+import time
+
 def allow_access(environ, host):
     record(function="allow_access", host=host, **where())
+    if "HTTP_X_SLEEP" in environ:
+        time.sleep(float(environ["HTTP_X_SLEEP"]))
     return "HTTP_X_DENY" not in environ
 """
 
@@ -275,6 +279,10 @@ CONFIG_CASES = {
         [*auth(w), "--auth-daemon-timeout", "0", "--script-timeout", "10"],
         ["WSGIScriptTimeout 10\n",
          "WSGIAuthDaemonProcess express processes=1 threads=15 call-timeout=0\n"]),
+    "prefork": lambda w: (
+        [*auth(w), "--mpm", "prefork", "--processes", "3", "--auth-daemon-processes", "2"],
+        ["LoadModule mpm_prefork_module", "StartServers 3\n",
+         "WSGIAuthDaemonProcess express processes=2 threads=15\n"]),
     "host-access-only": lambda w: (
         ["--host-access-script", script(w, "hosts.py"), "--auth-daemon-threads", "2"],
         ["WSGIAuthDaemonProcess express processes=1 threads=2\n", "process-group=express\n"]),
@@ -373,3 +381,21 @@ def test_the_daemons_run_as_the_account_asked_for(work):
     calls = records(work)
     assert calls and all(c["uid"] == nobody.pw_uid and c["comm"] == DAEMON_COMM
                          for c in calls), calls
+
+
+def test_the_call_timeout_answers_500_and_the_daemon_is_replaced(work):
+    """--auth-daemon-timeout 1: a call that sleeps 5 s is answered 500
+    after about a second; the group keeps its process count and serves the
+    next request."""
+    clear_records(work)
+    args = ["--host-access-script", script(work, "hosts.py"), "--auth-daemon-timeout", "1",
+            "--document-root", work / "docs"]
+    conf, _ = setup_conf(work, *args)
+    assert "WSGIAuthDaemonProcess express processes=1 threads=15 call-timeout=1\n" in conf
+    with Express(work, *args) as srv:
+        assert get(srv.url + "/")[0] == 200
+        started = time.monotonic()
+        assert get(srv.url + "/", {"X-Sleep": "5"})[0] == 500
+        assert time.monotonic() - started < 4
+        assert wait_for(lambda: get(srv.url + "/")[0] == 200)
+        assert wait_for(lambda: len(daemons_of(srv.proc.pid)) == 1)
