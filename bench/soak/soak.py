@@ -37,9 +37,15 @@ AH00052, and AUTHNZ_WSGI0001 (a Rust panic caught at the boundary).
 --daemon runs the same with every script directive naming a
 WSGIAuthDaemonProcess group (`process-group=soak`; processes=2, threads=15
 unless --daemon-processes/--daemon-threads say otherwise): every Python call
-crosses the Unix socket to a daemon process. The daemons' VmRSS is sampled
+crosses the Unix socket to a daemon process. /slow's script, whose checks
+overrun their limit on purpose, runs in a group of its own (`soak-slow`,
+one process), as a site would keep a script that may hang apart: the
+watchdog ends the process of a call that overran, and the calls running in
+that process at that moment are answered 500. The daemons' VmRSS is sampled
 apart from the children's (they name themselves authnz-daemon); they are
-not recycled, so the steady phase must see exactly the group's processes.
+not recycled, so the steady phase must see exactly the groups' processes,
+and a daemon that ends (AUTHNZ_WSGI0121) outside the hang and cap phases is
+a problem.
 In the leak check the Python figures (gc objects, allocated blocks,
 tracemalloc) come from the daemons, where the scripts run, and VmRSS from
 the daemons and the children. Phases that cannot apply in daemon mode are
@@ -187,16 +193,22 @@ BASIC = """  AuthType Basic
   WSGIAuthUserScript "{users}"{opt}
 """
 
-# --daemon: the daemon group every script directive names.
+# --daemon: the daemon group every script directive names, and the group
+# of its own for /slow, whose checks overrun their time limit on purpose
+# (hang and cap phases): the watchdog ends the process of a call that
+# overran, and calls running in that process at that moment are answered
+# 500, so a site keeps a script that may hang apart, as here.
 DAEMON_GROUP = "soak"
+SLOW_GROUP = "soak-slow"
 
 
-def site_conf(s, opt=""):
-    """The locations; `opt` follows every script directive's path (daemon
-    mode: ` process-group=soak`)."""
+def site_conf(s, opt="", slow_opt=""):
+    """The locations; `opt` follows every script directive's path but
+    /slow's, which `slow_opt` follows (daemon mode: ` process-group=soak`,
+    ` process-group=soak-slow`)."""
     b = BASIC.format(realm=REALM, users=s["users"], opt=opt)
     reload_auth = BASIC.format(realm=REALM, users=s["reload"], opt=opt)
-    slow_auth = BASIC.format(realm=REALM, users=s["slow"], opt=opt)
+    slow_auth = BASIC.format(realm=REALM, users=s["slow"], opt=slow_opt)
     return f"""
 <Location /basic>
 {b}  Require valid-user
@@ -309,20 +321,30 @@ def log(msg):
 # ---- servers ----------------------------------------------------------------
 
 
-def daemon_conf(daemon):
+def daemon_conf(daemon, slow_apart=True):
     """`daemon`: None (embedded) or {"processes": N, "threads": T}: the
-    server-level line of the daemon group every script runs in."""
+    server-level lines of the daemon group every script runs in and, with
+    `slow_apart`, of /slow's group."""
     if not daemon:
         return ""
     return (f"WSGIAuthDaemonProcess {DAEMON_GROUP} processes={daemon['processes']} "
-            f"threads={daemon['threads']}\n")
+            f"threads={daemon['threads']}\n"
+            + (f"WSGIAuthDaemonProcess {SLOW_GROUP} processes=1 threads=15\n"
+               if slow_apart else ""))
 
 
-def make_server(mpm, name, mpm_conf, extra="", daemon=None):
+def daemon_processes(daemon):
+    """The daemon processes a daemon-mode server runs: its groups'."""
+    return daemon["processes"] + 1 if daemon else 0
+
+
+def make_server(mpm, name, mpm_conf, extra="", daemon=None, slow_apart=True):
     """A soak server; with `daemon` (see daemon_conf) every script runs in
-    a WSGIAuthDaemonProcess group."""
+    a WSGIAuthDaemonProcess group, /slow's in a group of its own unless
+    `slow_apart` is false (the leak check, which never calls it)."""
     server = Apache(name=f"soak-{name}-{mpm}", mpm=mpm,
-                    server_conf=COMMON_CONF + mpm_conf + extra + daemon_conf(daemon))
+                    server_conf=COMMON_CONF + mpm_conf + extra
+                    + daemon_conf(daemon, slow_apart))
     scripts = {
         "users": server.write_script("users.py", USERS_SCRIPT),
         "groups": server.write_script("groups.py", GROUPS_SCRIPT, record=False),
@@ -331,7 +353,10 @@ def make_server(mpm, name, mpm_conf, extra="", daemon=None):
         "reload": server.write_script("reload.py", RELOAD_VERSIONS["good"], record=False),
         "slow": server.write_script("slow.py", SLOW_SCRIPT, record=False),
     }
-    server.site_conf = site_conf(scripts, f" process-group={DAEMON_GROUP}" if daemon else "")
+    group = f" process-group={DAEMON_GROUP}"
+    server.site_conf = (site_conf(scripts, group,
+                                  f" process-group={SLOW_GROUP}" if slow_apart else group)
+                        if daemon else site_conf(scripts))
     server.daemon = daemon
     for d in ("static", "basic", "raise", "group", "flaky", "access", "host", "digest", "reload",
               "slow"):
@@ -443,8 +468,19 @@ class RssSampler(threading.Thread):
         }
 
 
+# A daemon process that ended (AUTHNZ_WSGI0121). Its line quotes httpd's
+# "exit signal" line, which a crash adds on its own: it is not a crash line
+# itself. The watchdog ends a process whose call overran (the hang and cap
+# phases); anywhere else an ended daemon is a problem (see verdict).
+DAEMON_ENDED = "AUTHNZ_WSGI0121"
+
+
+def is_crash_line(line):
+    return DAEMON_ENDED not in line and any(p.search(line) for p in CRASH_PATTERNS)
+
+
 def crash_lines(server):
-    return [l for l in server.error_log().splitlines() if any(p.search(l) for p in CRASH_PATTERNS)]
+    return [l for l in server.error_log().splitlines() if is_crash_line(l)]
 
 
 def tag_counts(text):
@@ -741,8 +777,7 @@ def soak_mpm(mpm, requests, concurrency, max_conn_per_child, phases, cap="", see
                 raise ValueError(name)
             new_log = server.error_log()[before_log:]
             result["log_tags"] = tag_counts(new_log)
-            result["crash_lines"] = [l for l in new_log.splitlines()
-                                     if any(p.search(l) for p in CRASH_PATTERNS)]
+            result["crash_lines"] = [l for l in new_log.splitlines() if is_crash_line(l)]
             report["phases"][name] = result
             log(f"{mpm}: {name}: {brief(result)}")
         report["crash_lines"] = crash_lines(server)
@@ -780,7 +815,7 @@ def leak_mpm(mpm, requests, warmup, concurrency, trace_requests, cap="", seed=2,
     Apache's children and the daemons."""
     conc = min(concurrency, 8) if mpm == "prefork" else concurrency
     server = make_server(mpm, "leak", LEAK_MPM_CONF[mpm], "MaxConnectionsPerChild 0\n" + cap,
-                         daemon=daemon)
+                         daemon=daemon, slow_apart=False)
     server.start()
     try:
         time.sleep(1.0)
@@ -898,9 +933,14 @@ def verdict(report):
             # Daemon processes are not recycled: the steady phase must see
             # exactly the group's processes, none replaced.
             seen = mpm_report["phases"]["steady"]["daemon_rss"]["children_seen"]
-            if seen != daemon["processes"]:
-                problems.append(f"{mpm}/steady: {seen} daemon processes seen, the group has "
-                                f"{daemon['processes']} (none running, or some replaced)")
+            if seen != daemon_processes(daemon):
+                problems.append(f"{mpm}/steady: {seen} daemon processes seen, the groups have "
+                                f"{daemon_processes(daemon)} (none running, or some replaced)")
+            for name, p in mpm_report["phases"].items():
+                ended = p.get("log_tags", {}).get(DAEMON_ENDED, 0)
+                if ended and name not in ("hang", "cap"):
+                    problems.append(f"{mpm}/{name}: {ended} daemon processes ended "
+                                    f"({DAEMON_ENDED})")
         # Under recycling a threaded child lives a few seconds and warms up
         # for most of them: its RSS figures are reported, and the 10% rule
         # is applied by the leak check, whose children live through it all.
