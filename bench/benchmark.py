@@ -454,6 +454,7 @@ PAIRS = [
     ("trivial", "no auth", "ours, daemon, uncached"),
     ("trivial", "no auth", "ours, daemon, WSGIAuthCacheTimeout"),
     ("trivial", "ours, uncached", "ours, daemon, uncached"),
+    ("trivial", "ours, WSGIAuthCacheTimeout", "ours, daemon, WSGIAuthCacheTimeout"),
     # A GIL-bound check (each case alone with every CPU, one after the
     # other: see the docstring).
     ("gil5ms", "ours, uncached (embedded)", "ours, daemon processes=2"),
