@@ -39,8 +39,8 @@ lets them share every CPU, which on two cores makes runs vary by +-25%).
 A daemon group's processes are children of Apache's parent: they are
 pinned with it (CPU 0), and their CPU time counts in the CPU per request.
 
-The gil5ms check is a pure-Python loop calibrated here to about 5 ms,
-which holds the GIL all along (the slow check does not: hashlib's PBKDF2
+The gil5ms check is a pure-Python loop that runs until its thread has used
+5 ms of CPU time (time.thread_time), holding the GIL all along (the slow check does not: hashlib's PBKDF2
 releases the GIL while OpenSSL works, so threads of one process already run
 it in parallel). One interpreter serves it at most one core's worth,
 whatever its thread count; daemon mode lets the number of interpreters be
@@ -117,39 +117,29 @@ def check_password(environ, user, password):
 
 # A loop in Python bytecode: it holds the GIL all along (the interpreter
 # hands it over only between bytecodes, to another thread of the same
-# process). ITERATIONS is calibrated by gil_iterations() to about 5 ms.
+# process), until its thread has used SECONDS of CPU time. Measured in the
+# thread's own CPU time, the work is the same whatever the interpreter's
+# speed (Apache's children and the daemons load the shared libpython, which
+# runs a fixed loop slower than the static /usr/bin/python3) and however
+# many threads wait for the GIL meanwhile.
 GIL_SCRIPT = """
-ITERATIONS = {iterations}
+import time
 
-def spin(n):
+SECONDS = {seconds}
+
+def spin(seconds):
+    end = time.thread_time() + seconds
     x = 0
-    for i in range(n):
-        x += i * i
+    while time.thread_time() < end:
+        for i in range(500):
+            x += i * i
     return x
 
 def check_password(environ, user, password):
-    spin(ITERATIONS)
+    spin(SECONDS)
     return user == {user!r} and password == {password!r}
 """
-GIL_TARGET_SECONDS = 0.005
-
-
-def gil_iterations(target=GIL_TARGET_SECONDS):
-    """Iterations of GIL_SCRIPT's loop that take `target` seconds in this
-    Python (the one Apache's children and the daemons run: /usr/bin/python3),
-    the fastest of several timings on an idle CPU."""
-    namespace = {}
-    exec(GIL_SCRIPT.format(iterations=1, user=USER, password=PASSWORD), namespace)
-    spin = namespace["spin"]
-    probe = 200_000
-    best = min(_timed(spin, probe) for _ in range(7))
-    return max(1, int(probe * target / best))
-
-
-def _timed(fn, n):
-    started = time.perf_counter()
-    fn(n)
-    return time.perf_counter() - started
+GIL_SECONDS = 0.005
 
 
 # The same for every server of a run, kept alive: under event and worker
@@ -227,10 +217,9 @@ def location(path, auth_type, provider_line, extra=""):
     """
 
 
-def make_servers(mpm, connections, daemon_processes=1, daemon_threads=15, gil_loop=None,
-                 wanted=None):
+def make_servers(mpm, connections, daemon_processes=1, daemon_threads=15, wanted=None):
     """The servers of the run: all of them, or only those named in
-    `wanted`. `gil_loop`: the gil check's iterations (calibrated)."""
+    `wanted`."""
     conf = mpm_config(mpm, connections)
     plain = Apache(name="bench-plain", mpm=mpm, load_authnz_wsgi=False,
                    modules=["authn_file", "authn_anon"], server_conf=conf)
@@ -328,7 +317,7 @@ def make_servers(mpm, connections, daemon_processes=1, daemon_threads=15, gil_lo
 
     # The GIL-bound check: embedded and in two daemon processes in one
     # Apache of one child, and embedded in the run's usual two children.
-    gil_body = GIL_SCRIPT.format(iterations=gil_loop or 1, user=USER, password=PASSWORD)
+    gil_body = GIL_SCRIPT.format(seconds=GIL_SECONDS, user=USER, password=PASSWORD)
     gil_conf = gil_mpm_config(mpm, connections)
     gil_one = Apache(name="bench-gil-one-child", mpm=mpm,
                      server_conf=gil_conf + "WSGIScriptTimeout 60\n"
@@ -737,13 +726,8 @@ def main():
         sys.exit(f"--only {args.only!r} matches no check or configuration")
     if args.only:
         cases = with_partners(cases, CASES)
-    gil_loop = None
-    if any(c[0] == "gil5ms" for c in cases):
-        gil_loop = gil_iterations()
-        print(f"== gil5ms: {gil_loop} iterations of the Python loop take "
-              f"{GIL_TARGET_SECONDS * 1000:.0f} ms here", file=sys.stderr, flush=True)
     servers = make_servers(args.mpm, args.connections, args.daemon_processes,
-                           args.daemon_threads, gil_loop, wanted={c[2] for c in cases})
+                           args.daemon_threads, wanted={c[2] for c in cases})
     try:
         for name, server in servers.items():
             server.start()
@@ -847,9 +831,9 @@ def main():
               "vs no auth: against the no-auth row of the same connection mode. CPU µs/req: "
               "user+system time of the server's processes per request served (median), "
               "daemon processes included.")
-        if gil_loop:
-            print(f"gil5ms: a Python loop of {gil_loop} iterations, about "
-                  f"{GIL_TARGET_SECONDS * 1000:.0f} ms holding the GIL, then the trivial "
+        if any(c[0] == "gil5ms" for c in cases):
+            print(f"gil5ms: a Python loop that holds the GIL until its thread has used "
+                  f"{GIL_SECONDS * 1000:.0f} ms of CPU, then the trivial "
                   "check; each case alone, unpinned, with every CPU; "
                   f"{gil_sizing(args.mpm)}.")
         print_rss(servers)
