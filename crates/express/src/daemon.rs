@@ -165,8 +165,9 @@ pub fn script_option() -> String {
     format!(" process-group={GROUP_NAME}")
 }
 
-/// One line for the launcher's summary.
-pub fn summary(daemon: &AuthDaemon) -> String {
+/// One line for the launcher's summary; `apache` is Apache's `User` and
+/// `Group` when the configuration names them.
+pub fn summary(daemon: &AuthDaemon, apache: Option<(&str, &str)>) -> String {
     let mut text = format!(
         "{GROUP_NAME}: {} x {} threads",
         match daemon.processes {
@@ -185,7 +186,12 @@ pub fn summary(daemon: &AuthDaemon) -> String {
         (None, Some(g)) => {
             let _ = write!(text, ", group {g}");
         }
-        (None, None) => text.push_str(", as Apache's user"),
+        (None, None) => match apache {
+            Some((u, g)) => {
+                let _ = write!(text, ", as {u}:{g} (Apache's)");
+            }
+            None => text.push_str(", as Apache's user"),
+        },
     }
     match daemon.timeout {
         Some(0) => text.push_str(", no call timeout"),
@@ -381,15 +387,19 @@ mod tests {
             timeout,
         };
         assert_eq!(
-            summary(&d(None, None, 1, None)),
+            summary(&d(None, None, 1, None), None),
             "express: 1 process x 15 threads, as Apache's user"
         );
         assert_eq!(
-            summary(&d(Some("auth"), Some("authg"), 2, Some(5))),
+            summary(&d(None, None, 1, None), Some(("www-data", "www-data"))),
+            "express: 1 process x 15 threads, as www-data:www-data (Apache's)"
+        );
+        assert_eq!(
+            summary(&d(Some("auth"), Some("authg"), 2, Some(5)), None),
             "express: 2 processes x 15 threads, as auth:authg, call timeout 5 s"
         );
         assert_eq!(
-            summary(&d(None, Some("g"), 2, Some(0))),
+            summary(&d(None, Some("g"), 2, Some(0)), None),
             "express: 2 processes x 15 threads, group g, no call timeout"
         );
     }
