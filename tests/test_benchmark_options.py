@@ -1,10 +1,9 @@
 """bench/benchmark.py runs with every option it advertises (docs/performance.md):
 each `--mpm` choice gets MPM settings it accepts (prefork has no
-ThreadsPerChild), `--only daemon` runs the daemon cases with the cases they
-are paired with (the gil5ms pairs one case after the other), reports the
-RSS of the daemon processes apart from Apache's children and the daemon
-targets, and option values it cannot use are refused with a message before
-any server starts. Tiny runs: one round of one second."""
+ThreadsPerChild), and option values it cannot use are refused with a
+message before any server starts. Tiny runs: one round of one second. The
+daemon cases (`--only daemon`), which need a module that runs
+WSGIAuthDaemonProcess groups, are run by tests/test_express_daemon.py."""
 
 import shutil
 import subprocess
@@ -44,37 +43,6 @@ def test_a_short_run_under_each_mpm(mpm, extra, described):
         assert f"| {check} | ours, WSGIAuthCacheTimeout | " in p.stdout, p.stdout
     if "--no-pin" in extra:
         assert "Side by side: not run" in p.stdout
-
-
-def test_only_daemon_runs_the_daemon_cases_and_their_pairs():
-    need_tools()
-    p = bench("--mpm", "event", "--rounds", "1", "--seconds", "1", "--connections", "4",
-              "--only", "daemon", "--pairs-reps", "1")
-    assert p.returncode == 0, p.stdout + p.stderr
-    out = p.stdout
-    for check, config in [("trivial", "ours, daemon, uncached"),
-                          ("trivial", "ours, daemon, WSGIAuthCacheTimeout"),
-                          ("gil5ms", "ours, daemon processes=2"),
-                          # the cases they are paired with
-                          ("trivial", "no auth"), ("trivial", "ours, uncached"),
-                          ("gil5ms", "ours, uncached (embedded)"),
-                          ("gil5ms", "ours, uncached (embedded, 2 children)")]:
-        assert f"| {check} | {config} | " in out, (check, config, out)
-    assert "| trivial | mod_wsgi |" not in out
-    assert "gil5ms: a Python loop that holds the GIL until its thread has used 5 ms of CPU" \
-        in out
-    # The pairs ran: side by side, and the gil5ms ones one after the other.
-    assert "| trivial | no auth | ours, daemon, uncached | " in out, out
-    assert "| gil5ms | ours, uncached (embedded) | ours, daemon processes=2 | " in out, out
-    assert "one after the other  gil5ms" in p.stderr
-    # RSS: the daemon processes apart from Apache's children.
-    rss = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:6]]
-           for line in out.splitlines() if line.startswith("| ours, daemon |")
-           or line.startswith("| gil, one child |") or line.startswith("| ours |")}
-    assert rss["ours, daemon"][2] == "1" and rss["gil, one child"][2] == "2", rss
-    assert rss["ours"][2] == "0" and rss["ours"][0] == "2", rss
-    assert "Daemon targets (median B/A req/s of the pairs):" in out
-    assert "- gil5ms: ours, daemon processes=2 / ours, uncached (embedded) >= 1.8: " in out
 
 
 @pytest.mark.parametrize("args,message", [

@@ -7,7 +7,8 @@ the process that ran them: every check ran in a process whose
 /proc/PID/comm is `authnz-daemon`, a child of Apache's parent, as the
 account asked for, as many of them as asked for; the in-process cache
 answers in Apache's children without asking the daemons; and stopping
-Apache leaves no daemon behind.
+Apache leaves no daemon behind. Also a tiny run of the benchmark's daemon
+cases (bench/benchmark.py --only daemon).
 
 Needs `cargo build --release --workspace` (the launcher and the module in
 target/release/)."""
@@ -17,13 +18,14 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from harness import APACHE_BIN, RECORD_SNIPPET, basic_header, free_port
+from harness import APACHE_BIN, RECORD_SNIPPET, ROOT, basic_header, free_port
 from test_express import Express, express, get, get_digest, need_binaries
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw"}
@@ -398,3 +400,46 @@ def test_the_call_timeout_answers_500_and_the_daemon_is_replaced(work):
         assert wait_for(lambda: get(srv.url + "/", alice())[0] == 200)
         assert wait_for(lambda: len(daemons_of(srv.proc.pid)) == 1)
     assert {c["comm"] for c in records(work)} == {DAEMON_COMM}
+
+
+# ---- the benchmark's daemon cases -------------------------------------------------
+
+def bench(*args, timeout=600):
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "benchmark.py"), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_the_benchmarks_daemon_cases_run_with_their_pairs():
+    """bench/benchmark.py --only daemon (docs/performance.md): the daemon
+    cases with the cases they are paired with (the gil5ms pairs one case
+    after the other), the RSS of the daemon processes apart from Apache's
+    children, and the daemon targets. A tiny run: one round of a second."""
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is not installed (apt-get install wrk)")
+    p = bench("--mpm", "event", "--rounds", "1", "--seconds", "1", "--connections", "4",
+              "--only", "daemon", "--pairs-reps", "1")
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout
+    for check, config in [("trivial", "ours, daemon, uncached"),
+                          ("trivial", "ours, daemon, WSGIAuthCacheTimeout"),
+                          ("gil5ms", "ours, daemon processes=2"),
+                          # the cases they are paired with
+                          ("trivial", "no auth"), ("trivial", "ours, uncached"),
+                          ("gil5ms", "ours, uncached (embedded)"),
+                          ("gil5ms", "ours, uncached (embedded, 2 children)")]:
+        assert f"| {check} | {config} | " in out, (check, config, out)
+    assert "| trivial | mod_wsgi |" not in out
+    assert "gil5ms: a Python loop that holds the GIL until its thread has used 5 ms of CPU" \
+        in out
+    # The pairs ran: side by side, and the gil5ms ones one after the other.
+    assert "| trivial | no auth | ours, daemon, uncached | " in out, out
+    assert "| gil5ms | ours, uncached (embedded) | ours, daemon processes=2 | " in out, out
+    assert "one after the other  gil5ms" in p.stderr
+    # RSS: the daemon processes apart from Apache's children.
+    rss = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:6]]
+           for line in out.splitlines() if line.startswith("| ours, daemon |")
+           or line.startswith("| gil, one child |") or line.startswith("| ours |")}
+    assert rss["ours, daemon"][2] == "1" and rss["gil, one child"][2] == "2", rss
+    assert rss["ours"][2] == "0" and rss["ours"][0] == "2", rss
+    assert "Daemon targets (median B/A req/s of the pairs):" in out
+    assert "- gil5ms: ours, daemon processes=2 / ours, uncached (embedded) >= 1.8: " in out
