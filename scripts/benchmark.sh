@@ -4,11 +4,13 @@
 # hash scheme mod_authn_socache could be given (bench/hashcost.c), then runs
 # bench/benchmark.py: wrk over loopback against no auth, mod_authn_file (also
 # answered from mod_authn_socache), Debian's mod_wsgi and this module
-# uncached / WSGIAuthCacheTimeout / socache, for a trivial check, Digest and a
-# PBKDF2 check. Run as root (Apache switches
+# uncached / WSGIAuthCacheTimeout / socache / in daemon processes, for a
+# trivial check, Digest, a PBKDF2 check and a check that holds the GIL for
+# 5 ms (embedded against two daemon processes). Run as root (Apache switches
 # to www-data). Options are passed on to bench/benchmark.py, e.g.
 #   bash scripts/benchmark.sh --rounds 7 --seconds 8 --pairs-reps 10
 #   bash scripts/benchmark.sh --only digest
+#   bash scripts/benchmark.sh --only daemon    # daemon mode and its pairs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()

@@ -11,6 +11,8 @@
 #   bash scripts/soak.sh
 #   bash scripts/soak.sh --mpms event --requests 50000 --leak-requests 0
 #   bash scripts/soak.sh --json target/soak.json   # the full report
+#   bash scripts/soak.sh --daemon --mpms event --requests 100000 --leak-requests 0
+#       # every script in a WSGIAuthDaemonProcess group (processes=2)
 #   bash scripts/soak.sh --help
 #
 # Run as root (Apache's children run as www-data). Builds the module first

@@ -1,7 +1,9 @@
 """bench/benchmark.py runs with every option it advertises (docs/performance.md):
 each `--mpm` choice gets MPM settings it accepts (prefork has no
 ThreadsPerChild), and option values it cannot use are refused with a
-message before any server starts. Tiny runs: one round of one second."""
+message before any server starts. Tiny runs: one round of one second. The
+daemon cases (`--only daemon`), which need a module that runs
+WSGIAuthDaemonProcess groups, are run by tests/test_express_daemon.py."""
 
 import shutil
 import subprocess
@@ -33,7 +35,7 @@ def need_tools():
 def test_a_short_run_under_each_mpm(mpm, extra, described):
     need_tools()
     p = bench("--mpm", mpm, "--rounds", "1", "--seconds", "1", "--connections", "2",
-              "--only", "WSGIAuthCacheTimeout", "--pairs-reps", "1", *extra)
+              "--only", "ours, WSGIAuthCacheTimeout", "--pairs-reps", "1", *extra)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Invalid command" not in p.stderr
     assert described in p.stdout, p.stdout
@@ -49,6 +51,8 @@ def test_a_short_run_under_each_mpm(mpm, extra, described):
     (["--connections", "0"], "--connections must be at least 1"),
     (["--pairs-reps", "-1"], "--pairs-reps must be 0 or more"),
     (["--only", "no-such-case"], "matches no check or configuration"),
+    (["--daemon-processes", "0"], "--daemon-processes must be from 1 to 64"),
+    (["--daemon-threads", "1001"], "--daemon-threads must be from 1 to 1000"),
 ])
 def test_unusable_values_are_refused_before_anything_starts(args, message):
     need_tools()

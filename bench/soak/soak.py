@@ -33,6 +33,24 @@ tracemalloc's traced memory and its top growth lines).
 
 Crashes are read from the error log: "exit signal", "Segmentation fault",
 AH00052, and AUTHNZ_WSGI0001 (a Rust panic caught at the boundary).
+
+--daemon runs the same with every script directive naming a
+WSGIAuthDaemonProcess group (`process-group=soak`; processes=2, threads=15
+unless --daemon-processes/--daemon-threads say otherwise): every Python call
+crosses the Unix socket to a daemon process. /slow's script, whose checks
+overrun their limit on purpose, runs in a group of its own (`soak-slow`,
+one process), as a site would keep a script that may hang apart: the
+watchdog ends the process of a call that overran, and the calls running in
+that process at that moment are answered 500. The daemons' VmRSS is sampled
+apart from the children's (they name themselves authnz-daemon); they are
+not recycled, so the steady phase must see exactly the groups' processes,
+and a daemon that ends (AUTHNZ_WSGI0121) outside the hang and cap phases is
+a problem.
+In the leak check the Python figures (gc objects, allocated blocks,
+tracemalloc) come from the daemons, where the scripts run, and VmRSS from
+the daemons and the children. Phases that cannot apply in daemon mode are
+skipped with the reason printed (DAEMON_SKIPS). The default (embedded) run
+is unchanged.
 """
 
 import argparse
@@ -172,14 +190,25 @@ def check_password(environ, user, password):
 BASIC = """  AuthType Basic
   AuthName "{realm}"
   AuthBasicProvider wsgi
-  WSGIAuthUserScript "{users}"
+  WSGIAuthUserScript "{users}"{opt}
 """
 
+# --daemon: the daemon group every script directive names, and the group
+# of its own for /slow, whose checks overrun their time limit on purpose
+# (hang and cap phases): the watchdog ends the process of a call that
+# overran, and calls running in that process at that moment are answered
+# 500, so a site keeps a script that may hang apart, as here.
+DAEMON_GROUP = "soak"
+SLOW_GROUP = "soak-slow"
 
-def site_conf(s):
-    b = BASIC.format(realm=REALM, users=s["users"])
-    reload_auth = BASIC.format(realm=REALM, users=s["reload"])
-    slow_auth = BASIC.format(realm=REALM, users=s["slow"])
+
+def site_conf(s, opt="", slow_opt=""):
+    """The locations; `opt` follows every script directive's path but
+    /slow's, which `slow_opt` follows (daemon mode: ` process-group=soak`,
+    ` process-group=soak-slow`)."""
+    b = BASIC.format(realm=REALM, users=s["users"], opt=opt)
+    reload_auth = BASIC.format(realm=REALM, users=s["reload"], opt=opt)
+    slow_auth = BASIC.format(realm=REALM, users=s["slow"], opt=slow_opt)
     return f"""
 <Location /basic>
 {b}  Require valid-user
@@ -188,21 +217,21 @@ def site_conf(s):
 {b}  Require valid-user
 </Location>
 <Location /group>
-{b}  WSGIAuthGroupScript "{s['groups']}"
+{b}  WSGIAuthGroupScript "{s['groups']}"{opt}
   AuthzSendForbiddenOnFailure On
   Require wsgi-group staff
 </Location>
 <Location /flaky>
-{b}  WSGIAuthGroupScript "{s['flaky']}"
+{b}  WSGIAuthGroupScript "{s['flaky']}"{opt}
   AuthzSendForbiddenOnFailure On
   Require wsgi-group staff
 </Location>
 <Location /access>
-  WSGIAccessScript "{s['access']}"
+  WSGIAccessScript "{s['access']}"{opt}
   Require all granted
 </Location>
 <Location /host>
-  WSGIAccessScript "{s['access']}"
+  WSGIAccessScript "{s['access']}"{opt}
   Require wsgi-host
 </Location>
 <Location /digest>
@@ -210,7 +239,7 @@ def site_conf(s):
   AuthName "{REALM}"
   AuthDigestProvider wsgi
   AuthDigestDomain /digest/
-  WSGIAuthUserScript "{s['users']}"
+  WSGIAuthUserScript "{s['users']}"{opt}
   Require valid-user
 </Location>
 <Location /reload>
@@ -292,8 +321,30 @@ def log(msg):
 # ---- servers ----------------------------------------------------------------
 
 
-def make_server(mpm, name, mpm_conf, extra=""):
-    server = Apache(name=f"soak-{name}-{mpm}", mpm=mpm, server_conf=COMMON_CONF + mpm_conf + extra)
+def daemon_conf(daemon, slow_apart=True):
+    """`daemon`: None (embedded) or {"processes": N, "threads": T}: the
+    server-level lines of the daemon group every script runs in and, with
+    `slow_apart`, of /slow's group."""
+    if not daemon:
+        return ""
+    return (f"WSGIAuthDaemonProcess {DAEMON_GROUP} processes={daemon['processes']} "
+            f"threads={daemon['threads']}\n"
+            + (f"WSGIAuthDaemonProcess {SLOW_GROUP} processes=1 threads=15\n"
+               if slow_apart else ""))
+
+
+def daemon_processes(daemon):
+    """The daemon processes a daemon-mode server runs: its groups'."""
+    return daemon["processes"] + 1 if daemon else 0
+
+
+def make_server(mpm, name, mpm_conf, extra="", daemon=None, slow_apart=True):
+    """A soak server; with `daemon` (see daemon_conf) every script runs in
+    a WSGIAuthDaemonProcess group, /slow's in a group of its own unless
+    `slow_apart` is false (the leak check, which never calls it)."""
+    server = Apache(name=f"soak-{name}-{mpm}", mpm=mpm,
+                    server_conf=COMMON_CONF + mpm_conf + extra
+                    + daemon_conf(daemon, slow_apart))
     scripts = {
         "users": server.write_script("users.py", USERS_SCRIPT),
         "groups": server.write_script("groups.py", GROUPS_SCRIPT, record=False),
@@ -302,7 +353,11 @@ def make_server(mpm, name, mpm_conf, extra=""):
         "reload": server.write_script("reload.py", RELOAD_VERSIONS["good"], record=False),
         "slow": server.write_script("slow.py", SLOW_SCRIPT, record=False),
     }
-    server.site_conf = site_conf(scripts)
+    group = f" process-group={DAEMON_GROUP}"
+    server.site_conf = (site_conf(scripts, group,
+                                  f" process-group={SLOW_GROUP}" if slow_apart else group)
+                        if daemon else site_conf(scripts))
+    server.daemon = daemon
     for d in ("static", "basic", "raise", "group", "flaky", "access", "host", "digest", "reload",
               "slow"):
         (server.docroot / d).mkdir()
@@ -340,14 +395,35 @@ def vm_rss_kb(pid):
     return None
 
 
+DAEMON_COMM = "authnz-daemon"
+
+
+def comm(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def split_children(parent):
+    """The children of Apache's parent: (Apache children, daemon processes).
+    A daemon process names itself authnz-daemon (/proc/PID/comm)."""
+    children, daemons = [], []
+    for pid in child_pids(parent):
+        (daemons if comm(pid) == DAEMON_COMM else children).append(pid)
+    return sorted(children), sorted(daemons)
+
+
 class RssSampler(threading.Thread):
-    """Samples the VmRSS of every child of the server every `interval` s."""
+    """Samples the VmRSS of every child of the server every `interval` s:
+    Apache's children and, apart, its daemon processes."""
 
     def __init__(self, parent, interval=1.0):
         super().__init__(daemon=True)
         self.parent = parent
         self.interval = interval
         self.samples = collections.defaultdict(list)  # pid -> [(t, kb)]
+        self.daemons = set()  # the pids of daemon processes among them
         self.halt = threading.Event()
 
     def run(self):
@@ -356,6 +432,10 @@ class RssSampler(threading.Thread):
             for pid in child_pids(self.parent):
                 kb = vm_rss_kb(pid)
                 if kb:
+                    # A daemon names itself right after the fork: asked
+                    # until it has.
+                    if pid not in self.daemons and comm(pid) == DAEMON_COMM:
+                        self.daemons.add(pid)
                     self.samples[pid].append((now, kb))
             self.halt.wait(self.interval)
 
@@ -363,30 +443,44 @@ class RssSampler(threading.Thread):
         self.halt.set()
         self.join(timeout=10)
 
-    def report(self, warmup=5.0, min_life=15.0):
-        """Per child: growth from `warmup` s after it appeared to its last
-        sample, over children sampled for at least `min_life` s."""
+    def report(self, warmup=5.0, min_life=15.0, daemons=False):
+        """Per child (or, with `daemons`, per daemon process): growth from
+        `warmup` s after it appeared to its last sample, over those sampled
+        for at least `min_life` s."""
+        samples = {pid: s for pid, s in self.samples.items()
+                   if (pid in self.daemons) == daemons}
         growth = []
-        for pid, s in self.samples.items():
+        for pid, s in samples.items():
             start = s[0][0] + warmup
             after = [kb for t, kb in s if t >= start]
             if s[-1][0] - s[0][0] >= min_life and len(after) >= 2:
                 growth.append((after[-1] / after[0] - 1) * 100)
-        firsts = [s[0][1] for s in self.samples.values()]
-        lasts = [s[-1][1] for s in self.samples.values()]
+        firsts = [s[0][1] for s in samples.values()]
+        lasts = [s[-1][1] for s in samples.values()]
         return {
-            "children_seen": len(self.samples),
+            "children_seen": len(samples),
             "children_measured": len(growth),
             "rss_growth_pct_max": round(max(growth), 2) if growth else None,
             "rss_growth_pct_median": round(statistics.median(growth), 2) if growth else None,
             "rss_kb_first_median": int(statistics.median(firsts)) if firsts else None,
             "rss_kb_last_median": int(statistics.median(lasts)) if lasts else None,
-            "rss_kb_max": max((kb for s in self.samples.values() for _, kb in s), default=None),
+            "rss_kb_max": max((kb for s in samples.values() for _, kb in s), default=None),
         }
 
 
+# A daemon process that ended (AUTHNZ_WSGI0121). Its line quotes httpd's
+# "exit signal" line, which a crash adds on its own: it is not a crash line
+# itself. The watchdog ends a process whose call overran (the hang and cap
+# phases); anywhere else an ended daemon is a problem (see verdict).
+DAEMON_ENDED = "AUTHNZ_WSGI0121"
+
+
+def is_crash_line(line):
+    return DAEMON_ENDED not in line and any(p.search(line) for p in CRASH_PATTERNS)
+
+
 def crash_lines(server):
-    return [l for l in server.error_log().splitlines() if any(p.search(l) for p in CRASH_PATTERNS)]
+    return [l for l in server.error_log().splitlines() if is_crash_line(l)]
 
 
 def tag_counts(text):
@@ -606,12 +700,19 @@ def cap_conf(mpm, setting, leak=False):
     return f"WSGIMaxConcurrentCalls {threads if setting == 'threads' else int(setting)}\n"
 
 
-def soak_mpm(mpm, requests, concurrency, max_conn_per_child, phases, cap="", seed=1, short=False):
+# Phases that do not apply in daemon mode, and why (printed, and kept in
+# the report under "skipped").
+DAEMON_SKIPS = {}
+
+
+def soak_mpm(mpm, requests, concurrency, max_conn_per_child, phases, cap="", seed=1, short=False,
+             daemon=None):
     extra = f"MaxConnectionsPerChild {max_conn_per_child}\n" + cap
-    server = make_server(mpm, "load", MPM_CONF[mpm], extra)
+    server = make_server(mpm, "load", MPM_CONF[mpm], extra, daemon=daemon)
     server.start()
     report = {"mpm": mpm, "max_connections_per_child": max_conn_per_child,
-              "max_concurrent_calls": cap.split()[-1] if cap else "default", "phases": {}}
+              "max_concurrent_calls": cap.split()[-1] if cap else "default", "phases": {},
+              "daemon": daemon, "skipped": {}}
     try:
         time.sleep(1.0)
         sampler = RssSampler(server.proc.pid, interval=0.5)
@@ -625,12 +726,18 @@ def soak_mpm(mpm, requests, concurrency, max_conn_per_child, phases, cap="", see
         steady["seconds"] = round(took, 1)
         steady["requests_per_second"] = round(stats.requests / took)
         steady["rss"] = sampler.report(warmup=2.0, min_life=5.0)
+        if daemon:
+            steady["daemon_rss"] = sampler.report(warmup=2.0, min_life=5.0, daemons=True)
         steady["log_tags"] = tag_counts(server.error_log())
         steady["crash_lines"] = crash_lines(server)
         report["phases"]["steady"] = steady
         log(f"{mpm}: steady done: {brief(steady)}")
 
         for name in phases:
+            if daemon and name in DAEMON_SKIPS:
+                report["skipped"][name] = DAEMON_SKIPS[name]
+                log(f"{mpm}: phase {name} skipped in daemon mode: {DAEMON_SKIPS[name]}")
+                continue
             log(f"{mpm}: phase {name}")
             before_log = len(server.error_log())
             if name == "graceful":
@@ -670,8 +777,7 @@ def soak_mpm(mpm, requests, concurrency, max_conn_per_child, phases, cap="", see
                 raise ValueError(name)
             new_log = server.error_log()[before_log:]
             result["log_tags"] = tag_counts(new_log)
-            result["crash_lines"] = [l for l in new_log.splitlines()
-                                     if any(p.search(l) for p in CRASH_PATTERNS)]
+            result["crash_lines"] = [l for l in new_log.splitlines() if is_crash_line(l)]
             report["phases"][name] = result
             log(f"{mpm}: {name}: {brief(result)}")
         report["crash_lines"] = crash_lines(server)
@@ -702,19 +808,26 @@ def stats_snapshot(server, phase, want_pids, attempts=400):
     return {pid: seen[pid] for pid in want_pids if pid in seen}
 
 
-def leak_mpm(mpm, requests, warmup, concurrency, trace_requests, cap="", seed=2, chunks=10):
+def leak_mpm(mpm, requests, warmup, concurrency, trace_requests, cap="", seed=2, chunks=10,
+             daemon=None):
+    """The leak check. In daemon mode the Python figures come from the
+    daemon processes (where the scripts run) and the RSS figures from both
+    Apache's children and the daemons."""
     conc = min(concurrency, 8) if mpm == "prefork" else concurrency
-    server = make_server(mpm, "leak", LEAK_MPM_CONF[mpm], "MaxConnectionsPerChild 0\n" + cap)
+    server = make_server(mpm, "leak", LEAK_MPM_CONF[mpm], "MaxConnectionsPerChild 0\n" + cap,
+                         daemon=daemon, slow_apart=False)
     server.start()
     try:
         time.sleep(1.0)
         log(f"{mpm}: leak check, warm-up {warmup} requests at {conc} connections")
         warm = run(run_load(server.port, kinds(), warmup, concurrency=conc, seed=seed))
         pids = sorted(child_pids(server.proc.pid))
+        daemon_pids = split_children(server.proc.pid)[1]
+        python_pids = daemon_pids if daemon else pids
         # The first probe sets up what the probes use (ctypes) before the
         # figures are taken.
-        stats_snapshot(server, "probe", pids)
-        py_start = stats_snapshot(server, "probe", pids)
+        stats_snapshot(server, "probe", python_pids)
+        py_start = stats_snapshot(server, "probe", python_pids)
         rss_start = {pid: vm_rss_kb(pid) for pid in pids}
         log(f"{mpm}: leak check, {requests} requests in {chunks} chunks")
         # The figures after each chunk: a leak grows with the request count,
@@ -731,7 +844,7 @@ def leak_mpm(mpm, requests, warmup, concurrency, trace_requests, cap="", seed=2,
                 stats = part
             else:
                 stats.merge(part)
-            py = stats_snapshot(server, "probe", pids)
+            py = stats_snapshot(server, "probe", python_pids)
             curve.append({"requests": stats.requests,
                           "rss_kb": {pid: vm_rss_kb(pid) for pid in pids},
                           "gc_objects": {p: r["gc_objects"] for p, r in py.items()},
@@ -745,14 +858,15 @@ def leak_mpm(mpm, requests, warmup, concurrency, trace_requests, cap="", seed=2,
         # of its own, after the RSS and object figures are taken.
         traced = {}
         if trace_requests:
-            stats_snapshot(server, "trace-start", pids)
+            stats_snapshot(server, "trace-start", python_pids)
             log(f"{mpm}: leak check, {trace_requests} requests under tracemalloc")
             run(run_load(server.port, kinds(), trace_requests, concurrency=conc, seed=seed + 2))
-            traced = stats_snapshot(server, "trace-end", pids)
+            traced = stats_snapshot(server, "trace-end", python_pids)
         children = []
         for pid in pids:
             s, e = py_start.get(pid, {}), py_end.get(pid, {})
-            child = {"pid": pid, "rss_kb_start": rss_start[pid], "rss_kb_end": rss_end[pid]}
+            child = {"pid": pid, "kind": "daemon" if pid in daemon_pids else "child",
+                     "rss_kb_start": rss_start[pid], "rss_kb_end": rss_end[pid]}
             if rss_start[pid] and rss_end[pid]:
                 child["rss_growth_pct"] = round((rss_end[pid] / rss_start[pid] - 1) * 100, 2)
                 mid = curve[len(curve) // 2]["rss_kb"][pid]
@@ -771,6 +885,7 @@ def leak_mpm(mpm, requests, warmup, concurrency, trace_requests, cap="", seed=2,
         summary.pop("latency", None)
         return {
             "mpm": mpm,
+            "daemon": daemon,
             "warmup_requests": warm.requests,
             "requests": stats.requests,
             "trace_requests": trace_requests,
@@ -813,6 +928,19 @@ def verdict(report):
                 problems.append(f"{mpm}/{name}: resets {p['failed_during_restart']}")
         if mpm_report["crash_lines"]:
             problems.append(f"{mpm}: crash lines {mpm_report['crash_lines'][:5]}")
+        daemon = mpm_report.get("daemon")
+        if daemon:
+            # Daemon processes are not recycled: the steady phase must see
+            # exactly the group's processes, none replaced.
+            seen = mpm_report["phases"]["steady"]["daemon_rss"]["children_seen"]
+            if seen != daemon_processes(daemon):
+                problems.append(f"{mpm}/steady: {seen} daemon processes seen, the groups have "
+                                f"{daemon_processes(daemon)} (none running, or some replaced)")
+            for name, p in mpm_report["phases"].items():
+                ended = p.get("log_tags", {}).get(DAEMON_ENDED, 0)
+                if ended and name not in ("hang", "cap"):
+                    problems.append(f"{mpm}/{name}: {ended} daemon processes ended "
+                                    f"({DAEMON_ENDED})")
         # Under recycling a threaded child lives a few seconds and warms up
         # for most of them: its RSS figures are reported, and the 10% rule
         # is applied by the leak check, whose children live through it all.
@@ -846,23 +974,40 @@ def main(argv=None):
                         help="WSGIMaxConcurrentCalls for the threaded MPMs: 'default' (the "
                         "module's default), 'threads' (= ThreadsPerChild) or N")
     parser.add_argument("--leak-mpms", default=None, help="default: the same as --mpms")
+    parser.add_argument("--daemon", action="store_true",
+                        help="run every script in a WSGIAuthDaemonProcess group "
+                        "(process-group=soak) instead of in Apache's children")
+    parser.add_argument("--daemon-processes", type=int, default=2,
+                        help="with --daemon: processes= of the group (default 2)")
+    parser.add_argument("--daemon-threads", type=int, default=15,
+                        help="with --daemon: threads= of each process (default 15)")
     parser.add_argument("--json", help="write the full report here")
     args = parser.parse_args(argv)
+    if not args.daemon and (args.daemon_processes != 2 or args.daemon_threads != 15):
+        parser.error("--daemon-processes and --daemon-threads need --daemon")
+    if not 1 <= args.daemon_processes <= 64 or not 1 <= args.daemon_threads <= 1000:
+        parser.error("--daemon-processes is 1 to 64 and --daemon-threads 1 to 1000")
+    daemon = ({"processes": args.daemon_processes, "threads": args.daemon_threads}
+              if args.daemon else None)
+    if daemon:
+        log(f"daemon mode: every script runs in WSGIAuthDaemonProcess {DAEMON_GROUP} "
+            f"processes={daemon['processes']} threads={daemon['threads']}")
 
     mpms = [m for m in args.mpms.split(",") if m]
     phases = [p for p in args.phases.split(",") if p]
-    report = {"load": [], "leak": []}
+    report = {"load": [], "leak": [], "daemon": daemon}
     started = time.monotonic()
     for mpm in mpms:
         mcpc = args.max_connections_per_child
         if mpm == "prefork":
             mcpc = max(20, mcpc // 20)
         report["load"].append(soak_mpm(mpm, args.requests, args.concurrency, mcpc, phases,
-                                       cap_conf(mpm, args.max_concurrent_calls)))
+                                       cap_conf(mpm, args.max_concurrent_calls), daemon=daemon))
     if args.leak_requests:
         for mpm in (args.leak_mpms.split(",") if args.leak_mpms else mpms):
             leak = leak_mpm(mpm, args.leak_requests, args.leak_warmup, args.concurrency,
-                            args.trace_requests, cap_conf(mpm, args.max_concurrent_calls, leak=True))
+                            args.trace_requests, cap_conf(mpm, args.max_concurrent_calls, leak=True),
+                            daemon=daemon)
             report["leak"].append(leak)
             log(f"{mpm}: leak: {json.dumps(leak['children'])}")
     report["seconds"] = round(time.monotonic() - started)
@@ -875,6 +1020,10 @@ def main(argv=None):
 
 def print_summary(report):
     print("\n== soak summary")
+    if report.get("daemon"):
+        d = report["daemon"]
+        print(f"daemon mode: every script in WSGIAuthDaemonProcess {DAEMON_GROUP} "
+              f"processes={d['processes']} threads={d['threads']}")
     for r in report["load"]:
         st = r["phases"]["steady"]
         rss = st["rss"]
@@ -886,6 +1035,14 @@ def print_summary(report):
               f"{rss['rss_kb_last_median']} kB (max {rss['rss_kb_max']}), per-child growth after warm-up max "
               f"{rss['rss_growth_pct_max']}% median {rss['rss_growth_pct_median']}% "
               f"({rss['children_measured']} children)")
+        if "daemon_rss" in st:
+            d = st["daemon_rss"]
+            print(f"    daemon processes ({DAEMON_COMM}): {d['children_seen']} seen, RSS median "
+                  f"{d['rss_kb_first_median']} -> {d['rss_kb_last_median']} kB (max "
+                  f"{d['rss_kb_max']}), growth after warm-up max {d['rss_growth_pct_max']}% "
+                  f"median {d['rss_growth_pct_median']}%")
+        for name, reason in r.get("skipped", {}).items():
+            print(f"    {name}: skipped in daemon mode: {reason}")
         print(f"    statuses: {st['statuses']}")
         print(f"    log tags: {st['log_tags']}")
         for name, p in r["phases"].items():
@@ -912,7 +1069,7 @@ def print_summary(report):
               f"warm-up, unexpected {leak['unexpected']}, failed {leak['failed']}, children kept "
               f"{leak['children_same']}")
         for c in leak["children"]:
-            print(f"    child {c['pid']}: VmRSS {c['rss_kb_start']} -> {c['rss_kb_end']} kB "
+            print(f"    {'daemon' if c.get('kind') == 'daemon' else 'child'} {c['pid']}: VmRSS {c['rss_kb_start']} -> {c['rss_kb_end']} kB "
                   f"({c.get('rss_growth_pct')}%), gc objects {c.get('gc_objects_start')} -> "
                   f"{c.get('gc_objects_end')}, allocated blocks {c.get('blocks_start')} -> "
                   f"{c.get('blocks_end')}, tracemalloc growth {c.get('traced_growth')} B over "

@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::access_log;
 use crate::caching;
 use crate::call_limits;
+use crate::daemon;
 use crate::locate::DEBIAN_MODULES;
 use crate::options::Content;
 use crate::quote::{conf, conf_path};
@@ -89,6 +90,7 @@ pub fn render(s: &Settings) -> String {
     tls::server_settings(&mut out, s);
     caching::server_settings(&mut out, &s.options.caching);
     python(&mut out, s);
+    auth_daemon(&mut out, s);
     content(&mut out, s);
     location(&mut out, s);
     server_status(&mut out, s);
@@ -164,6 +166,15 @@ fn python(out: &mut String, s: &Settings) {
     }
 }
 
+/// `--auth-daemon`: the daemon group, before the `<Location />` whose
+/// script directives name it.
+fn auth_daemon(out: &mut String, s: &Settings) {
+    let o = &s.options;
+    if let Some(d) = &o.auth_daemon {
+        daemon::render(out, d, o.python_home.as_ref(), &o.python_path);
+    }
+}
+
 fn content(out: &mut String, s: &Settings) {
     out.push_str(
         "<Directory />\n    Options None\n    AllowOverride None\n    Require all denied\n</Directory>\n\n",
@@ -206,13 +217,16 @@ fn content(out: &mut String, s: &Settings) {
 /// The `<Location />` that protects everything.
 fn location(out: &mut String, s: &Settings) {
     let o = &s.options;
-    let options = o
+    let mut options = o
         .application_group
         .as_ref()
         // The value is quoted, not the option: mod_wsgi's reading (name up
         // to `=`, then one quoted word), which the script directives follow.
         .map(|g| format!(" application-group={}", conf(g)))
         .unwrap_or_default();
+    if o.auth_daemon.is_some() {
+        options.push_str(&daemon::script_option());
+    }
     out.push_str("<Location />\n");
     if let Some(auth) = &o.auth {
         let _ = write!(
@@ -625,6 +639,78 @@ mod tests {
         let c = render_with(&["--access-log-format", "common"]);
         assert!(c.contains("\" common\nCustomLog \"/tmp/root/access_log\" common\n"));
         assert!(!c.contains("status_module") && !c.contains("ThreadsPerChild"));
+    }
+
+    #[test]
+    fn auth_daemon_names_the_group_on_every_script() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--auth-group-script",
+            "/s/groups.py",
+            "--auth-group",
+            "admins",
+            "--host-access-script",
+            "/s/hosts.py",
+            "--auth-daemon",
+        ]);
+        assert!(c.contains(
+            "WSGIAuthDaemonProcess express processes=1 threads=15
+
+"
+        ));
+        // Server level, before the section whose directives name it.
+        assert!(c.find("WSGIAuthDaemonProcess").unwrap() < c.find("<Location />").unwrap());
+        let l = location_block(&c);
+        assert!(l.contains("    WSGIAuthUserScript \"/s/auth.py\" process-group=express\n"));
+        assert!(l.contains("    WSGIAuthGroupScript \"/s/groups.py\" process-group=express\n"));
+        assert!(l.contains("    WSGIAccessScript \"/s/hosts.py\" process-group=express\n"));
+        assert_eq!(c.matches("process-group=").count(), 3);
+        assert!(!render_with(&["--auth-user-script", "/s/auth.py"]).contains("process-group"));
+        assert!(!render_with(&["--auth-user-script", "/s/auth.py"]).contains("WSGIAuthDaemon"));
+    }
+
+    #[test]
+    fn auth_daemon_with_every_setting_python_groups_and_caches() {
+        let c = render_with(&[
+            "--auth-user-script",
+            "/s/auth.py",
+            "--host-access-script",
+            "/s/hosts.py",
+            "--application-group",
+            "site 1",
+            "--auth-daemon-user",
+            "nobody",
+            "--auth-daemon-group",
+            "nogroup",
+            "--auth-daemon-processes",
+            "2",
+            "--auth-daemon-threads",
+            "8",
+            "--auth-daemon-timeout",
+            "20",
+            "--python-home",
+            "/venv",
+            "--python-path",
+            "/a:/b",
+            "--auth-cache-timeout",
+            "60",
+        ]);
+        // The embedded settings stay; the daemons get the same Python.
+        assert!(c.contains(
+            "WSGIPythonHome \"/venv\"\nWSGIPythonPath \"/a:/b\"\n\n\
+             WSGIAuthDaemonProcess express user=nobody group=nogroup processes=2 threads=8 \
+             call-timeout=20 \"python-home=/venv\" \"python-path=/a:/b\"\n\n"
+        ));
+        let l = location_block(&c);
+        assert!(l.contains(
+            "    WSGIAuthUserScript \"/s/auth.py\" application-group=\"site 1\" process-group=express\n"
+        ));
+        assert!(l.contains(
+            "    WSGIAccessScript \"/s/hosts.py\" application-group=\"site 1\" process-group=express\n"
+        ));
+        // The in-process cache stays in front, in Apache's children.
+        assert!(l.contains("    WSGIAuthCacheTimeout 60\n"));
     }
 
     #[test]

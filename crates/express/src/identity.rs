@@ -18,10 +18,17 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// A user account: its name and primary group id.
+/// The effective group id of this process.
+pub fn effective_gid() -> u32 {
+    // SAFETY: getegid has no preconditions and cannot fail.
+    unsafe { libc::getegid() }
+}
+
+/// A user account: its name, user id and primary group id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub name: String,
+    pub uid: u32,
     pub gid: u32,
 }
 
@@ -42,23 +49,33 @@ pub fn user(name: &str) -> Option<User> {
     }
     // SAFETY: `entry` is non-NULL and points to libc's static passwd record,
     // valid until the next passwd call (none happens before we return).
-    let gid = unsafe { (*entry).pw_gid };
+    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
     Some(User {
         name: name.to_owned(),
+        uid,
         gid,
     })
 }
 
+/// The id of the group called `name` (or `#gid`), if it exists.
+pub fn group_id(name: &str) -> Option<u32> {
+    if let Some(gid) = name.strip_prefix('#') {
+        return gid.parse::<u32>().ok().filter(|&g| group_name(g).is_some());
+    }
+    let c = CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let entry = unsafe { libc::getgrnam(c.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: `entry` is non-NULL and points to libc's static group record,
+    // read before any other group call.
+    Some(unsafe { (*entry).gr_gid })
+}
+
 /// Whether a group called `name` (or `#gid`) exists.
 pub fn group_exists(name: &str) -> bool {
-    if let Some(gid) = name.strip_prefix('#') {
-        return gid.parse::<u32>().is_ok_and(|g| group_name(g).is_some());
-    }
-    let Ok(c) = CString::new(name) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    !unsafe { libc::getgrnam(c.as_ptr()) }.is_null()
+    group_id(name).is_some()
 }
 
 /// The name of group `gid`, if it has one.
@@ -82,7 +99,9 @@ mod tests {
     fn root_exists_everywhere() {
         let _lookups = TEST_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
         let root = user("root").unwrap();
-        assert_eq!(root.gid, 0);
+        assert_eq!((root.uid, root.gid), (0, 0));
+        assert_eq!(group_id("root"), Some(0));
+        assert_eq!(group_id("#0"), Some(0));
         assert_eq!(user("#0").unwrap().gid, 0);
         assert_eq!(group_name(0).as_deref(), Some("root"));
         assert!(group_exists("root"));
@@ -96,5 +115,7 @@ mod tests {
         assert_eq!(user("#x"), None);
         assert!(!group_exists("no-such-group-authnz-wsgi"));
         assert!(!group_exists("a\0b"));
+        assert_eq!(group_id("no-such-group-authnz-wsgi"), None);
+        assert_eq!(group_id("a\0b"), None);
     }
 }

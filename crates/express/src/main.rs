@@ -15,6 +15,7 @@ mod apachectl;
 mod caching;
 mod call_limits;
 mod config;
+mod daemon;
 mod identity;
 mod locate;
 mod options;

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use crate::access_log::{self, AccessLogFormat};
 use crate::caching::{self, Caching};
 use crate::call_limits::{self, CallLimits};
+use crate::daemon::{self, AuthDaemon};
 use crate::spec::find;
 use crate::tls::{self, Tls};
 use crate::values::{self, Checked, ProxyTarget};
@@ -125,6 +126,9 @@ pub struct Options {
     /// `--processes`/`--threads`; `None` keeps httpd's MPM defaults.
     pub workers: Option<Workers>,
     pub call_limits: CallLimits,
+    /// `--auth-daemon` (or an option that implies it): the scripts run in
+    /// a `WSGIAuthDaemonProcess` group.
+    pub auth_daemon: Option<AuthDaemon>,
     pub caching: Caching,
     pub access_log_format: AccessLogFormat,
     /// `--server-status`: mod_status at `/server-status`, local only.
@@ -325,6 +329,7 @@ fn build(raw: &Raw) -> Checked<Options> {
         tls: tls::parse(raw, port)?,
         workers: workers::parse(raw, mpm)?,
         call_limits: call_limits::parse(raw, has_script)?,
+        auth_daemon: daemon::parse(raw, has_script)?,
         caching: caching::parse(raw, auth.is_some())?,
         access_log_format: access_log::parse(single(raw, "access-log-format"))?,
         server_status: flag(raw, "server-status"),

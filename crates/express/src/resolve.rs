@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::daemon::AuthDaemon;
 use crate::identity;
 use crate::locate;
 use crate::options::{Content, Options};
@@ -191,12 +192,101 @@ pub fn run_as(user: Option<&str>, group: Option<&str>, euid: u32) -> Result<Opti
     }))
 }
 
+/// The daemon group's accounts, checked: `--auth-daemon-user` must exist
+/// and not be root (its primary group becomes the daemons' group unless
+/// `--auth-daemon-group` names one), `--auth-daemon-group` must exist, and
+/// without `--auth-daemon-user` Apache's own user (`run_as`, which the
+/// daemons then run as) must not be root. Apache can start the daemons as
+/// another account only when it starts as root (`euid`, `egid`: this
+/// process's, which Apache keeps).
+pub fn daemon_accounts(
+    daemon: &mut AuthDaemon,
+    run_as: Option<&RunAs>,
+    euid: u32,
+    egid: u32,
+) -> Result<(), String> {
+    let not_root = "Apache can start the daemon processes as another account only when it is \
+                    started as root";
+    if let Some(name) = &daemon.user {
+        let Some(account) = identity::user(name) else {
+            return Err(format!("--auth-daemon-user: there is no user '{name}'"));
+        };
+        if account.uid == 0 {
+            return Err(format!(
+                "--auth-daemon-user: '{name}' is root; the daemon processes run Python scripts \
+                 and never as root: name an unprivileged account"
+            ));
+        }
+        if euid != 0 && account.uid != euid {
+            return Err(format!(
+                "--auth-daemon-user: '{name}' is not the user this runs as (uid {euid}); {not_root}"
+            ));
+        }
+        if daemon.group.is_none() {
+            daemon.group = Some(
+                identity::group_name(account.gid).unwrap_or_else(|| format!("#{}", account.gid)),
+            );
+        }
+    } else if let Some(run_as) = run_as {
+        if identity::user(&run_as.user).is_some_and(|a| a.uid == 0) {
+            return Err(format!(
+                "--auth-daemon: the daemon processes would run as Apache's user '{}', which is \
+                 root; give --auth-daemon-user NAME (an unprivileged account)",
+                run_as.user
+            ));
+        }
+    }
+    if let Some(name) = &daemon.group {
+        let Some(gid) = identity::group_id(name) else {
+            return Err(format!("--auth-daemon-group: there is no group '{name}'"));
+        };
+        if gid == 0 {
+            return Err(format!(
+                "--auth-daemon-group: '{name}' is root's group; the daemon processes never run \
+                 with it: name an unprivileged group"
+            ));
+        }
+        if euid != 0 && gid != egid {
+            return Err(format!(
+                "--auth-daemon-group: '{name}' is not the group this runs as (gid {egid}); {not_root}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The longest Unix socket path (`sun_path`, 108 bytes with the NUL).
+const SOCKET_PATH_MAX: usize = 107;
+
+/// The daemons' socket, `<DefaultRuntimeDir>/authnz-wsgi.<parent pid>.express.sock`
+/// (the runtime directory is the server root), must fit a Unix socket
+/// path with the longest pid Linux gives (4194304), as the module checks at
+/// start-up.
+pub fn daemon_socket_fits(server_root: &Path) -> Result<(), String> {
+    let socket = server_root.join(format!(
+        "authnz-wsgi.4194304.{}.sock",
+        crate::daemon::GROUP_NAME
+    ));
+    let len = socket.as_os_str().len();
+    if len > SOCKET_PATH_MAX {
+        let room = SOCKET_PATH_MAX - (len - server_root.as_os_str().len());
+        return Err(format!(
+            "--server-root: '{}' is too long for --auth-daemon: the daemons' socket \
+             '{}' would be {len} bytes, and a Unix socket path has at most {SOCKET_PATH_MAX}; \
+             use a server root of at most {room} bytes",
+            server_root.display(),
+            socket.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Resolve everything for the current process (working directory,
 /// effective user, location of this program).
 pub fn resolve(options: Options) -> Result<Settings, String> {
     let cwd = std::env::current_dir()
         .map_err(|e| format!("cannot determine the working directory: {e}"))?;
-    let options = absolute_options(options, &cwd)?;
+    let mut options = absolute_options(options, &cwd)?;
     let module = match &options.module {
         Some(m) => m.clone(),
         None => locate::find_module()?,
@@ -205,11 +295,12 @@ pub fn resolve(options: Options) -> Result<Settings, String> {
         .server_root
         .clone()
         .unwrap_or_else(|| default_server_root(options.port));
-    let run_as = run_as(
-        options.user.as_deref(),
-        options.group.as_deref(),
-        identity::effective_uid(),
-    )?;
+    let euid = identity::effective_uid();
+    let run_as = run_as(options.user.as_deref(), options.group.as_deref(), euid)?;
+    if let Some(daemon) = &mut options.auth_daemon {
+        daemon_accounts(daemon, run_as.as_ref(), euid, identity::effective_gid())?;
+        daemon_socket_fits(&server_root)?;
+    }
     Ok(Settings {
         options,
         server_root,
@@ -318,6 +409,85 @@ mod tests {
         assert!(run_as(Some("root"), Some("no-such-group-x"), 0)
             .unwrap_err()
             .contains("no group"));
+    }
+
+    #[test]
+    fn daemon_accounts_are_checked() {
+        let _lookups = identity::TEST_LOOKUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let nobody = identity::user("nobody").expect("the nobody account");
+        let nobody_group = identity::group_name(nobody.gid).unwrap();
+        let daemon = |user: Option<&str>, group: Option<&str>| AuthDaemon {
+            user: user.map(str::to_owned),
+            group: group.map(str::to_owned),
+            processes: 1,
+            threads: 15,
+            timeout: None,
+        };
+        let www = RunAs {
+            user: "nobody".into(),
+            group: nobody_group.clone(),
+        };
+        let root = RunAs {
+            user: "root".into(),
+            group: "root".into(),
+        };
+        // The user's primary group is filled in.
+        let mut d = daemon(Some("nobody"), None);
+        daemon_accounts(&mut d, Some(&root), 0, 0).unwrap();
+        assert_eq!(d.group.as_deref(), Some(nobody_group.as_str()));
+        // A group given is kept.
+        let mut d = daemon(Some("nobody"), Some("www-data"));
+        daemon_accounts(&mut d, Some(&www), 0, 0).unwrap();
+        assert_eq!(d.group.as_deref(), Some("www-data"));
+        // Apache's user, when it is not root.
+        let mut d = daemon(None, None);
+        daemon_accounts(&mut d, Some(&www), 0, 0).unwrap();
+        assert_eq!(d, daemon(None, None));
+        daemon_accounts(&mut d, None, 1000, 1000).unwrap();
+        let e = daemon_accounts(&mut daemon(None, None), Some(&root), 0, 0).unwrap_err();
+        assert!(
+            e.starts_with("--auth-daemon: the daemon processes would run as Apache's user 'root'")
+        );
+        let e = daemon_accounts(&mut daemon(Some("no-such-user-x"), None), None, 0, 0).unwrap_err();
+        assert_eq!(e, "--auth-daemon-user: there is no user 'no-such-user-x'");
+        let e = daemon_accounts(&mut daemon(Some("#0"), None), None, 0, 0).unwrap_err();
+        assert!(e.contains("is root"), "{e}");
+        let e =
+            daemon_accounts(&mut daemon(None, Some("no-such-group-x")), None, 0, 0).unwrap_err();
+        assert_eq!(
+            e,
+            "--auth-daemon-group: there is no group 'no-such-group-x'"
+        );
+        // Not started as root: only this process's own accounts.
+        let e = daemon_accounts(&mut daemon(Some("nobody"), None), None, nobody.uid + 1, 0)
+            .unwrap_err();
+        assert!(e.contains("only when it is started as root"), "{e}");
+        let mut d = daemon(Some("nobody"), None);
+        daemon_accounts(&mut d, None, nobody.uid, nobody.gid).unwrap();
+        let e =
+            daemon_accounts(&mut daemon(None, Some(&nobody_group)), None, 1000, 1000).unwrap_err();
+        assert!(e.contains("is not the group this runs as"), "{e}");
+        let e = daemon_accounts(&mut daemon(None, Some("root")), None, 0, 0).unwrap_err();
+        assert!(
+            e.starts_with("--auth-daemon-group: 'root' is root's group"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn daemon_socket_path_fits() {
+        assert!(daemon_socket_fits(Path::new("/tmp/authnz-wsgi-express-8000")).is_ok());
+        let fits = format!("/{}", "r".repeat(73));
+        assert!(daemon_socket_fits(Path::new(&fits)).is_ok());
+        let long = format!("/{}", "r".repeat(74));
+        let e = daemon_socket_fits(Path::new(&long)).unwrap_err();
+        assert!(e.starts_with("--server-root: '/rrr"), "{e}");
+        assert!(
+            e.contains("108 bytes") && e.contains("at most 74 bytes"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -139,6 +139,13 @@ pub fn summary(s: &Settings) -> String {
     if let Some(h) = &o.host_access_script {
         lines.push(("Host Access Script", h.display().to_string()));
     }
+    if let Some(d) = &o.auth_daemon {
+        let apache = s
+            .run_as
+            .as_ref()
+            .map(|r| (r.user.as_str(), r.group.as_str()));
+        lines.push(("Auth Daemons", crate::daemon::summary(d, apache)));
+    }
     if let Some(shared) = &o.caching.shared {
         lines.push((
             "Shared Cache",
