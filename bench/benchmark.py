@@ -9,7 +9,9 @@ Five Apache instances with identical MPM and thread settings:
            with sha1-crypt entries, and with bcrypt entries for the trivial check)
   ours, mod_status  the same module and trivial script, uncached and
            WSGIAuthCacheTimeout, with mod_status loaded: the live figures are
-           kept (docs/operations.md), paired with ours to show what they cost
+           kept (docs/operations.md), paired with ours to show what they cost;
+           its unauthenticated page paired with ours' shows httpd's own share
+           (ExtendedStatus, on by default with mod_status)
   mod_wsgi Debian's mod_wsgi with WSGIAuthUserScript and the same scripts
   socache floor  mod_authn_file with a sha1-crypt htpasswd answered from
            mod_authn_socache: the cached path of this module's socache
@@ -385,6 +387,8 @@ CASES = [
     ("trivial", "ours, socache (shmcb)", "ours", "/basic-sc/index.html", "basic", True),
     ("trivial", "ours, uncached, mod_status loaded", "ours, mod_status", "/basic/index.html",
      "basic", True),
+    ("trivial", "no auth, mod_status loaded", "ours, mod_status", "/open/index.html", None,
+     True),
     ("trivial", "ours, WSGIAuthCacheTimeout, mod_status loaded", "ours, mod_status",
      "/basic-mem/index.html", "basic", True),
     ("trivial", "ours, socache, WSGISocacheHash bcrypt", "ours", "/basic-sc-bcrypt/index.html",
@@ -438,6 +442,9 @@ PAIRS = [
     # configuration without and with mod_status loaded.
     ("trivial", "ours, uncached", "ours, uncached, mod_status loaded"),
     ("trivial", "ours, WSGIAuthCacheTimeout", "ours, WSGIAuthCacheTimeout, mod_status loaded"),
+    # httpd's own share of that: ExtendedStatus, which mod_status switches on
+    # by default, costs an unauthenticated request the same (docs/operations.md).
+    ("trivial", "no auth, server with ours", "no auth, mod_status loaded"),
     # Daemon mode (docs/performance.md): against no auth, and what a call
     # to a daemon costs against the same call embedded.
     ("trivial", "no auth", "ours, daemon, uncached"),
