@@ -401,6 +401,9 @@ def digest_get(apache, location, user, password="s\u00e9same"):
     HA1 is computed over them, as a client in that encoding does."""
     path = f"/{location}/cgi/who.cgi"
     challenge = apache.request(path).headers.get("WWW-Authenticate", "")
+    # The challenge's access-log line is written after its response went
+    # out: wait for it, so the entry read below is the second request's.
+    assert apache.last_access(401)["user"] == "-"
     nonce = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))["nonce"]
     ha1 = hashlib.md5(user + f":{REALM}:{password}".encode()).hexdigest()
     ha2 = hashlib.md5(f"GET:{path}".encode()).hexdigest()
