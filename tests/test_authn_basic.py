@@ -136,6 +136,9 @@ def apache():
 
 
 def request(apache, path, user, password=PASSWORD):
+    # The previous request's access-log line is written after its response
+    # went out: wait for it, so that `before` counts it.
+    apache.last_access(timeout=1)
     before = len(apache.access_entries())
     before_calls = len(apache.records())
     resp = apache.get_basic(path, user, password)
