@@ -34,8 +34,8 @@ pub struct Watchdog {
     /// makes a call.
     in_flight: Vec<Mutex<Option<(UnixStream, u64)>>>,
     group: String,
-    /// Set when the process is about to end: the poller stops accepting
-    /// and says so in `stopped_accepting`.
+    /// Set when the process is about to end: the main thread stops
+    /// accepting and says so in `stopped_accepting`.
     ending: AtomicBool,
     stopped_accepting: AtomicBool,
     /// Each serving thread's kernel id (0: not started).
@@ -148,13 +148,14 @@ impl Watchdog {
         }
     }
 
-    /// Whether the process is about to end (the poller must not accept).
+    /// Whether the process is about to end (no connection may be accepted
+    /// or served).
     pub fn is_ending(&self) -> bool {
         self.ending.load(Ordering::SeqCst)
     }
 
-    /// The poller has seen `is_ending` and accepts no more.
-    pub fn poller_stopped(&self) {
+    /// The main thread has seen `is_ending` and accepts no more.
+    pub fn acceptor_stopped(&self) {
         self.stopped_accepting.store(true, Ordering::SeqCst);
     }
 
