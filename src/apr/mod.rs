@@ -1,7 +1,7 @@
 //! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups),
 //! tables, password hashes, random bytes, a first-claim word and a table of
 //! counters shared with the children; and the Unix calls the auth daemons
-//! need (`unix.rs`, `ready_set.rs`).
+//! need (`unix.rs`, `ready_set.rs`, `wake_timer.rs`).
 
 pub mod first_claim;
 pub mod password;
@@ -11,6 +11,7 @@ pub mod ready_set;
 pub mod shared_table;
 pub mod table;
 pub mod unix;
+pub mod wake_timer;
 
 pub use pool::Pool;
 pub use table::Table;

@@ -4,12 +4,14 @@
 //! (`listener.rs`), a daemon process's life (`process.rs`: closing what it
 //! inherited, dropping privileges, starting Python) and its serving loop
 //! (`server.rs`, over the connection registry of `connections.rs`, with
-//! the call watchdog of `watchdog.rs`), and the child's
-//! side of a call (`client.rs`: per-thread connections, the deadline, the
-//! replay of the daemon's log lines, `replay.rs`).
+//! the serving threads' turn-taking of `turns.rs` and the call watchdog
+//! of `watchdog.rs`), and the child's side of a call (`client.rs`:
+//! per-thread connections, the deadline, the replay of the daemon's log
+//! lines, `replay.rs`).
 //!
-//! The operating-system calls this needs live in `src/apr/unix.rs` and
-//! `src/apr/ready_set.rs`; this layer has no `unsafe` of its own.
+//! The operating-system calls this needs live in `src/apr/unix.rs`,
+//! `src/apr/ready_set.rs` and `src/apr/wake_timer.rs`; this layer has no
+//! `unsafe` of its own.
 
 #![forbid(unsafe_code)]
 
@@ -22,4 +24,5 @@ pub mod server;
 pub mod sockets;
 pub mod stderr_log;
 pub mod supervisor;
+pub mod turns;
 pub mod watchdog;
