@@ -26,6 +26,8 @@ struct State {
     waiting: usize,
     /// Whether a thread is on standby (blocked on the timer).
     standby: bool,
+    /// Threads parked on the condition variable.
+    parked: usize,
 }
 
 /// The turn-taking of one process's serving threads.
@@ -57,6 +59,10 @@ impl Turns {
             if state.waiting == 0 {
                 state.waiting = 1;
                 self.timer.disarm();
+                // A parked thread moves to the empty standby.
+                if !state.standby && state.parked > 0 {
+                    self.parked.notify_one();
+                }
                 return;
             }
             if !state.standby {
@@ -70,7 +76,9 @@ impl Turns {
                 self.parked.notify_one();
                 return;
             }
+            state.parked += 1;
             state = self.parked.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.parked -= 1;
         }
     }
 
