@@ -10,15 +10,19 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::apr::ready_set::ReadySet;
 use crate::apr::unix;
 
+/// A connection, shared with the watchdog while a call is made on it (so
+/// it can send the caller elsewhere without duplicating the descriptor).
+pub type Connection = Arc<UnixStream>;
+
 struct Open {
     /// `None` while a serving thread has it.
-    idle: Option<UnixStream>,
+    idle: Option<Connection>,
     fd: RawFd,
     /// When it was admitted or last answered.
     since: Instant,
@@ -48,6 +52,7 @@ impl Connections {
 
     /// Keep `connection`, idle, until a frame arrives on it.
     pub fn admit(&self, connection: UnixStream) {
+        let connection = Arc::new(connection);
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let fd = connection.as_raw_fd();
         let Ok(mut open) = self.open.lock() else {
@@ -68,7 +73,7 @@ impl Connections {
 
     /// Wait (without limit) for an idle connection with something to read
     /// and take it; the serving thread then gives it back or closes it.
-    pub fn take_ready(&self) -> (u64, UnixStream) {
+    pub fn take_ready(&self) -> (u64, Connection) {
         loop {
             let token = match self.ready.wait_one(-1) {
                 Ok(Some(token)) => token,
@@ -89,7 +94,7 @@ impl Connections {
     }
 
     /// A connection taken with `token` is idle again: watch it once more.
-    pub fn give_back(&self, token: u64, connection: UnixStream) {
+    pub fn give_back(&self, token: u64, connection: Connection) {
         let Ok(mut open) = self.open.lock() else {
             return;
         };
@@ -107,7 +112,7 @@ impl Connections {
     }
 
     /// A connection taken with `token` ends.
-    pub fn close(&self, token: u64, connection: UnixStream) {
+    pub fn close(&self, token: u64, connection: Connection) {
         if let Ok(mut open) = self.open.lock() {
             self.ready.remove(connection.as_raw_fd());
             open.remove(&token);
@@ -143,7 +148,7 @@ impl Connections {
 
     /// Take every idle connection that has a frame waiting (this process
     /// is ending: its callers are told to go elsewhere).
-    pub fn take_waiting(&self) -> Vec<UnixStream> {
+    pub fn take_waiting(&self) -> Vec<Connection> {
         let Ok(mut open) = self.open.lock() else {
             return Vec::new();
         };

@@ -15,9 +15,9 @@
 //! calls, closes each one that stays idle for a second, and exits when no
 //! call and no connection is left.
 
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -32,7 +32,7 @@ use authnz_core::daemon_supervision::{caller_allowed, drained, retry_elsewhere, 
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
-use crate::daemon::connections::Connections;
+use crate::daemon::connections::{Connection, Connections};
 use crate::daemon::stderr_log;
 use crate::daemon::turns::Turns;
 use crate::daemon::watchdog::Watchdog;
@@ -40,6 +40,9 @@ use crate::python::daemon_side;
 
 /// How long the rest of a frame may take once its first byte arrived.
 pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most bytes of a request read at once (a request is usually
+/// smaller, and read in one call).
+const REQUEST_READ: usize = 8192;
 /// How long writing a reply may take.
 const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// While draining: the longest the process lives (calls without a time
@@ -111,8 +114,8 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             // The watchdog ends the process: accept nothing more, so callers
             // it sends elsewhere reach another process of the group; calls
             // waiting on idle connections go elsewhere too.
-            for mut connection in shared.connections.take_waiting() {
-                send_elsewhere(&mut connection);
+            for connection in shared.connections.take_waiting() {
+                send_elsewhere(&connection);
             }
             shared.watchdog.acceptor_stopped();
             loop {
@@ -178,17 +181,17 @@ fn serving_thread(shared: &Shared, slot: usize) {
     shared.watchdog.thread_started(slot);
     loop {
         shared.turns.wait_for_turn();
-        let (token, mut connection) = shared.connections.take_ready();
+        let (token, connection) = shared.connections.take_ready();
         shared.turns.took();
         if shared.watchdog.is_ending() {
             // An overrunning call holds this process: the caller makes its
             // call again in another one.
-            send_elsewhere(&mut connection);
+            send_elsewhere(&connection);
             shared.connections.close(token, connection);
             continue;
         }
         let keep = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            serve_one(shared, slot, &mut connection)
+            serve_one(shared, slot, &connection)
         }))
         .unwrap_or(false);
         if keep {
@@ -201,8 +204,10 @@ fn serving_thread(shared: &Shared, slot: usize) {
 
 /// Read one request from `connection` and answer it; whether the
 /// connection can carry another.
-fn serve_one(shared: &Shared, slot: usize, connection: &mut UnixStream) -> bool {
-    let request = match read_frame(connection) {
+fn serve_one(shared: &Shared, slot: usize, connection: &Connection) -> bool {
+    // A request usually arrives whole: one read for header and payload.
+    let mut reader = BufReader::with_capacity(REQUEST_READ, &**connection);
+    let request = match read_frame(&mut reader) {
         Ok(None) => return false,
         Ok(Some((Kind::Request, payload))) => match decode_request(&payload) {
             Ok(request) => request,
@@ -230,24 +235,24 @@ fn serve_one(shared: &Shared, slot: usize, connection: &mut UnixStream) -> bool 
         slot,
         request.timeout_ms,
         call,
-        connection.try_clone().ok(),
+        Some(connection.clone()),
         request.sequence,
     );
     let reply = daemon_side::answer(&request);
     shared.watchdog.end(slot);
     let frame = encode_reply(&reply).or_else(|e| encode_reply(&unsendable(&request, &e)));
-    matches!(frame, Ok(frame) if connection.write_all(&frame).is_ok())
+    matches!(frame, Ok(frame) if (&**connection).write_all(&frame).is_ok())
 }
 
 /// Answer the request waiting on `connection` with "make it again in
 /// another process" (this process is ending).
-fn send_elsewhere(connection: &mut UnixStream) {
+fn send_elsewhere(connection: &Connection) {
     let _ = connection.set_read_timeout(Some(Duration::from_millis(50)));
     let _ = connection.set_write_timeout(Some(Duration::from_millis(50)));
-    if let Ok(Some((Kind::Request, payload))) = read_frame(connection) {
+    if let Ok(Some((Kind::Request, payload))) = read_frame(&mut &**connection) {
         if let Ok(request) = decode_request(&payload) {
             if let Ok(frame) = encode_reply(&retry_elsewhere(request.sequence)) {
-                let _ = connection.write_all(&frame);
+                let _ = (&**connection).write_all(&frame);
             }
         }
     }
