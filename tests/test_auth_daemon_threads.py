@@ -1,8 +1,7 @@
 """How a daemon process shares its `threads=` serving threads among calls
-(docs/auth-daemons.md, "Threads"): one thread waits for frames and answers
-them one after another, yet a call that blocks never holds up the others —
-another thread comes in within about a millisecond — and up to `threads=`
-calls run at once, never more.
+(docs/auth-daemons.md): every idle thread waits for frames on all the
+connections, so a call that blocks never holds up the others, and up to
+`threads=` calls run at once, never more.
 
 Every test asserts the HTTP statuses, what the script saw (`record(...)`,
 written inside the daemon: its process and thread) and the error log, on a

@@ -1,8 +1,7 @@
 //! Safe newtypes over APR: pools (with Rust values dropped by pool cleanups),
 //! tables, password hashes, random bytes, a first-claim word and a table of
 //! counters shared with the children; and the Unix calls the auth daemons
-//! need (`unix.rs`, `ready_set.rs`, `wake_timer.rs`,
-//! `socket_peek.rs`).
+//! need (`unix.rs`, `ready_set.rs`, `socket_peek.rs`).
 
 pub mod first_claim;
 pub mod password;
@@ -13,7 +12,6 @@ pub mod shared_table;
 pub mod socket_peek;
 pub mod table;
 pub mod unix;
-pub mod wake_timer;
 
 pub use pool::Pool;
 pub use table::Table;

@@ -4,13 +4,12 @@
 //! (`listener.rs`), a daemon process's life (`process.rs`: closing what it
 //! inherited, dropping privileges, starting Python) and its serving loop
 //! (`server.rs`, over the connection registry of `connections.rs`, with
-//! the serving threads' turn-taking of `turns.rs` and the call watchdog
-//! of `watchdog.rs`), and the child's side of a call (`client.rs`:
-//! per-thread connections, the deadline, the replay of the daemon's log
-//! lines, `replay.rs`).
+//! the call watchdog of `watchdog.rs`), and the child's side of a call
+//! (`client.rs`: per-thread connections, the deadline, the replay of the
+//! daemon's log lines, `replay.rs`).
 //!
 //! The operating-system calls this needs live in `src/apr/unix.rs`,
-//! `src/apr/ready_set.rs` and `src/apr/wake_timer.rs`; this layer has no
+//! `src/apr/ready_set.rs` and `src/apr/socket_peek.rs`; this layer has no
 //! `unsafe` of its own.
 
 #![forbid(unsafe_code)]
@@ -24,5 +23,4 @@ pub mod server;
 pub mod sockets;
 pub mod stderr_log;
 pub mod supervisor;
-pub mod turns;
 pub mod watchdog;

@@ -1,13 +1,11 @@
-//! A daemon process's serving loop. Every idle connection (one per Apache
-//! worker thread that called this group) is watched one-shot in the
-//! process's ready set; a serving thread whose turn it is (`turns.rs`)
-//! waits there, takes the connection a frame arrived on, reads the frame
-//! (bounded in size, and in time once it has begun), makes the call
-//! through the Python side, writes the reply and re-arms the connection.
-//! An idle connection pins no thread, and under load a thread answers
-//! frame after frame without sleeping. The main thread accepts
-//! connections. A malformed, oversized or stalled frame closes only its
-//! connection.
+//! A daemon process's serving loop. The `threads` serving threads all wait
+//! on the process's ready set, where every idle connection (one per Apache
+//! worker thread that called this group) is watched one-shot: a frame
+//! arriving wakes one thread, which reads it (bounded in size, and in time
+//! once it has begun), makes the call through the Python side, writes the
+//! reply and re-arms the connection. An idle connection pins no thread and
+//! a call costs one wake-up. The main thread accepts connections. A
+//! malformed, oversized or stalled frame closes only its connection.
 //!
 //! On a termination signal the process drains: it accepts no more (new
 //! connections wait in the socket's queue for the next generation),
@@ -34,7 +32,6 @@ use authnz_core::log_tags as tags;
 use crate::apr::unix;
 use crate::daemon::connections::{Connection, Connections};
 use crate::daemon::stderr_log;
-use crate::daemon::turns::Turns;
 use crate::daemon::watchdog::Watchdog;
 use crate::python::daemon_side;
 
@@ -64,7 +61,6 @@ pub struct Serving {
 
 struct Shared {
     connections: Connections,
-    turns: Turns,
     draining: AtomicBool,
     watchdog: Arc<Watchdog>,
     group: String,
@@ -73,8 +69,8 @@ struct Shared {
 /// Serve on `listener` until drained; returns when the process should exit.
 pub fn serve(listener: UnixListener, serving: &Serving) {
     let threads = serving.threads.max(1);
-    let (connections, turns) = match Connections::new().and_then(|c| Ok((c, Turns::new()?))) {
-        Ok(made) => made,
+    let connections = match Connections::new() {
+        Ok(connections) => connections,
         Err(e) => {
             stderr_log::line(
                 "error",
@@ -87,7 +83,6 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
     let _ = listener.set_nonblocking(true);
     let shared = Arc::new(Shared {
         connections,
-        turns,
         draining: AtomicBool::new(false),
         watchdog: Watchdog::start(&serving.group, threads),
         group: serving.group.clone(),
@@ -180,9 +175,7 @@ fn accept_waiting(shared: &Shared, listener: &UnixListener, caller_uid: Option<u
 fn serving_thread(shared: &Shared, slot: usize) {
     shared.watchdog.thread_started(slot);
     loop {
-        shared.turns.wait_for_turn();
         let (token, connection) = shared.connections.take_ready();
-        shared.turns.took();
         if shared.watchdog.is_ending() {
             // An overrunning call holds this process: the caller makes its
             // call again in another one.
