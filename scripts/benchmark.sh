@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput benchmark (not part of the test run; about 30 minutes on 2 cores).
 # Builds the module, measures what apr_password_validate costs for each salted
-# hash scheme mod_authn_socache could be given (bench/hashcost.c), then runs
+# hash scheme mod_authn_socache could be given (bench/hashcost.c) and what one
+# request-and-reply over a Unix socket costs (bench/roundtrip.c), then runs
 # bench/benchmark.py: wrk over loopback against no auth, mod_authn_file (also
 # answered from mod_authn_socache), Debian's mod_wsgi and this module
 # uncached / WSGIAuthCacheTimeout / socache / in daemon processes, for a
@@ -26,8 +27,12 @@ bash scripts/build.sh
 mkdir -p target/bench
 gcc -O2 -o target/bench/hashcost bench/hashcost.c $(apr-1-config --includes) \
     -laprutil-1 -lapr-1 -lcrypt
+gcc -O2 -o target/bench/roundtrip bench/roundtrip.c
 echo "== apr_password_validate cost per salted scheme (one core)"
 target/bench/hashcost
+echo
+echo "== the floor under a daemon call: one request and reply between two processes"
+target/bench/roundtrip
 echo
 echo "== load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 bench/benchmark.py "$@"

@@ -13,6 +13,7 @@ use authnz_core::daemon_frame::{CallReply, CallRequest};
 use authnz_core::daemon_supervision::{call_wait, is_retry_elsewhere, GRACE};
 use authnz_core::log_tags as tags;
 
+use crate::apr::socket_peek;
 use crate::daemon::{replay, sockets};
 use crate::httpd::log::Level;
 use crate::httpd::Request;
@@ -143,7 +144,7 @@ fn exchange(
     deadline: Instant,
 ) -> Result<CallReply, Failure> {
     let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
-    let connection = match reused.filter(DaemonConnection::is_usable) {
+    let connection = match reused.filter(|c| c.is_usable_by(socket_peek::peek_now)) {
         Some(connection) => connection,
         None => {
             let wait = deadline

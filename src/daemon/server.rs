@@ -1,11 +1,11 @@
-//! A daemon process's serving loop. One thread polls the listening socket
-//! and every idle connection; a connection with a frame waiting goes to
-//! one of the `threads` serving threads, which reads the frame (bounded in
-//! size, and in time once it has begun), makes the call through the Python
-//! side, writes the reply and hands the connection back. Idle connections
-//! (one per Apache worker thread that called this group) therefore pin no
-//! serving thread. A malformed, oversized or stalled frame closes only its
-//! connection.
+//! A daemon process's serving loop. The `threads` serving threads all wait
+//! on the process's ready set, where every idle connection (one per Apache
+//! worker thread that called this group) is watched one-shot: a frame
+//! arriving wakes one thread, which reads it (bounded in size, and in time
+//! once it has begun), makes the call through the Python side, writes the
+//! reply and re-arms the connection. An idle connection pins no thread and
+//! a call costs one wake-up. The main thread accepts connections. A
+//! malformed, oversized or stalled frame closes only its connection.
 //!
 //! On a termination signal the process drains: it accepts no more (new
 //! connections wait in the socket's queue for the next generation),
@@ -13,12 +13,11 @@
 //! calls, closes each one that stays idle for a second, and exits when no
 //! call and no connection is left.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -31,20 +30,25 @@ use authnz_core::daemon_supervision::{caller_allowed, drained, retry_elsewhere, 
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
+use crate::daemon::connections::{Connection, Connections};
 use crate::daemon::stderr_log;
 use crate::daemon::watchdog::Watchdog;
 use crate::python::daemon_side;
 
 /// How long the rest of a frame may take once its first byte arrived.
 pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most bytes of a request read at once (a request is usually
+/// smaller, and read in one call).
+const REQUEST_READ: usize = 8192;
 /// How long writing a reply may take.
 const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// While draining: the longest the process lives (calls without a time
 /// limit are cut off then).
 const DRAIN_MAX: Duration = Duration::from_secs(600);
 
-/// The poller's longest wait, in milliseconds.
-const POLL_MS: i32 = 50;
+/// The main thread's longest wait for a connection, in milliseconds: a
+/// drain or the watchdog's request to stop accepting is seen within it.
+const ACCEPT_POLL_MS: i32 = 50;
 
 /// What a daemon process serves.
 pub struct Serving {
@@ -56,50 +60,30 @@ pub struct Serving {
 }
 
 struct Shared {
-    work: Mutex<mpsc::Receiver<UnixStream>>,
-    back: Mutex<mpsc::Sender<UnixStream>>,
-    busy: AtomicUsize,
+    connections: Connections,
     draining: AtomicBool,
-    wake: UnixStream,
     watchdog: Arc<Watchdog>,
     group: String,
-}
-
-impl Shared {
-    fn wake_poller(&self) {
-        let _ = (&self.wake).write(&[1]);
-    }
 }
 
 /// Serve on `listener` until drained; returns when the process should exit.
 pub fn serve(listener: UnixListener, serving: &Serving) {
     let threads = serving.threads.max(1);
-    let (work_tx, work_rx) = mpsc::channel::<UnixStream>();
-    let (back_tx, back_rx) = mpsc::channel::<UnixStream>();
-    let (wake_read, wake_write) = match UnixStream::pair() {
-        Ok(pair) => pair,
+    let connections = match Connections::new() {
+        Ok(connections) => connections,
         Err(e) => {
             stderr_log::line(
                 "error",
                 tags::DAEMON_SETUP_FAILED,
-                &format!(
-                    "daemon group {}: no wake-up socket pair: {e}",
-                    serving.group
-                ),
+                &format!("daemon group {}: no epoll set or timer: {e}", serving.group),
             );
             return;
         }
     };
-    let _ = wake_read.set_nonblocking(true);
-    // A full wake-up buffer already wakes the poller: never block on it.
-    let _ = wake_write.set_nonblocking(true);
     let _ = listener.set_nonblocking(true);
     let shared = Arc::new(Shared {
-        work: Mutex::new(work_rx),
-        back: Mutex::new(back_tx),
-        busy: AtomicUsize::new(0),
+        connections,
         draining: AtomicBool::new(false),
-        wake: wake_write,
         watchdog: Watchdog::start(&serving.group, threads),
         group: serving.group.clone(),
     });
@@ -110,7 +94,6 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             .spawn(move || {
                 unix::wait_termination_signal();
                 shared.draining.store(true, Ordering::SeqCst);
-                shared.wake_poller();
             });
     }
     for slot in 0..threads {
@@ -120,109 +103,71 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
             .spawn(move || serving_thread(&shared, slot));
     }
 
-    let mut idle: Vec<(UnixStream, Instant)> = Vec::new();
-    let mut accepting = true;
     let mut drain_began: Option<Instant> = None;
     loop {
         if shared.watchdog.is_ending() {
             // The watchdog ends the process: accept nothing more, so callers
             // it sends elsewhere reach another process of the group; calls
-            // no serving thread has taken yet go elsewhere too.
-            if let Ok(work) = shared.work.try_lock() {
-                while let Ok(connection) = work.try_recv() {
-                    send_elsewhere(connection);
-                }
+            // waiting on idle connections go elsewhere too.
+            for connection in shared.connections.take_waiting() {
+                send_elsewhere(&connection);
             }
-            let fds: Vec<_> = idle.iter().map(|(c, _)| c.as_raw_fd()).collect();
-            if let Ok(ready) = unix::poll_readable(&fds, 0) {
-                for ((connection, _), ready) in idle.drain(..).zip(ready) {
-                    if ready {
-                        send_elsewhere(connection);
-                    }
-                }
-            }
-            shared.watchdog.poller_stopped();
+            shared.watchdog.acceptor_stopped();
             loop {
                 thread::sleep(Duration::from_secs(1));
             }
         }
-        let draining = shared.draining.load(Ordering::SeqCst);
-        // Read `busy` before collecting what came back: a connection handed
-        // back before its thread counted down is collected here.
-        let busy = shared.busy.load(Ordering::SeqCst);
-        while let Ok(connection) = back_rx.try_recv() {
-            idle.push((connection, Instant::now()));
-        }
-        if draining {
-            let began = *drain_began.get_or_insert_with(Instant::now);
+        if shared.draining.load(Ordering::SeqCst) {
             // New connections wait in the socket's queue for the next
-            // generation (or go to no one, at a stop).
-            accepting = false;
-            // Connections that stay idle are closed; the process ends once
-            // no call is under way and no connection is left.
-            idle.retain(|(_, since)| since.max(&began).elapsed() < DRAIN_IDLE);
-            if drained(busy, idle.len(), began.elapsed(), DRAIN_MAX) {
+            // generation (or go to no one, at a stop). Connections that
+            // stay idle are closed; the process ends once no call is under
+            // way and no connection is left.
+            let began = *drain_began.get_or_insert_with(Instant::now);
+            shared.connections.close_idle(began, DRAIN_IDLE);
+            let counts = shared.connections.counts();
+            if drained(counts.taken, counts.idle, began.elapsed(), DRAIN_MAX) {
                 return;
             }
+            thread::sleep(Duration::from_millis(ACCEPT_POLL_MS as u64));
+            continue;
         }
-        let mut fds = vec![wake_read.as_raw_fd()];
-        if accepting {
-            fds.push(listener.as_raw_fd());
+        match unix::poll_readable(&[listener.as_raw_fd()], ACCEPT_POLL_MS) {
+            Ok(ready) if ready[0] => accept_waiting(&shared, &listener, serving.caller_uid),
+            Ok(_) => {}
+            Err(_) => thread::sleep(Duration::from_millis(50)),
         }
-        fds.extend(idle.iter().map(|(c, _)| c.as_raw_fd()));
-        // A short wait: the watchdog's request to stop accepting is seen
-        // within it.
-        let ready = match unix::poll_readable(&fds, POLL_MS) {
-            Ok(ready) => ready,
-            Err(_) => {
-                thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if ready[0] {
-            let mut sink = [0u8; 64];
-            while matches!((&wake_read).read(&mut sink), Ok(n) if n > 0) {}
-        }
-        let first_idle = if accepting { 2 } else { 1 };
-        // Hand ready connections to the serving threads (from the end, so
-        // the indices of the others stay valid).
-        for index in (0..idle.len()).rev() {
-            if ready[first_idle + index] {
-                let (connection, _) = idle.swap_remove(index);
-                shared.busy.fetch_add(1, Ordering::SeqCst);
-                if work_tx.send(connection).is_err() {
-                    shared.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accept every connection waiting on `listener` (non-blocking).
+fn accept_waiting(shared: &Shared, listener: &UnixListener, caller_uid: Option<u32>) {
+    loop {
+        match listener.accept() {
+            Ok((connection, _)) => {
+                // The socket's mode admits only Apache's User and root; the
+                // peer's credentials are checked too, in case the file's
+                // mode or owner was changed.
+                let peer = unix::peer_uid(connection.as_raw_fd());
+                if !caller_allowed(peer, caller_uid) {
+                    let _ = refuse(
+                        shared,
+                        &format!(
+                            "a process of uid {} is not Apache's User",
+                            peer.map_or_else(|| "?".to_owned(), |u| u.to_string())
+                        ),
+                    );
+                    continue;
+                }
+                let _ = connection.set_nonblocking(false);
+                let _ = connection.set_read_timeout(Some(FRAME_READ_TIMEOUT));
+                let _ = connection.set_write_timeout(Some(REPLY_WRITE_TIMEOUT));
+                // The greeting tells the child a process took it.
+                if (&connection).write_all(&[GREETING]).is_ok() {
+                    shared.connections.admit(connection);
                 }
             }
-        }
-        if accepting && ready[1] {
-            loop {
-                match listener.accept() {
-                    Ok((connection, _)) => {
-                        // The socket's mode admits only Apache's User and
-                        // root; the peer's credentials are checked too, in
-                        // case the file's mode or owner was changed.
-                        let peer = unix::peer_uid(connection.as_raw_fd());
-                        if !caller_allowed(peer, serving.caller_uid) {
-                            refuse(
-                                &shared,
-                                &format!(
-                                    "a process of uid {} is not Apache's User",
-                                    peer.map_or_else(|| "?".to_owned(), |u| u.to_string())
-                                ),
-                            );
-                            continue;
-                        }
-                        let _ = connection.set_nonblocking(false);
-                        // The greeting tells the child a process took it.
-                        if (&connection).write_all(&[GREETING]).is_ok() {
-                            idle.push((connection, Instant::now()));
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }
@@ -230,32 +175,33 @@ pub fn serve(listener: UnixListener, serving: &Serving) {
 fn serving_thread(shared: &Shared, slot: usize) {
     shared.watchdog.thread_started(slot);
     loop {
-        let next = match shared.work.lock() {
-            Ok(work) => work.recv(),
-            Err(_) => return,
-        };
-        let Ok(connection) = next else { return };
-        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            serve_one(shared, slot, connection)
-        }))
-        .unwrap_or(None);
-        if let Some(connection) = kept {
-            if let Ok(back) = shared.back.lock() {
-                let _ = back.send(connection);
-            }
+        let (token, connection) = shared.connections.take_ready();
+        if shared.watchdog.is_ending() {
+            // An overrunning call holds this process: the caller makes its
+            // call again in another one.
+            send_elsewhere(&connection);
+            shared.connections.close(token, connection);
+            continue;
         }
-        shared.busy.fetch_sub(1, Ordering::SeqCst);
-        shared.wake_poller();
+        let keep = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve_one(shared, slot, &connection)
+        }))
+        .unwrap_or(false);
+        if keep {
+            shared.connections.give_back(token, connection);
+        } else {
+            shared.connections.close(token, connection);
+        }
     }
 }
 
-/// Read one request from `connection`, answer it; the connection when it
-/// can carry another.
-fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option<UnixStream> {
-    let _ = connection.set_read_timeout(Some(FRAME_READ_TIMEOUT));
-    let _ = connection.set_write_timeout(Some(REPLY_WRITE_TIMEOUT));
-    let request = match read_frame(&mut connection) {
-        Ok(None) => return None,
+/// Read one request from `connection` and answer it; whether the
+/// connection can carry another.
+fn serve_one(shared: &Shared, slot: usize, connection: &Connection) -> bool {
+    // A request usually arrives whole: one read for header and payload.
+    let mut reader = BufReader::with_capacity(REQUEST_READ, &**connection);
+    let request = match read_frame(&mut reader) {
+        Ok(None) => return false,
         Ok(Some((Kind::Request, payload))) => match decode_request(&payload) {
             Ok(request) => request,
             Err(e) => return refuse(shared, &format!("a malformed request: {e}")),
@@ -282,27 +228,24 @@ fn serve_one(shared: &Shared, slot: usize, mut connection: UnixStream) -> Option
         slot,
         request.timeout_ms,
         call,
-        connection.try_clone().ok(),
+        Some(connection.clone()),
         request.sequence,
     );
     let reply = daemon_side::answer(&request);
     shared.watchdog.end(slot);
     let frame = encode_reply(&reply).or_else(|e| encode_reply(&unsendable(&request, &e)));
-    match frame {
-        Ok(frame) if connection.write_all(&frame).is_ok() => Some(connection),
-        _ => None,
-    }
+    matches!(frame, Ok(frame) if (&**connection).write_all(&frame).is_ok())
 }
 
 /// Answer the request waiting on `connection` with "make it again in
 /// another process" (this process is ending).
-fn send_elsewhere(mut connection: UnixStream) {
+fn send_elsewhere(connection: &Connection) {
     let _ = connection.set_read_timeout(Some(Duration::from_millis(50)));
     let _ = connection.set_write_timeout(Some(Duration::from_millis(50)));
-    if let Ok(Some((Kind::Request, payload))) = read_frame(&mut connection) {
+    if let Ok(Some((Kind::Request, payload))) = read_frame(&mut &**connection) {
         if let Ok(request) = decode_request(&payload) {
             if let Ok(frame) = encode_reply(&retry_elsewhere(request.sequence)) {
-                let _ = connection.write_all(&frame);
+                let _ = (&**connection).write_all(&frame);
             }
         }
     }
@@ -326,7 +269,8 @@ fn unsendable(request: &CallRequest, why: &dyn std::fmt::Display) -> CallReply {
     }
 }
 
-fn refuse(shared: &Shared, what: &str) -> Option<UnixStream> {
+/// Log that a connection is refused; `false`: it is not kept.
+fn refuse(shared: &Shared, what: &str) -> bool {
     stderr_log::line(
         "warn",
         tags::DAEMON_FRAME_REFUSED,
@@ -336,5 +280,5 @@ fn refuse(shared: &Shared, what: &str) -> Option<UnixStream> {
             shared.group
         ),
     );
-    None
+    false
 }

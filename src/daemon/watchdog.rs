@@ -6,7 +6,6 @@
 //! for a call Python's own time limit cannot stop (a script stuck in C).
 
 use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -17,6 +16,7 @@ use authnz_core::daemon_supervision::retry_elsewhere;
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
+use crate::daemon::connections::Connection;
 use crate::daemon::stderr_log;
 
 /// How long past its limit a call may run before the process ends.
@@ -32,10 +32,10 @@ pub struct Watchdog {
     calls: Vec<Mutex<String>>,
     /// Each serving thread's connection and request number, while it
     /// makes a call.
-    in_flight: Vec<Mutex<Option<(UnixStream, u64)>>>,
+    in_flight: Vec<Mutex<Option<(Connection, u64)>>>,
     group: String,
-    /// Set when the process is about to end: the poller stops accepting
-    /// and says so in `stopped_accepting`.
+    /// Set when the process is about to end: the main thread stops
+    /// accepting and says so in `stopped_accepting`.
     ending: AtomicBool,
     stopped_accepting: AtomicBool,
     /// Each serving thread's kernel id (0: not started).
@@ -115,7 +115,7 @@ impl Watchdog {
 
     /// Serving thread `slot` begins a call limited to `timeout_ms` (0:
     /// none), described by `call`.
-    /// `connection` (a second handle) and `sequence` let the watchdog
+    /// `connection` (shared) and `sequence` let the watchdog
     /// send the caller a "make it again elsewhere" reply when another call
     /// of this process overruns.
     pub fn begin(
@@ -123,7 +123,7 @@ impl Watchdog {
         slot: usize,
         timeout_ms: u32,
         call: String,
-        connection: Option<UnixStream>,
+        connection: Option<Connection>,
         sequence: u64,
     ) {
         if let Ok(mut described) = self.calls[slot].lock() {
@@ -148,13 +148,14 @@ impl Watchdog {
         }
     }
 
-    /// Whether the process is about to end (the poller must not accept).
+    /// Whether the process is about to end (no connection may be accepted
+    /// or served).
     pub fn is_ending(&self) -> bool {
         self.ending.load(Ordering::SeqCst)
     }
 
-    /// The poller has seen `is_ending` and accepts no more.
-    pub fn poller_stopped(&self) {
+    /// The main thread has seen `is_ending` and accepts no more.
+    pub fn acceptor_stopped(&self) {
         self.stopped_accepting.store(true, Ordering::SeqCst);
     }
 
@@ -173,7 +174,7 @@ impl Watchdog {
             if let Some((connection, sequence)) = in_flight.as_ref() {
                 if let Ok(frame) = encode_reply(&retry_elsewhere(*sequence)) {
                     let _ = connection.set_write_timeout(Some(Duration::from_millis(100)));
-                    let _ = (&*connection).write_all(&frame);
+                    let _ = (&**connection).write_all(&frame);
                 }
             }
         }

@@ -57,7 +57,21 @@ impl std::fmt::Display for ExchangeError {
 pub struct DaemonConnection {
     stream: UnixStream,
     next_sequence: u64,
+    /// The send and receive timeouts last set on the socket: a call whose
+    /// wait is about the same as the last one's sets none.
+    timeouts: Option<Duration>,
 }
+
+/// How much longer than a call's remaining wait the socket's timeouts may
+/// be (a tenth of the wait, at most 50 ms): the exchange may end that much
+/// after its deadline, and saves two system calls per call.
+fn timeout_slack(wait: Duration) -> Duration {
+    (wait / 10).min(Duration::from_millis(50))
+}
+
+/// The most bytes of a reply read at once before its length is known:
+/// replies are usually far smaller, and read in one call.
+const FIRST_READ: usize = 4096;
 
 impl DaemonConnection {
     /// Connect to the socket at `path`.
@@ -112,6 +126,7 @@ impl DaemonConnection {
         DaemonConnection {
             stream,
             next_sequence: 1,
+            timeouts: None,
         }
     }
 
@@ -120,16 +135,25 @@ impl DaemonConnection {
     /// after a graceful restart) and sent nothing unasked. Checked before a
     /// reused connection is used, so a connection the daemon closed while it
     /// sat idle is replaced by a new one instead of failing a request.
+    /// Made with std's calls (four of them); see [`Self::is_usable_by`].
     pub fn is_usable(&self) -> bool {
-        if self.stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut byte = [0u8; 1];
-        let usable = matches!(
-            (&self.stream).read(&mut byte),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock
-        );
-        usable && self.stream.set_nonblocking(false).is_ok()
+        self.is_usable_by(|stream| {
+            stream.set_nonblocking(true)?;
+            // A byte read here is lost, but then the connection is not
+            // used again anyway.
+            let mut byte = [0u8; 1];
+            let read = (&mut &*stream).read(&mut byte);
+            stream.set_nonblocking(false)?;
+            read
+        })
+    }
+
+    /// [`Self::is_usable`], with `peek_now` looking at the socket without
+    /// waiting (`Ok(0)`: closed; `Ok(n)`: bytes are waiting; `WouldBlock`:
+    /// open and silent, nothing consumed), e.g. one `recv` with `MSG_PEEK |
+    /// MSG_DONTWAIT`.
+    pub fn is_usable_by(&self, peek_now: impl FnOnce(&UnixStream) -> io::Result<usize>) -> bool {
+        matches!(peek_now(&self.stream), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
     /// Send `request` (its sequence number is set here) and wait until
@@ -144,16 +168,35 @@ impl DaemonConnection {
         self.next_sequence = self.next_sequence.wrapping_add(1);
         request.sequence = sent;
         let frame = encode_request(&request).map_err(ExchangeError::Frame)?;
+        self.prepare_timeouts(deadline)?;
         self.write_before(&frame, deadline)?;
+        // The header and, usually, the whole payload in one read.
+        let mut first = vec![0u8; FIRST_READ];
+        let mut got = 0;
+        while got < HEADER_LEN {
+            got += self.read_some(&mut first[got..], deadline)?;
+        }
         let mut header = [0u8; HEADER_LEN];
-        self.read_before(&mut header, deadline)?;
+        header.copy_from_slice(&first[..HEADER_LEN]);
         let (kind, len) = parse_header(&header).map_err(ExchangeError::Frame)?;
         if kind != Kind::Reply {
             return Err(ExchangeError::Frame(FrameError::UnexpectedKind(kind)));
         }
-        // `len` is within the frame bound.
-        let mut payload = vec![0u8; len];
-        self.read_before(&mut payload, deadline)?;
+        // `len` is within the frame bound. Bytes beyond the frame were not
+        // asked for: the connection is not kept.
+        if got > HEADER_LEN + len {
+            return Err(ExchangeError::Frame(FrameError::Trailing(
+                got - HEADER_LEN - len,
+            )));
+        }
+        let mut payload = first;
+        payload.copy_within(HEADER_LEN..got, 0);
+        payload.truncate(got - HEADER_LEN);
+        let mut have = payload.len();
+        payload.resize(len, 0);
+        while have < len {
+            have += self.read_some(&mut payload[have..], deadline)?;
+        }
         let reply = decode_reply(&payload).map_err(ExchangeError::Frame)?;
         if reply.sequence != sent {
             return Err(ExchangeError::SequenceMismatch {
@@ -171,36 +214,66 @@ impl DaemonConnection {
         }
     }
 
+    /// Set the socket's timeouts to what is left before `deadline`, unless
+    /// those set last are no shorter and at most a little longer.
+    fn prepare_timeouts(&mut self, deadline: Instant) -> Result<(), ExchangeError> {
+        let left = Self::remaining(deadline)?;
+        let close_enough = self
+            .timeouts
+            .is_some_and(|set| set >= left && set <= left + timeout_slack(left));
+        if !close_enough {
+            self.set_timeouts(left)?;
+        }
+        Ok(())
+    }
+
+    fn set_timeouts(&mut self, wait: Duration) -> Result<(), ExchangeError> {
+        self.timeouts = None;
+        self.stream
+            .set_write_timeout(Some(wait))
+            .map_err(ExchangeError::Io)?;
+        self.stream
+            .set_read_timeout(Some(wait))
+            .map_err(ExchangeError::Io)?;
+        self.timeouts = Some(wait);
+        Ok(())
+    }
+
+    /// After a socket timeout: `TimedOut` once the deadline has passed,
+    /// else the timeouts shortened to what is left, to try again.
+    fn timed_out_or_retry(&mut self, deadline: Instant) -> Result<(), ExchangeError> {
+        let left = Self::remaining(deadline)?;
+        self.set_timeouts(left)
+    }
+
     fn write_before(&mut self, mut bytes: &[u8], deadline: Instant) -> Result<(), ExchangeError> {
         while !bytes.is_empty() {
-            let left = Self::remaining(deadline)?;
-            self.stream
-                .set_write_timeout(Some(left))
-                .map_err(ExchangeError::Io)?;
             match self.stream.write(bytes) {
                 Ok(0) => return Err(ExchangeError::Closed),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Self::classify(e)),
+                Err(e) => match Self::classify(e) {
+                    ExchangeError::TimedOut => self.timed_out_or_retry(deadline)?,
+                    other => return Err(other),
+                },
             }
         }
         Ok(())
     }
 
-    fn read_before(&mut self, mut buf: &mut [u8], deadline: Instant) -> Result<(), ExchangeError> {
-        while !buf.is_empty() {
-            let left = Self::remaining(deadline)?;
-            self.stream
-                .set_read_timeout(Some(left))
-                .map_err(ExchangeError::Io)?;
+    /// Read at least one byte into `buf` before `deadline`.
+    fn read_some(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, ExchangeError> {
+        loop {
             match self.stream.read(buf) {
                 Ok(0) => return Err(ExchangeError::Closed),
-                Ok(n) => buf = &mut buf[n..],
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Self::classify(e)),
+                Err(e) => match Self::classify(e) {
+                    ExchangeError::TimedOut => self.timed_out_or_retry(deadline)?,
+                    other => return Err(other),
+                },
             }
         }
-        Ok(())
     }
 
     fn classify(e: io::Error) -> ExchangeError {
