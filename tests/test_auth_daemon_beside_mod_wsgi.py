@@ -358,3 +358,41 @@ def test_refused_in_htaccess_and_the_script_never_runs(mpm):
         assert server.last_access(status=500)["status"] == 500
     finally:
         server.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_set_at_the_top_of_a_virtual_host(mpm):
+    """`WSGIAuthProcessGroup auth` at the top of a `<VirtualHost>` sends the
+    scripts of that host's sections to the daemon group; the same section
+    in another virtual host stays in the Apache child, which therefore
+    starts Python (attached to mod_wsgi's)."""
+    server = make_server(f"beside-group-vhost-{mpm}", mpm)
+    location = secret_location("/secret", server.script).replace("\n", "\n  ")
+
+    def vhost(name, inside=""):
+        return (f"<VirtualHost 127.0.0.1:{server.port}>\n  ServerName {name}\n{inside}"
+                f"  {location}\n</VirtualHost>\n")
+
+    server.site_conf = (vhost("main.example")
+                        + vhost("other.example", "  WSGIAuthProcessGroup auth\n"))
+    try:
+        code, output = server.configtest()
+        assert code == 0 and "Syntax OK" in output, output
+        server.start(timeout=30)
+        main = server.get_basic("/secret/m", "dave", "dave-pw", headers={"Host": "main.example"})
+        vhost = server.get_basic("/secret/v", "dave", "dave-pw",
+                                 headers={"Host": "other.example"})
+        refused = server.get_basic("/secret/w", "dave", "x", headers={"Host": "other.example"})
+        assert (main.status, vhost.status, refused.status) == (200, 200, 401), \
+            server.error_log()[-2000:]
+        assert vhost.body.startswith(b"app user=dave "), vhost.body
+        by_uri = {c["uri"]: c for c in server.records()}
+        assert set(by_uri) == {"/secret/m", "/secret/v", "/secret/w"}
+        assert (by_uri["/secret/m"]["process_group"], by_uri["/secret/m"]["comm"]) == \
+            ("", "apache2")
+        for uri in ("/secret/v", "/secret/w"):
+            assert (by_uri[uri]["process_group"], by_uri[uri]["comm"], by_uri[uri]["uid"]) == \
+                ("auth", "authnz-daemon", NOBODY), by_uri[uri]
+        assert tagged(server, 58) == [] and tagged(server, 3)
+    finally:
+        server.cleanup()
