@@ -396,3 +396,28 @@ def test_set_at_the_top_of_a_virtual_host(mpm):
         assert tagged(server, 58) == [] and tagged(server, 3)
     finally:
         server.cleanup()
+
+
+def test_set_for_the_whole_server_the_children_need_no_python():
+    """Without mod_wsgi: `WSGIAuthProcessGroup auth` at the top of the server
+    configuration covers the script directives of every section, so the
+    children do not start Python (AUTHNZ_WSGI0058) and the scripts run in
+    the daemon."""
+    server = make_server("group-whole-server", mod_wsgi=False)
+    server.site_conf = ("WSGIAuthProcessGroup auth\n" + secret_location("/private", server.script)
+                        + secret_location("/other", server.script))
+    (server.docroot / "other").mkdir()
+    (server.docroot / "other" / "index.html").write_text("other\n")
+    try:
+        server.start()
+        assert server.get_basic("/private/index.html", "erin", "erin-pw").status == 200
+        assert server.get_basic("/other/index.html", "erin", "nope").status == 401
+        calls = server.records()
+        assert [c["uri"] for c in calls] == ["/private/index.html", "/other/index.html"]
+        assert all(c["process_group"] == "auth" and c["comm"] == "authnz-daemon"
+                   and c["uid"] == NOBODY for c in calls), calls
+        not_needed = tagged(server, 58)
+        assert not_needed and all("WSGIAuthProcessGroup" in l for l in not_needed)
+        assert tagged(server, 3) == []
+    finally:
+        server.cleanup()
