@@ -421,3 +421,30 @@ def test_set_for_the_whole_server_the_children_need_no_python():
         assert tagged(server, 3) == []
     finally:
         server.cleanup()
+
+
+def test_a_script_of_htaccess_runs_in_the_group_the_server_configuration_names():
+    """`WSGIAuthAllowOverride On`: a script directive of `.htaccess` without
+    `process-group=` runs where the server configuration's
+    `WSGIAuthProcessGroup` says, under the daemon group's account."""
+    server = make_server("group-htaccess-script", mod_wsgi=False)
+    server.server_conf += "WSGIAuthAllowOverride On\n"
+    ht = server.docroot / "ht"
+    ht.mkdir()
+    (ht / "index.html").write_text("behind .htaccess\n")
+    (ht / ".htaccess").write_text(
+        'AuthType Basic\nAuthName "ht"\nAuthBasicProvider wsgi\n'
+        f'WSGIAuthUserScript "{server.script}"\nRequire valid-user\n')
+    server.site_conf = (f'<Directory "{ht}">\n  AllowOverride AuthConfig\n'
+                        "  WSGIAuthProcessGroup auth\n</Directory>\n")
+    try:
+        server.start()
+        good = server.get_basic("/ht/index.html", "fay", "fay-pw")
+        assert good.status == 200 and good.body == b"behind .htaccess\n"
+        assert server.get_basic("/ht/index.html", "fay", "bad").status == 401
+        calls = server.records()
+        assert len(calls) == 2 and all(c["process_group"] == "auth" and c["uid"] == NOBODY
+                                       and c["comm"] == "authnz-daemon" for c in calls), calls
+        assert server.last_access(status=401)["uri"] == "/ht/index.html"
+    finally:
+        server.cleanup()
