@@ -18,6 +18,7 @@ Every test asserts the status, the error log and what the script saw."""
 import os
 import pwd
 import re
+import time
 
 import pytest
 
@@ -104,6 +105,17 @@ def make_server(name, mpm="event", mode="embedded", mod_wsgi=True, daemons=None)
     return server
 
 
+def access_for(server, uri, timeout=10):
+    """The access-log entry of the latest request for `uri` (written after
+    the response, so waited for)."""
+    deadline = time.time() + timeout
+    while True:
+        found = [e for e in server.access_entries() if e["uri"] == uri]
+        if found or time.time() > deadline:
+            return found[-1] if found else None
+        time.sleep(0.02)
+
+
 def comm(pid):
     with open(f"/proc/{pid}/comm") as f:
         return f.read().strip()
@@ -157,7 +169,8 @@ def test_mod_wsgi_hosts_the_app_and_the_auth_script_runs_in_the_daemon_group(mpm
         good = server.get_basic("/secret/a", "alice", "alice-pw")
         assert good.status == 200, (good, server.error_log()[-2000:])
         assert good.body.startswith(b"app user=alice "), good.body
-        assert server.last_access(status=200)["user"] == "alice"
+        entry = access_for(server, "/secret/a")
+        assert entry["status"] == 200 and entry["user"] == "alice", entry
         (call,) = server.records()
         assert call["user"] == "alice" and call["uri"] == "/secret/a"
         assert call["process_group"] == "auth" and call["uid"] == NOBODY, call
@@ -167,7 +180,7 @@ def test_mod_wsgi_hosts_the_app_and_the_auth_script_runs_in_the_daemon_group(mpm
         # Bad credentials: 401, decided by the same daemon.
         bad = server.get_basic("/secret/b", "alice", "wrong")
         assert bad.status == 401 and b"app user=" not in bad.body
-        assert server.last_access(status=401)["status"] == 401
+        assert access_for(server, "/secret/b")["status"] == 401
         calls = server.records()
         assert len(calls) == 2 and calls[1]["uri"] == "/secret/b"
         assert calls[1]["pid"] == call["pid"] and calls[1]["process_group"] == "auth"
@@ -319,14 +332,16 @@ def test_a_scripts_own_process_group_wins_over_the_directive():
         }
         for path, (group, uid, name) in expected.items():
             server.clear_records()
-            resp = server.get_basic(path, "carol", "carol-pw")
+            resp = server.get_basic(path + "?good", "carol", "carol-pw")
             assert resp.status == 200, (path, resp, server.error_log()[-1500:])
-            assert server.last_access(status=200)["uri"] == path
+            entry = access_for(server, path + "?good")
+            assert entry["status"] == 200 and entry["user"] == "carol", entry
             (call,) = server.records()
             assert (call["process_group"], call["uid"], call["comm"]) == (group, uid, name), \
                 (path, call)
             server.clear_records()
-            assert server.get_basic(path, "carol", "bad").status == 401
+            assert server.get_basic(path + "?bad", "carol", "bad").status == 401
+            assert access_for(server, path + "?bad")["status"] == 401
             (call,) = server.records()
             assert call["process_group"] == group, (path, call)
         assert tagged(server, 3), server.error_log()[-1500:]
@@ -355,7 +370,7 @@ def test_refused_in_htaccess_and_the_script_never_runs(mpm):
                                    "name the daemon group in the server configuration")
         assert len(lines) == 1 and str(ht / ".htaccess") in lines[0], server.error_log()
         assert server.records() == []
-        assert server.last_access(status=500)["status"] == 500
+        assert access_for(server, "/ht/index.html")["status"] == 500
     finally:
         server.cleanup()
 
@@ -441,10 +456,11 @@ def test_a_script_of_htaccess_runs_in_the_group_the_server_configuration_names()
         server.start()
         good = server.get_basic("/ht/index.html", "fay", "fay-pw")
         assert good.status == 200 and good.body == b"behind .htaccess\n"
-        assert server.get_basic("/ht/index.html", "fay", "bad").status == 401
+        assert server.get_basic("/ht/index.html?bad", "fay", "bad").status == 401
         calls = server.records()
         assert len(calls) == 2 and all(c["process_group"] == "auth" and c["uid"] == NOBODY
                                        and c["comm"] == "authnz-daemon" for c in calls), calls
-        assert server.last_access(status=401)["uri"] == "/ht/index.html"
+        entry = access_for(server, "/ht/index.html?bad")
+        assert entry["status"] == 401 and entry["user"] == "fay", entry
     finally:
         server.cleanup()
