@@ -40,13 +40,15 @@ thread_local! {
 /// (reconnects when there is none), waits at most until `deadline`; on any
 /// failure logs one line with the request's context and returns `Err(())`.
 /// On success it replays `reply.log` with the request's context and
-/// returns the reply.
+/// returns the reply. `limit_setting` names the setting the call's time
+/// limit came from, for the lines about it.
 #[allow(clippy::result_unit_err)]
 pub fn call(
     r: Request,
     group: &str,
     request: CallRequest,
     deadline: Instant,
+    limit_setting: &str,
 ) -> Result<CallReply, ()> {
     let function = request.function.name();
     let script = request.script.clone();
@@ -81,7 +83,7 @@ pub fn call(
     }
     match outcome {
         Ok(reply) => {
-            replay::replay(r, &reply.log);
+            replay::replay(r, &reply.log, limit_setting);
             Ok(reply)
         }
         Err(Failure::Connect(e)) => {
@@ -100,7 +102,7 @@ pub fn call(
                 Level::Error,
                 tags::DAEMON_NO_ANSWER,
                 "{function} of {script}: daemon group {group} gave no answer within {:.1} s \
-                 (the call's time limit and {:.1} s)",
+                 (the call's time limit, from {limit_setting}, and {:.1} s)",
                 started.elapsed().as_secs_f64(),
                 GRACE.as_secs_f64()
             );

@@ -1,6 +1,6 @@
 //! `cmd_parms` wrapper for directive handlers: pools, the server being
-//! configured, context checks, `.htaccess` detection and ServerRoot-relative
-//! paths.
+//! configured, context checks, `.htaccess` detection, where a directive
+//! is read and ServerRoot-relative paths.
 
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
@@ -140,6 +140,18 @@ impl Cmd {
     /// those with the request's pool as both pool and temp_pool).
     pub fn in_htaccess(self) -> bool {
         self.raw().pool == self.raw().temp_pool
+    }
+
+    /// Where the directive is read: outside any section (`cmd->path` is
+    /// NULL at the top of the main server or a virtual host), in which
+    /// server (its address, an identity for comparisons only), and whether
+    /// that is a virtual host.
+    pub fn section_place(self) -> (bool, usize, bool) {
+        let raw = self.raw();
+        // SAFETY: cmd->server is the live server_rec being configured (or
+        // NULL, checked by as_ref).
+        let virtual_host = unsafe { raw.server.as_ref() }.is_some_and(|s| s.is_virtual != 0);
+        (raw.path.is_null(), raw.server as usize, virtual_host)
     }
 
     /// `path` made absolute against ServerRoot (as httpd does for its own paths).

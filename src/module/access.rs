@@ -64,7 +64,7 @@ fn ask_python(
     let host = latin1(&r.access_host());
     with_call_slot(r, "allow_access", target.path, |slot| {
         let figures = status::call_starts(target.path, "allow_access");
-        let verdict = match spec.process_group.as_deref() {
+        let verdict = match dir.daemon_of(spec) {
             Some(daemon) => ask_daemon(r, dir, spec, daemon, target, &host, slot),
             None => call_script(
                 r,

@@ -148,7 +148,7 @@ fn answer_in_slot(
     call: impl FnOnce() -> Answer,
 ) -> (Answer, Source) {
     let script = spec.path.as_str();
-    let max_wait = match spec.process_group.as_deref() {
+    let max_wait = match dir.daemon_of(spec) {
         Some(daemon) => daemon_dispatch::reply_wait(dir, daemon),
         None => dir.script_timeout().unwrap_or(UNBOUNDED_CALL_WAIT),
     };

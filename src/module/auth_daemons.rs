@@ -1,8 +1,9 @@
-//! `WSGIAuthDaemonProcess` and the scripts' `process-group=` option
-//! (docs/auth-daemons.md): the daemon groups a configuration defines, the
-//! scripts that name one, and the checks made once the whole
-//! configuration is read (`check_config`, so `apache2 -t` makes them too):
-//! every `process-group=` names a defined group, no group runs as root,
+//! `WSGIAuthDaemonProcess`, the scripts' `process-group=` option and
+//! `WSGIAuthProcessGroup` (docs/auth-daemons.md): the daemon groups a
+//! configuration defines, the directives that name one, and the checks
+//! made once the whole configuration is read (`check_config`, so
+//! `apache2 -t` makes them too): every `process-group=` and
+//! `WSGIAuthProcessGroup` names a defined group, no group runs as root,
 //! every account resolves, every socket path fits `sun_path`.
 //!
 //! The groups that pass are kept for `post_config`, which (in the reading
@@ -38,10 +39,12 @@ struct DefinedGroup {
     location: String,
 }
 
-/// A script directive with `process-group=`.
+/// A script directive with `process-group=`, or a `WSGIAuthProcessGroup`.
 struct GroupUse {
     name: String,
     directive: String,
+    /// How the name was written (`process-group=NAME`, or `NAME`).
+    written: String,
     location: String,
 }
 
@@ -94,12 +97,14 @@ pub fn define(options: DaemonOptions, location: String) -> Result<(), String> {
     Ok(())
 }
 
-/// Note a script directive's `process-group=NAME` (checked once the whole
-/// configuration is read: the group may be defined after the script).
-pub fn note_use(name: &str, directive: &str, location: String) {
+/// Note a script directive's `process-group=NAME` or a
+/// `WSGIAuthProcessGroup NAME`, the name as `written` there (checked once
+/// the whole configuration is read: the group may be defined after it).
+pub fn note_use(name: &str, directive: &str, written: &str, location: String) {
     notes().used.push(GroupUse {
         name: name.to_owned(),
         directive: directive.to_owned(),
+        written: written.to_owned(),
         location,
     });
 }
@@ -159,10 +164,10 @@ impl hooks::CheckConfig for CheckDaemonGroups {
                     None,
                     Level::Emerg,
                     tags::DAEMON_GROUP_UNKNOWN,
-                    "{} at {}: process-group={} names no WSGIAuthDaemonProcess of this server",
+                    "{} at {}: {} names no WSGIAuthDaemonProcess of this server",
                     used.directive,
                     used.location,
-                    used.name
+                    used.written
                 );
             }
         }

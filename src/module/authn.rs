@@ -112,6 +112,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
         cache::basic_key(
             r,
             spec,
+            dir.daemon_of(spec),
             &group,
             timeout,
             &encoding.key_bytes(user),
@@ -122,7 +123,7 @@ fn basic(r: Request, user_c: &CStr, password_c: &CStr) -> ffi::authn_status {
     let (outcome, source) = answer(r, dir, "check_password", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let password_text = decode_credential(password);
-        if let Some(daemon) = spec.process_group.as_deref() {
+        if let Some(daemon) = dir.daemon_of(spec) {
             let args = vec![user_text.to_string(), password_text.to_string()];
             let outcome = daemon_dispatch::call(
                 r,
@@ -248,6 +249,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
         cache::digest_key(
             r,
             spec,
+            dir.daemon_of(spec),
             &group,
             timeout,
             &encoding.key_bytes(user),
@@ -257,7 +259,7 @@ fn digest(r: Request, user_c: &CStr, realm_c: &CStr) -> Result<RealmHash, AuthnS
     let (outcome, source) = answer(r, dir, "get_realm_hash", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
         let realm_text = decode_credential(realm);
-        if let Some(daemon) = spec.process_group.as_deref() {
+        if let Some(daemon) = dir.daemon_of(spec) {
             let args = vec![user_text.to_string(), realm_text.to_string()];
             let outcome = daemon_dispatch::call(
                 r,

@@ -101,11 +101,11 @@ fn lookup_groups(
     // Under `WSGIUserNameEncoding utf-8`, keyed by the name Python is given.
     let key = dir.auth_cache_timeout().and_then(|timeout| {
         let user = dir.user_name_encoding().key_bytes(user);
-        cache::groups_key(r, spec, target.group, timeout, &user)
+        cache::groups_key(r, spec, dir.daemon_of(spec), target.group, timeout, &user)
     });
     let (outcome, source) = answer(r, dir, "groups_for_user", spec, key.as_ref(), |slot| {
         let user_text = decode_credential(user);
-        if let Some(daemon) = spec.process_group.as_deref() {
+        if let Some(daemon) = dir.daemon_of(spec) {
             let outcome = daemon_dispatch::call(
                 r,
                 dir,

@@ -84,11 +84,13 @@ const AUTHZ_PROVIDER_NOTE: &CStr = c"authz_provider_name";
 
 /// The key of `user` (with `second`: the password for Basic, the realm for
 /// Digest; none for groups) in this request's configuration context, for
-/// `spec` run in application group `group`.
+/// `spec` run in application group `group` of auth daemon group `daemon`
+/// (`None`: embedded).
 #[allow(clippy::too_many_arguments)]
 fn derive(
     r: Request,
     spec: &ScriptSpec,
+    daemon: Option<&str>,
     group: &str,
     timeout: Duration,
     provider_note: &CStr,
@@ -111,6 +113,7 @@ fn derive(
         spec.configured_at.as_bytes(),
         r.note(provider_note).unwrap_or(b""),
         spec.path.as_bytes(),
+        daemon.unwrap_or("").as_bytes(),
         group.as_bytes(),
         r.auth_name().unwrap_or(b""),
         &secs,
@@ -129,12 +132,13 @@ fn derive(
 
 /// Fields of the config context in every key (the user and the password
 /// or realm follow them).
-const CONTEXT_FIELDS: usize = 9;
+const CONTEXT_FIELDS: usize = 10;
 
 /// The key of a Basic login in this request's context.
 pub fn basic_key(
     r: Request,
     spec: &ScriptSpec,
+    daemon: Option<&str>,
     group: &str,
     timeout: Duration,
     user: &[u8],
@@ -143,6 +147,7 @@ pub fn basic_key(
     derive(
         r,
         spec,
+        daemon,
         group,
         timeout,
         AUTHN_PROVIDER_NOTE,
@@ -156,6 +161,7 @@ pub fn basic_key(
 pub fn digest_key(
     r: Request,
     spec: &ScriptSpec,
+    daemon: Option<&str>,
     group: &str,
     timeout: Duration,
     user: &[u8],
@@ -164,6 +170,7 @@ pub fn digest_key(
     derive(
         r,
         spec,
+        daemon,
         group,
         timeout,
         AUTHN_PROVIDER_NOTE,
@@ -177,6 +184,7 @@ pub fn digest_key(
 pub fn groups_key(
     r: Request,
     spec: &ScriptSpec,
+    daemon: Option<&str>,
     group: &str,
     timeout: Duration,
     user: &[u8],
@@ -184,6 +192,7 @@ pub fn groups_key(
     derive(
         r,
         spec,
+        daemon,
         group,
         timeout,
         AUTHZ_PROVIDER_NOTE,

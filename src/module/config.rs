@@ -1,5 +1,6 @@
-//! Configuration records: the per-directory `DirConfig` (scripts and their
-//! limits, identity reflection; merged per request, so merging stays pure
+//! Configuration records: the per-directory `DirConfig` (scripts, the
+//! process group they run in, their limits, identity reflection; merged
+//! per request, so merging stays pure
 //! and pool-allocated) and the per-server `ServerConfig` (Python home/path,
 //! `.htaccess` permission).
 
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
+use authnz_core::process_group::{self, ProcessGroup};
 use authnz_core::script_options::ApplicationGroup;
 use authnz_core::user_name_encoding::UserNameEncoding;
 
@@ -20,9 +22,10 @@ pub struct ScriptSpec {
     /// Absolute path (ServerRoot-relative paths are resolved at config time).
     pub path: String,
     pub application_group: ApplicationGroup,
-    /// `process-group=`: the auth daemon group the script runs in (`None`:
-    /// embedded, in the Apache child).
-    pub process_group: Option<String>,
+    /// `process-group=`: the auth daemon group the script runs in, or
+    /// `%{GLOBAL}` (embedded, in the Apache child); `None`: not given, the
+    /// `WSGIAuthProcessGroup` in force decides ([`DirConfig::daemon_of`]).
+    pub process_group: Option<ProcessGroup>,
     /// Where the directive was written (`file:line`): the configuration
     /// context of the in-process cache's keys.
     pub configured_at: String,
@@ -39,6 +42,9 @@ pub struct DirConfig {
     pub auth_user_script: Option<Arc<ScriptSpec>>,
     pub auth_group_script: Option<Arc<ScriptSpec>>,
     pub access_script: Option<Arc<ScriptSpec>>,
+    /// `WSGIAuthProcessGroup`: where the scripts in force here run when
+    /// their directive has no `process-group=` of its own.
+    pub auth_process_group: Option<ProcessGroup>,
     pub script_reloading: Option<bool>,
     /// `WSGIScriptTimeout`, in seconds (0: no limit).
     pub script_timeout: Option<u64>,
@@ -90,6 +96,7 @@ impl Merge for DirConfig {
             auth_user_script: inherit(&add.auth_user_script, &base.auth_user_script),
             auth_group_script: inherit(&add.auth_group_script, &base.auth_group_script),
             access_script: inherit(&add.access_script, &base.access_script),
+            auth_process_group: inherit(&add.auth_process_group, &base.auth_process_group),
             script_reloading: add.script_reloading.or(base.script_reloading),
             script_timeout: add.script_timeout.or(base.script_timeout),
             host_access_by_require: add.host_access_by_require,
@@ -134,6 +141,15 @@ impl DirConfig {
                 .clone()
                 .unwrap_or_else(|| Arc::from(DEFAULT_REFLECT_AUTH_TYPE_HEADER)),
         })
+    }
+
+    /// The auth daemon group `spec`'s script runs in here: its own
+    /// `process-group=`, else `WSGIAuthProcessGroup`; `None`: embedded.
+    pub fn daemon_of<'a>(&'a self, spec: &'a ScriptSpec) -> Option<&'a str> {
+        process_group::effective(
+            spec.process_group.as_ref(),
+            self.auth_process_group.as_ref(),
+        )
     }
 
     /// `WSGIUserNameEncoding` here.

@@ -8,13 +8,17 @@
 //! and the live figures stay in front, in the child (`answer`).
 //!
 //! The daemon group's `call-timeout=` is read here from the directive
-//! (`note_daemon`), so a child knows it without asking the daemon.
+//! (`note_daemon`), so a child knows it without asking the daemon, and
+//! which setting a call's limit came from: the lines about an overrun
+//! name that one (`call-timeout= of WSGIAuthDaemonProcess NAME`, or
+//! `WSGIScriptTimeout`).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use authnz_core::daemon_frame::{CallRequest, Function, Outcome};
 use authnz_core::log_tags as tags;
+use authnz_core::process_group::{call_timeout_setting, SCRIPT_TIMEOUT_SETTING};
 
 use crate::daemon::client;
 use crate::httpd::log::Level;
@@ -44,23 +48,37 @@ pub fn forget() {
     call_timeouts().clear();
 }
 
-/// The time limit of a call of `dir`'s script in daemon group `daemon`.
-fn call_limit(dir: &DirConfig, daemon: &str) -> Option<Duration> {
+/// The time limit of a call of `dir`'s script in daemon group `daemon`
+/// (`None`: none).
+struct CallLimit {
+    limit: Option<Duration>,
+    /// The setting it came from, as the log lines name it.
+    setting: String,
+}
+
+/// The group's `call-timeout=` if set, else the location's
+/// `WSGIScriptTimeout`.
+fn call_limit(dir: &DirConfig, daemon: &str) -> CallLimit {
     let configured = call_timeouts()
         .iter()
         .find(|(name, _)| name == daemon)
         .and_then(|(_, t)| *t);
     match configured {
-        Some(0) => None,
-        Some(secs) => Some(Duration::from_secs(secs)),
-        None => dir.script_timeout(),
+        Some(secs) => CallLimit {
+            limit: (secs > 0).then(|| Duration::from_secs(secs)),
+            setting: call_timeout_setting(daemon),
+        },
+        None => CallLimit {
+            limit: dir.script_timeout(),
+            setting: SCRIPT_TIMEOUT_SETTING.to_owned(),
+        },
     }
 }
 
 /// How long a thread waits for another thread's daemon call of the same
 /// question: the call's limit and the grace the client gives it.
 pub fn reply_wait(dir: &DirConfig, daemon: &str) -> Duration {
-    let limit = call_limit(dir, daemon);
+    let limit = call_limit(dir, daemon).limit;
     let ms = limit.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
     client::deadline_for(ms).saturating_duration_since(Instant::now())
 }
@@ -120,7 +138,7 @@ pub fn call(
     args: Vec<String>,
     slot: &CallSlot,
 ) -> Outcome {
-    let limit = call_limit(dir, daemon);
+    let CallLimit { limit, setting } = call_limit(dir, daemon);
     let request = CallRequest {
         sequence: 0,
         function,
@@ -132,7 +150,7 @@ pub fn call(
         args,
     };
     let deadline = client::deadline_for(request.timeout_ms);
-    match client::call(r, daemon, request, deadline) {
+    match client::call(r, daemon, request, deadline, &setting) {
         Ok(reply) => {
             if reply.timed_out {
                 slot.note_timeout();

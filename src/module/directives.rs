@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use authnz_core::basic_entry_hash::BasicEntryHash;
 use authnz_core::daemon_options::parse_daemon_options;
+use authnz_core::process_group::ProcessGroup;
 use authnz_core::python_home::venv_mismatch;
 use authnz_core::reflect::validate_header_name;
 use authnz_core::script_options::{parse_script_directive, ScriptDirective};
@@ -22,6 +23,7 @@ use crate::module::auth_daemons;
 use crate::module::config::{DirConfig, ScriptSpec, ServerConfig};
 use crate::module::daemon_dispatch;
 use crate::module::lifecycle;
+use crate::module::process_group_scope;
 use crate::module::script_readability;
 use crate::module::status;
 use crate::python::runtime;
@@ -56,9 +58,10 @@ fn parse_flag(cmd: Cmd, args: &[String]) -> Result<bool, String> {
     }
 }
 
-/// `WSGIAuthUserScript path [application-group=NAME]` and its siblings,
-/// read from the whole argument text as mod_wsgi reads it.
-fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
+/// `WSGIAuthUserScript path [application-group=NAME] [process-group=NAME]`
+/// and its siblings, read from the whole argument text as mod_wsgi reads
+/// it; `dir` is the record of the section it is written in.
+fn parse_script(mut cmd: Cmd, dir: &DirConfig, raw: &str) -> Result<Arc<ScriptSpec>, String> {
     let name = cmd.directive_name();
     if cmd.in_htaccess() && !server_config(&mut cmd)?.allows_htaccess_scripts() {
         return Err(format!(
@@ -89,17 +92,24 @@ fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
                  group in the server configuration"
             ));
         }
-        auth_daemons::note_use(group, &name, configured_at.clone());
+        if let Some(daemon) = group.daemon() {
+            let written = format!("process-group={daemon}");
+            auth_daemons::note_use(daemon, &name, &written, configured_at.clone());
+        }
     }
     if !cmd.in_htaccess() {
         // Whether the children can read it is known once `User` is final.
         script_readability::note_script(&name, &full, configured_at.clone());
         status::note_script(&full);
     }
-    if options.process_group.is_none() {
-        lifecycle::note_python_needed();
-    } else {
-        lifecycle::note_daemon_script();
+    match &options.process_group {
+        // `.htaccess` scripts need `WSGIAuthAllowOverride On`, which
+        // already makes Python necessary.
+        _ if cmd.in_htaccess() => lifecycle::note_python_needed(),
+        Some(ProcessGroup::Daemon(_)) => lifecycle::note_daemon_script(),
+        Some(ProcessGroup::Embedded) => lifecycle::note_python_needed(),
+        // `WSGIAuthProcessGroup` decides, per request.
+        None => process_group_scope::note_script(cmd, dir),
     }
     Ok(Arc::new(ScriptSpec {
         path: full,
@@ -110,17 +120,49 @@ fn parse_script(mut cmd: Cmd, raw: &str) -> Result<Arc<ScriptSpec>, String> {
 }
 
 fn auth_user_script(cmd: Cmd, dir: &mut DirConfig, args: &str) -> Result<(), String> {
-    dir.auth_user_script = Some(parse_script(cmd, args)?);
+    dir.auth_user_script = Some(parse_script(cmd, dir, args)?);
     Ok(())
 }
 
 fn auth_group_script(cmd: Cmd, dir: &mut DirConfig, args: &str) -> Result<(), String> {
-    dir.auth_group_script = Some(parse_script(cmd, args)?);
+    dir.auth_group_script = Some(parse_script(cmd, dir, args)?);
     Ok(())
 }
 
 fn access_script(cmd: Cmd, dir: &mut DirConfig, args: &str) -> Result<(), String> {
-    dir.access_script = Some(parse_script(cmd, args)?);
+    dir.access_script = Some(parse_script(cmd, dir, args)?);
+    Ok(())
+}
+
+/// `WSGIAuthProcessGroup NAME|%{GLOBAL}` (docs/auth-daemons.md): where the
+/// scripts in force in this section run when their directive has no
+/// `process-group=`. Not in `.htaccess`, as `process-group=` is not: the
+/// server configuration decides which account runs a script. The name is
+/// checked once the whole configuration is read (`auth_daemons`).
+fn auth_process_group(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> Result<(), String> {
+    let name = cmd.directive_name();
+    if cmd.in_htaccess() {
+        return Err(format!(
+            "{name} is not allowed in .htaccess files; name the daemon group in the server \
+             configuration"
+        ));
+    }
+    expect_count(
+        cmd,
+        args,
+        1,
+        1,
+        "one argument: the name of a WSGIAuthDaemonProcess, or %{GLOBAL} for the Apache child",
+    )?;
+    let group = ProcessGroup::parse(&args[0]).map_err(|e| format!("{name} {e}"))?;
+    match group.daemon() {
+        Some(daemon) => {
+            auth_daemons::note_use(daemon, &name, daemon, cmd.directive_location());
+            process_group_scope::note_setting(cmd, dir, false);
+        }
+        None => process_group_scope::note_setting(cmd, dir, true),
+    }
+    dir.auth_process_group = Some(group);
     Ok(())
 }
 
@@ -316,7 +358,7 @@ fn reflect_auth_type_header(cmd: Cmd, dir: &mut DirConfig, args: &[String]) -> R
 }
 
 /// The directives, as httpd's `cmds` table.
-pub static COMMANDS: CommandTable<18> = CommandTable([
+pub static COMMANDS: CommandTable<19> = CommandTable([
     raw_entry(
         c"WSGIAuthUserScript",
         auth_user_script,
@@ -334,6 +376,12 @@ pub static COMMANDS: CommandTable<18> = CommandTable([
         access_script,
         ffi::OR_AUTHCFG,
         c"path to a Python script defining allow_access, [application-group=NAME] [process-group=NAME]",
+    ),
+    entry(
+        c"WSGIAuthProcessGroup",
+        auth_process_group,
+        ffi::OR_AUTHCFG | ffi::RSRC_CONF,
+        c"NAME|%{GLOBAL}: the WSGIAuthDaemonProcess group the script directives here run in when they have no process-group= of their own (%{GLOBAL}: in the Apache child)",
     ),
     entry(
         c"WSGIScriptReloading",

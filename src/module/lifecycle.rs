@@ -21,6 +21,7 @@ use crate::module::auth_daemons;
 use crate::module::beside_mod_wsgi;
 use crate::module::config::ServerConfig;
 use crate::module::daemon_dispatch;
+use crate::module::process_group_scope;
 use crate::module::script_readability;
 use crate::python::call_limit;
 use crate::python::runtime::{self, PythonSettings};
@@ -58,7 +59,9 @@ pub fn note_python_needed() {
 
 /// Whether the configuration being read names a script that runs in an
 /// auth daemon process (`process-group=`): those need no Python in the
-/// children. Reset and read as [`PYTHON_NEEDED`] is.
+/// children. Reset and read as [`PYTHON_NEEDED`] is. Scripts without
+/// `process-group=` run where `WSGIAuthProcessGroup` says
+/// (`process_group_scope`).
 static DAEMON_SCRIPTS: AtomicBool = AtomicBool::new(false);
 
 /// Called for a script directive with `process-group=`.
@@ -77,6 +80,7 @@ impl hooks::PreConfig for PreConfigCheck {
     fn run(pconf: Pool) -> hooks::Status {
         PYTHON_NEEDED.store(false, Ordering::Relaxed);
         DAEMON_SCRIPTS.store(false, Ordering::Relaxed);
+        process_group_scope::forget();
         daemon_dispatch::forget();
         // The first child of this start or restart logs Python's line at
         // notice, which every LogLevel shows; the others at info.
@@ -146,16 +150,21 @@ impl hooks::ChildInit for StartPython {
 
     fn run(pchild: Pool, main: Server) {
         call_limit::configure(concurrent_call_cap(main), concurrent_call_wait(main));
-        if !PYTHON_NEEDED.load(Ordering::Relaxed) {
+        let needed =
+            PYTHON_NEEDED.load(Ordering::Relaxed) || process_group_scope::may_run_embedded();
+        let daemon_scripts =
+            DAEMON_SCRIPTS.load(Ordering::Relaxed) || process_group_scope::may_run_in_daemons();
+        if !needed {
             slog!(
                 Some(main),
                 Level::Info,
                 tags::PYTHON_NOT_NEEDED,
                 "Python not started in child {}: {}",
                 std::process::id(),
-                if DAEMON_SCRIPTS.load(Ordering::Relaxed) {
+                if daemon_scripts {
                     "every WSGIAuthUserScript, WSGIAuthGroupScript and WSGIAccessScript runs in \
-                     an auth daemon process (process-group=) and WSGIAuthAllowOverride is Off"
+                     an auth daemon process (process-group= or WSGIAuthProcessGroup) and \
+                     WSGIAuthAllowOverride is Off"
                 } else {
                     "no WSGIAuthUserScript, WSGIAuthGroupScript or WSGIAccessScript is \
                      configured and WSGIAuthAllowOverride is Off"
@@ -191,9 +200,9 @@ impl hooks::ChildInit for StartPython {
                 "Python is not available in child {}: {message}; every request that needs a script \
                  will be answered with an error{}",
                 std::process::id(),
-                if DAEMON_SCRIPTS.load(Ordering::Relaxed) {
-                    " (scripts with process-group= run in their auth daemon processes and are \
-                     not affected)"
+                if daemon_scripts {
+                    " (scripts with process-group= or under WSGIAuthProcessGroup run in their \
+                     auth daemon processes and are not affected)"
                 } else {
                     ""
                 }

@@ -7,7 +7,8 @@
 //! whole configuration is read (docs/directives.md#configuration-checks);
 //! `auth_daemons` the daemon groups of `WSGIAuthDaemonProcess` and the
 //! scripts' `process-group=` (docs/auth-daemons.md), `daemon_dispatch`
-//! the calls of such scripts;
+//! the calls of such scripts, `process_group_scope` whether
+//! `WSGIAuthProcessGroup` leaves any script in Apache's children;
 //! `status` the live figures mod_status shows (docs/operations.md);
 //! `user_name` what `WSGIUserNameEncoding` makes Apache's user.
 //! Concerns reach httpd, APR and the C library only through the safe
@@ -28,6 +29,7 @@ pub mod config;
 pub mod daemon_dispatch;
 pub mod directives;
 pub mod lifecycle;
+pub mod process_group_scope;
 pub mod reflect;
 pub mod request_state;
 pub mod require_any_warning;

@@ -13,7 +13,9 @@
 //! mod_status shows (`live_figures`, docs/operations.md);
 //! which bytes become Apache's user under `WSGIUserNameEncoding` (`user_name_encoding`);
 //! the auth daemons' options, frames, reused connections and supervision rules (`daemon_options`,
-//! `daemon_frame`, `daemon_connection`, `daemon_supervision`, docs/auth-daemons.md).
+//! `daemon_frame`, `daemon_connection`, `daemon_supervision`, docs/auth-daemons.md);
+//! where a script runs and whether any may run in Apache's children
+//! (`process_group`, `process_group_scope`).
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +35,8 @@ pub mod live_figures;
 pub mod log_lines;
 pub mod log_tags;
 pub mod permissions;
+pub mod process_group;
+pub mod process_group_scope;
 pub mod python_home;
 pub mod realm_hash;
 pub mod redact;

@@ -129,7 +129,7 @@ registry! {
         "The user named by the response became Apache's user (debug).",
         "None.";
     PYTHON_NOT_NEEDED = 58, 1,
-        "No script runs in the Apache children (none is configured, or every one runs in an auth daemon process with process-group=): Python is not started in this child (info).",
+        "No script runs in the Apache children (none is configured, or every one runs in an auth daemon process, by process-group= or WSGIAuthProcessGroup): Python is not started in this child (info).",
         "None.";
     NO_ACCESS_SCRIPT = 60, 1,
         "WSGIAccessScript is missing where the access check or Require wsgi-host needs it.",
@@ -240,7 +240,7 @@ registry! {
         "Under WSGIUserNameEncoding utf-8, a login whose name the client did not send as UTF-8 is not handed to mod_authn_socache, which would answer it later under the bytes the client sent (debug).",
         "None: such logins are answered by the wsgi provider (and WSGIAuthCacheTimeout) each time.";
     DAEMON_GROUP_UNKNOWN = 112, 1,
-        "A script directive's process-group= names no WSGIAuthDaemonProcess of the server; start-up stops (apache2 -t fails).",
+        "A script directive's process-group= or a WSGIAuthProcessGroup names no WSGIAuthDaemonProcess of the server; start-up stops (apache2 -t fails).",
         "Define the daemon group with WSGIAuthDaemonProcess NAME (main server or a virtual host), or correct the name.";
     DAEMON_ACCOUNT_REFUSED = 113, 1,
         "A WSGIAuthDaemonProcess would run as root, or its user= or group= is not an account of the system; start-up stops.",

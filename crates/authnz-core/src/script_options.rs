@@ -18,6 +18,7 @@
 //! can choose. Any other option is a configuration error whose message
 //! says what to write instead.
 
+use crate::process_group::ProcessGroup;
 use crate::require_words::getword_conf;
 
 /// Which application group (module namespace) a script is loaded into.
@@ -73,9 +74,9 @@ impl ApplicationGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptOptions {
     pub application_group: ApplicationGroup,
-    /// `process-group=NAME`: run in that auth daemon group; `None`: in the
-    /// Apache child (embedded).
-    pub process_group: Option<String>,
+    /// `process-group=NAME` (a daemon group, or `%{GLOBAL}`: the Apache
+    /// child); `None`: not given, `WSGIAuthProcessGroup` decides.
+    pub process_group: Option<ProcessGroup>,
 }
 
 /// A script directive's path (as written, not yet made absolute) and options.
@@ -156,14 +157,9 @@ pub fn parse_script_directive(raw: &str) -> Result<ScriptDirective, String> {
                 options.application_group = ApplicationGroup::parse(&text(&value))?;
             }
             "process-group" => {
-                let value = text(&value);
-                if value.is_empty() || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                    return Err(
-                        "process-group= needs the name of a WSGIAuthDaemonProcess (one word)"
-                            .to_owned(),
-                    );
-                }
-                options.process_group = Some(value);
+                let group = ProcessGroup::parse(&text(&value))
+                    .map_err(|e| format!("process-group= {e}"))?;
+                options.process_group = Some(group);
             }
             other => return Err(refuse_option(other)),
         }
@@ -310,7 +306,12 @@ mod tests {
     fn process_group_names_a_daemon_group() {
         let parsed =
             parse_script_directive("a.py process-group=auth application-group=%{SERVER}").unwrap();
-        assert_eq!(parsed.options.process_group.as_deref(), Some("auth"));
+        assert_eq!(
+            parsed.options.process_group,
+            Some(ProcessGroup::Daemon("auth".to_owned()))
+        );
+        let embedded = parse_script_directive("a.py process-group='%{GLOBAL}'").unwrap();
+        assert_eq!(embedded.options.process_group, Some(ProcessGroup::Embedded));
         assert_eq!(parsed.options.application_group, ApplicationGroup::Server);
         let parsed = parse_script_directive("a.py").unwrap();
         assert_eq!(parsed.options.process_group, None);
