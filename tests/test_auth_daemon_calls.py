@@ -359,8 +359,11 @@ def check_password(environ, user, password):
         assert server.get_basic("/t/", "slow", "x").status == 500
         assert time.time() - started < 5
         assert server.get_basic("/t/", "fast", "x").status == 200
-        lines = server.error_lines("exceeded WSGIScriptTimeout")
+        # The limit came from the group's call-timeout=, and the line says so.
+        lines = server.error_lines(
+            f"exceeded call-timeout= of WSGIAuthDaemonProcess {DAEMON} (1s)")
         assert len(lines) == 1 and "[client 127.0.0.1:" in lines[0], server.error_log()
+        assert server.error_lines("exceeded WSGIScriptTimeout") == []
         assert [r["user"] for r in server.records()] == ["slow", "fast"]
     finally:
         server.cleanup()
