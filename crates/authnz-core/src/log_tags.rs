@@ -302,6 +302,9 @@ registry! {
     DAEMON_REPLY_MISMATCH = 133, 1,
         "An auth daemon process answered a call with an answer of another function (a group list for check_password, say); the request is answered 500.",
         "A bug, or an Apache child and a daemon process of different builds: restart Apache.";
+    DAEMON_ACCOUNT_UNREACHABLE = 134, 1,
+        "Apache was not started as root, and a WSGIAuthDaemonProcess names a user= or group= other than the account Apache runs as: its processes could not become it; start-up stops (apache2 -t fails).",
+        "Start Apache as root, or drop user= and group= (the processes then run as the account Apache runs as), or name that account.";
 }
 
 /// The tag with this number.

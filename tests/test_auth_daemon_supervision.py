@@ -1,0 +1,213 @@
+"""How Apache's parent supervises the auth daemon processes in the less
+usual ways httpd runs (docs/auth-daemons.md): started by an account that
+is not root (a group of another account stops start-up with one line; a
+group of Apache's own account works), in one-process mode (`apache2 -X`:
+the daemons start and stop with the single process, nothing is left
+behind), and the line that reports a daemon process's end in plain words
+(its exit status, or the signal that killed it).
+
+Every test runs a real apache2 and asserts the HTTP status, the error log
+and what the script saw from inside the daemon process."""
+
+import os
+import pwd
+import re
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+from harness import APACHE_BIN, Apache, child_pids
+
+SCRIPT = """
+import os
+
+def check_password(environ, user, password):
+    record(user=user, pid=os.getpid(), uid=os.getuid(), gid=os.getgid(),
+           process_group=environ.get("mod_wsgi.process_group"))
+    return password == user + "-pw"
+"""
+
+RUN_AS = "www-data"
+
+
+def make_server(name, options, mpm="event", server_conf=""):
+    srv = Apache(name=name, mpm=mpm,
+                 server_conf=f"WSGIAuthDaemonProcess auth {options}\n" + server_conf)
+    srv.script = srv.write_script("auth.py", SCRIPT)
+    records = srv.record_dir / "calls.jsonl"
+    records.touch()
+    os.chmod(records, 0o666)
+    srv.site_conf = f"""
+<Location /private>
+  AuthType Basic
+  AuthName "daemon"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{srv.script}" process-group=auth
+  Require valid-user
+</Location>
+"""
+    return srv
+
+
+def wait_for(predicate, timeout=10, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def proc_status(pid):
+    """(comm, ppid, uid, gid) of a process, or None once it is gone."""
+    try:
+        comm = open(f"/proc/{pid}/comm").read().strip()
+        status = open(f"/proc/{pid}/status").read()
+    except OSError:
+        return None
+    fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+    return (comm, int(fields["PPid"].split()[0]), int(fields["Uid"].split()[0]),
+            int(fields["Gid"].split()[0]))
+
+
+def daemons_of(parent):
+    """The daemon processes whose parent is `parent`: pid -> (uid, gid)."""
+    found = {}
+    for pid in child_pids(parent):
+        seen = proc_status(pid)
+        if seen and seen[0] == "authnz-daemon":
+            found[pid] = (seen[2], seen[3])
+    return found
+
+
+def all_daemons():
+    """Every authnz-daemon process of the machine."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if open(f"/proc/{entry}/comm").read().strip() == "authnz-daemon":
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def tagged(srv, tag):
+    return srv.error_lines(f"AUTHNZ_WSGI{tag:04}:")
+
+
+def wait_listening(srv, proc, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"apache2 exited with {proc.returncode}:\n"
+                               + (srv.dir / "logs" / "stderr.log").read_text(errors="replace")
+                               + srv.error_log())
+        try:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("apache2 did not listen in time:\n" + srv.error_log())
+
+
+# ---- Apache started by an account that is not root --------------------------
+
+def give_to(srv, account):
+    """Make the server's directory usable by `account`, which starts it."""
+    pw = pwd.getpwnam(account)
+    for sub in ("logs", "run"):
+        os.chown(srv.dir / sub, pw.pw_uid, pw.pw_gid)
+
+
+def start_as(srv, account, *args):
+    """Start apache2 in the foreground as `account` (no root at any point)."""
+    srv.write_config()
+    stderr_path = srv.dir / "logs" / "stderr.log"
+    return subprocess.Popen(
+        [APACHE_BIN, "-f", str(srv.conf_path), "-DFOREGROUND", *args],
+        stdout=open(stderr_path, "ab"), stderr=subprocess.STDOUT,
+        start_new_session=True, user=account, group=account, extra_groups=[])
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def test_unprivileged_apache_refuses_a_group_of_another_account():
+    srv = make_server("daemon-unprivileged-other", "user=nobody group=nogroup processes=2")
+    give_to(srv, RUN_AS)
+    try:
+        proc = start_as(srv, RUN_AS)
+        assert proc.wait(timeout=30) != 0
+        output = (srv.dir / "logs" / "stderr.log").read_text(errors="replace")
+        lines = [l for l in output.splitlines() if "AUTHNZ_WSGI" in l]
+        www = pwd.getpwnam(RUN_AS)
+        nobody = pwd.getpwnam("nobody")
+        assert len(lines) == 1, output
+        (line,) = lines
+        assert "AUTHNZ_WSGI0134:" in line and "WSGIAuthDaemonProcess auth at" in line
+        assert f"runs as uid {www.pw_uid} gid {www.pw_gid}" in line
+        assert f"user=nobody (user id {nobody.pw_uid})" in line
+        # Nothing started: no daemon, no socket, no port.
+        assert not any(proc_status(p) and proc_status(p)[1] == proc.pid
+                       for p in all_daemons())
+        assert list((srv.dir / "run").glob("authnz-wsgi.*")) == []
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", srv.port)) != 0
+        # apache2 -t as that account says the same.
+        p = subprocess.run([APACHE_BIN, "-t", "-f", str(srv.conf_path)], capture_output=True,
+                           text=True, timeout=60, user=RUN_AS, group=RUN_AS, extra_groups=[])
+        assert p.returncode != 0 and "AUTHNZ_WSGI0134:" in p.stdout + p.stderr
+        # As root the same configuration starts.
+        srv.start()
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+        assert srv.records()[-1]["uid"] == nobody.pw_uid
+    finally:
+        srv.cleanup()
+
+
+def test_unprivileged_apache_serves_a_group_of_its_own_account():
+    www = pwd.getpwnam(RUN_AS)
+    # Once without user= (the account Apache runs as), once naming it.
+    for options in ("processes=2", f"user={RUN_AS} group={RUN_AS} processes=2"):
+        srv = make_server("daemon-unprivileged-own", options)
+        give_to(srv, RUN_AS)
+        proc = None
+        try:
+            proc = start_as(srv, RUN_AS)
+            wait_listening(srv, proc)
+            running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
+            assert running and set(running.values()) == {(www.pw_uid, www.pw_gid)}, running
+            resp = srv.get_basic("/private/", "alice", "alice-pw")
+            assert resp.status == 200, srv.error_log()
+            assert srv.get_basic("/private/", "alice", "wrong").status == 401
+            seen = srv.records()
+            assert [r["user"] for r in seen] == ["alice", "alice"]
+            assert all(r["pid"] in running and r["uid"] == www.pw_uid
+                       and r["process_group"] == "auth" for r in seen), (seen, running)
+            # The socket is the account's own, mode 0600.
+            (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
+            st = os.stat(path)
+            assert st.st_uid == www.pw_uid and stat.S_IMODE(st.st_mode) == 0o600
+            started = tagged(srv, 120)
+            assert len(started) == 2 and all(f"uid {www.pw_uid}, gid {www.pw_gid}" in l
+                                             for l in started), started
+            assert tagged(srv, 124) == [] and tagged(srv, 121) == [] and tagged(srv, 134) == []
+            stop(proc)
+            assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in running))
+            assert not path.exists()
+        finally:
+            if proc:
+                stop(proc)
+            srv.cleanup()
