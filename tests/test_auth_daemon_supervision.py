@@ -16,16 +16,22 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
+
+import pytest
 
 from harness import APACHE_BIN, Apache, child_pids
 
 SCRIPT = """
+import ctypes
 import os
 
 def check_password(environ, user, password):
     record(user=user, pid=os.getpid(), uid=os.getuid(), gid=os.getgid(),
            process_group=environ.get("mod_wsgi.process_group"))
+    if user == "crash":
+        ctypes.string_at(0)
     return password == user + "-pw"
 """
 
@@ -211,3 +217,66 @@ def test_unprivileged_apache_serves_a_group_of_its_own_account():
             if proc:
                 stop(proc)
             srv.cleanup()
+
+
+# ---- how a daemon process ended, in plain words ------------------------------
+
+def ended_line(srv, pid):
+    lines = wait_for(lambda: [l for l in tagged(srv, 121) if f"process pid {pid} ended" in l])
+    assert len(lines) == 1, srv.error_log()
+    return lines[0]
+
+
+def test_the_end_of_a_daemon_process_is_reported_in_plain_words():
+    srv = make_server("daemon-ended", "user=nobody processes=1")
+    try:
+        srv.start()
+        (first,) = wait_for(lambda: daemons_of(srv.proc.pid))
+        assert srv.get_basic("/private/", "a", "a-pw").status == 200
+
+        # kill -9: the signal, by number and name.
+        os.kill(first, signal.SIGKILL)
+        line = ended_line(srv, first)
+        assert re.search(rf"daemon group auth: process pid {first} ended after [\d.]+ s: it was "
+                         r"killed by signal 9 \(SIGKILL\); starting another in 0\.1 s$", line), line
+        (second,) = wait_for(lambda: [p for p in daemons_of(srv.proc.pid) if p != first])
+        assert srv.get_basic("/private/", "b", "b-pw").status == 200
+
+        # A script that crashes its process: the segmentation fault.
+        assert srv.get_basic("/private/", "crash", "crash-pw").status == 500
+        line = ended_line(srv, second)
+        assert "it was killed by signal 11 (SIGSEGV); starting another in" in line, line
+        (third,) = wait_for(lambda: [p for p in daemons_of(srv.proc.pid) if p != second])
+        assert srv.get_basic("/private/", "c", "c-pw").status == 200
+
+        # SIGTERM sent to the process: it finishes and exits with status 0.
+        os.kill(third, signal.SIGTERM)
+        line = ended_line(srv, third)
+        assert "it exited with status 0; starting another in" in line, line
+        (fourth,) = wait_for(lambda: [p for p in daemons_of(srv.proc.pid) if p != third])
+        assert srv.get_basic("/private/", "d", "d-pw").status == 200
+
+        seen = srv.records()
+        assert [(r["user"], r["pid"]) for r in seen] == [
+            ("a", first), ("b", second), ("crash", second), ("c", third), ("d", fourth)]
+        # No line speaks of a raw number any more.
+        assert all("httpd reports" not in l for l in tagged(srv, 121))
+    finally:
+        srv.cleanup()
+
+
+def test_a_daemon_that_cannot_start_is_reported_as_exited_with_status_78():
+    not_python = tempfile.mkdtemp(prefix="authnz-not-python-")
+    os.chmod(not_python, 0o755)
+    srv = make_server("daemon-ended-setup", f"user=nobody python-home={not_python}")
+    try:
+        srv.start()
+        lines = wait_for(lambda: len(tagged(srv, 121)) >= 2 and tagged(srv, 121))
+        assert lines and all(re.search(r"ended after [\d.]+ s: it exited with status 78; "
+                                       r"starting another in", l) for l in lines), lines
+        assert tagged(srv, 124) and "Python could not be started" in tagged(srv, 124)[0]
+        assert srv.get_basic("/private/", "a", "a-pw").status == 500
+        assert srv.records() == []
+    finally:
+        srv.cleanup()
+        os.rmdir(not_python)

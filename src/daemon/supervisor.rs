@@ -10,6 +10,11 @@
 //! (`SIGTERM`), waited for and reaped here — so the MPM never meets a
 //! process it does not know — and killed if they outlive the wait.
 //!
+//! The line that reports a process's end says in plain words whether it
+//! exited (with which status) or was killed (by which signal): httpd's
+//! MPM passes on one number for both, and a daemon process's own exit
+//! statuses are chosen so that none is a signal's number.
+//!
 //! Everything here runs on the parent's one thread.
 
 use std::collections::HashMap;
@@ -19,7 +24,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use authnz_core::daemon_options::socket_path;
-use authnz_core::daemon_supervision::next_backoff;
+use authnz_core::daemon_supervision::{next_backoff, ProcessEnd};
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix::{self, ChildEvent, Forked, OtherChild, ParentPool, Registration};
@@ -296,19 +301,20 @@ impl OtherChild for Events {
                 let lived = slot.started.elapsed();
                 slot.backoff = next_backoff(slot.backoff, lived);
                 let backoff = slot.backoff;
+                // The MPM reaped it and passes on its exit status or the
+                // signal's number, without saying which.
+                let how = if event == ChildEvent::Lost {
+                    "was lost (httpd could not reap it)".to_owned()
+                } else {
+                    ProcessEnd::from_mpm_report(status).to_string()
+                };
                 slog!(
                     main,
                     Level::Error,
                     tags::DAEMON_PROCESS_ENDED,
-                    "daemon group {}: process pid {pid} ended{} after {:.1} s (httpd reports {status}: \
-                     its exit status, or the signal that ended it, which httpd's \"exit \
-                     signal\" line names); starting another in {:.1} s",
+                    "daemon group {}: process pid {pid} ended after {:.1} s: it {how}; starting \
+                     another in {:.1} s",
                     group.plan.name,
-                    if event == ChildEvent::Lost {
-                        " and was lost"
-                    } else {
-                        ""
-                    },
                     lived.as_secs_f64(),
                     backoff.as_secs_f64()
                 );
