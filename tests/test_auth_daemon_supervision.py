@@ -219,6 +219,130 @@ def test_unprivileged_apache_serves_a_group_of_its_own_account():
             srv.cleanup()
 
 
+# ---- one-process mode (apache2 -X) -----------------------------------------
+
+def gone(pid):
+    """Whether `pid` has ended (no process, or a zombie left to reap)."""
+    try:
+        stat_line = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return True
+    return stat_line.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def start_one_process(srv, define, account=None):
+    srv.write_config()
+    stderr_path = srv.dir / "logs" / "stderr.log"
+    as_account = dict(user=account, group=account, extra_groups=[]) if account else {}
+    proc = subprocess.Popen([APACHE_BIN, define, "-f", str(srv.conf_path)],
+                            stdout=open(stderr_path, "ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True, **as_account)
+    wait_listening(srv, proc)
+    return proc
+
+
+@pytest.mark.parametrize("mpm,define,how", [
+    ("event", "-X", "SIGTERM"),
+    ("event", "-X", "Ctrl-C"),
+    ("prefork", "-DONE_PROCESS", "SIGTERM"),
+])
+def test_one_process_mode_starts_the_daemons_and_leaves_nothing_behind(mpm, define, how):
+    nobody = pwd.getpwnam("nobody")
+    srv = make_server(f"daemon-one-process-{mpm}", "user=nobody group=nogroup processes=2",
+                      mpm=mpm)
+    proc = None
+    try:
+        proc = start_one_process(srv, define)
+        running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
+        assert running and {uid for uid, _ in running.values()} == {nobody.pw_uid}, running
+        cleanup = [p for p in child_pids(proc.pid)
+                   if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+        assert len(cleanup) == 1, child_pids(proc.pid)
+        (notice,) = tagged(srv, 135)
+        assert f"cleanup process (pid {cleanup[0]}, authnz-cleanup)" in notice
+        # The one process serves as Apache's User; the calls run in the daemons.
+        assert srv.get_basic("/private/", "alice", "alice-pw").status == 200, srv.error_log()
+        assert srv.get_basic("/private/", "alice", "nope").status == 401
+        seen = srv.records()
+        assert [r["user"] for r in seen] == ["alice", "alice"]
+        assert all(r["pid"] in running and r["uid"] == nobody.pw_uid for r in seen), seen
+        (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
+
+        if how == "Ctrl-C":
+            # A terminal's Ctrl-C reaches the whole process group.
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        everything = list(running) + cleanup
+        assert wait_for(lambda: all(gone(p) for p in everything), timeout=10), \
+            [(p, proc_status(p)) for p in everything]
+        assert not path.exists()
+        assert list((srv.dir / "run").glob("authnz-wsgi.*")) == []
+        stopped = wait_for(lambda: tagged(srv, 128))
+        assert len(stopped) == 1 and "daemon group auth: 2 process(es) stopped for the stop" \
+            in stopped[0] and "killed" not in stopped[0], srv.error_log()
+        assert tagged(srv, 121) == [] and tagged(srv, 124) == []
+    finally:
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        srv.cleanup()
+
+
+def test_one_process_mode_started_by_an_account_that_is_not_root():
+    www = pwd.getpwnam(RUN_AS)
+    srv = make_server("daemon-one-process-unprivileged", "processes=1")
+    give_to(srv, RUN_AS)
+    proc = None
+    try:
+        proc = start_one_process(srv, "-X", account=RUN_AS)
+        running = wait_for(lambda: daemons_of(proc.pid))
+        cleanup = [p for p in child_pids(proc.pid)
+                   if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+        assert list(running.values()) == [(www.pw_uid, www.pw_gid)] and len(cleanup) == 1
+        assert srv.get_basic("/private/", "carol", "carol-pw").status == 200, srv.error_log()
+        assert [(r["user"], r["uid"]) for r in srv.records()] == [("carol", www.pw_uid)]
+        assert srv.records()[0]["pid"] in running
+        (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        assert wait_for(lambda: all(gone(p) for p in list(running) + cleanup), timeout=10)
+        assert wait_for(lambda: not path.exists(), timeout=5)
+        assert len(wait_for(lambda: tagged(srv, 128))) == 1
+    finally:
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        srv.cleanup()
+
+
+def test_one_process_mode_cleans_up_after_a_killed_httpd():
+    """Even a `kill -9` of the one process leaves nothing: the cleanup
+    process sees its parent gone."""
+    srv = make_server("daemon-one-process-kill", "user=nobody processes=1")
+    proc = None
+    try:
+        proc = start_one_process(srv, "-X")
+        running = wait_for(lambda: daemons_of(proc.pid))
+        cleanup = [p for p in child_pids(proc.pid)
+                   if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+        assert len(running) == 1 and len(cleanup) == 1
+        assert srv.get_basic("/private/", "bob", "bob-pw").status == 200
+        (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
+        proc.kill()
+        proc.wait(timeout=10)
+        everything = list(running) + cleanup
+        assert wait_for(lambda: all(gone(p) for p in everything), timeout=10)
+        assert wait_for(lambda: not path.exists(), timeout=5)
+        assert len(wait_for(lambda: tagged(srv, 128))) == 1
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        srv.cleanup()
+
+
 # ---- how a daemon process ended, in plain words ------------------------------
 
 def ended_line(srv, pid):

@@ -248,6 +248,21 @@ pub fn reset_signals_for_daemon() {
     }
 }
 
+/// Ignore the termination signals (a process that acts when its parent
+/// ends, not when a signal reaches its whole process group).
+pub fn ignore_termination_signals() {
+    for signal in TERMINATION {
+        // SAFETY: installing the ignore disposition.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+}
+
+/// This process's parent's id.
+pub fn parent_pid() -> i32 {
+    // SAFETY: getppid has no memory effects.
+    unsafe { libc::getppid() }
+}
+
 /// Block the termination signals in this thread and every thread it
 /// starts, for `wait_termination_signal` to take (before any thread
 /// starts).

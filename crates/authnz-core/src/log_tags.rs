@@ -281,7 +281,7 @@ registry! {
     DAEMON_REPLY_TOO_LARGE = 127, 1,
         "An auth daemon's answer could not be encoded (too many groups or too long a text); the call failed (500).",
         "Return fewer or shorter groups from groups_for_user.";
-    DAEMON_GROUP_STOPPED = 128, 1,
+    DAEMON_GROUP_STOPPED = 128, 2,
         "The processes of an auth daemon group were stopped for a stop or a restart, and how long it took; at a graceful restart they finish their calls first (info).",
         "None; if processes had to be killed after the wait, look for calls without a time limit.";
     DAEMON_CALL_MADE_AGAIN = 129, 1,
@@ -305,6 +305,12 @@ registry! {
     DAEMON_ACCOUNT_UNREACHABLE = 134, 1,
         "Apache was not started as root, and a WSGIAuthDaemonProcess names a user= or group= other than the account Apache runs as: its processes could not become it; start-up stops (apache2 -t fails).",
         "Start Apache as root, or drop user= and group= (the processes then run as the account Apache runs as), or name that account.";
+    DAEMON_ONE_PROCESS = 135, 1,
+        "httpd runs as one process (-X, -DONE_PROCESS): the auth daemon processes were started, are not replaced if they end, and a cleanup process (authnz-cleanup) stops them and removes their sockets once httpd ends (notice).",
+        "None; run httpd without -X for daemon processes that are replaced when they end.";
+    DAEMON_CLEANUP_FAILED = 136, 1,
+        "httpd runs as one process (-X) and the cleanup process of the auth daemons could not be forked; when httpd ends, daemon processes of another account than User and their socket files may be left behind.",
+        "Check the system's process limits; stop the authnz-daemon processes and remove the socket files by hand.";
 }
 
 /// The tag with this number.
