@@ -16,12 +16,12 @@
 //! statuses are chosen so that none is a signal's number.
 //!
 //! When httpd runs as one process (`-X`, `-DONE_PROCESS`) the processes
-//! are started as usual, but nothing reaps or replaces them (the MPM has
-//! no main loop), and the one process drops to `User`, after which it can
-//! neither signal processes of another account nor remove the socket
-//! files: a small cleanup process, forked before that as root, waits for
-//! the one process to end, then stops the daemon processes and removes
-//! the socket files.
+//! are started as usual, but the MPM has no main loop: a thread of the one
+//! process reaps and reports those that end, and none is replaced. The one
+//! process drops to `User`, after which it can neither signal processes of
+//! another account nor remove the socket files: a small cleanup process,
+//! forked before that, waits for the one process to end, then stops the
+//! daemon processes and removes the socket files.
 //!
 //! Everything here runs on the parent's one thread.
 
@@ -451,16 +451,8 @@ impl OtherChild for Events {
                 } else {
                     ProcessEnd::from_mpm_report(status).to_string()
                 };
-                slog!(
-                    main,
-                    Level::Error,
-                    tags::DAEMON_PROCESS_ENDED,
-                    "daemon group {}: process pid {pid} ended after {:.1} s: it {how}; starting \
-                     another in {:.1} s",
-                    group.plan.name,
-                    lived.as_secs_f64(),
-                    backoff.as_secs_f64()
-                );
+                let next = format!("starting another in {:.1} s", backoff.as_secs_f64());
+                log_ended(main, &group.plan.name, pid, lived, &how, &next);
                 spawn(generation, g, s, backoff);
             }
             ChildEvent::Restart => {
@@ -471,6 +463,67 @@ impl OtherChild for Events {
             }
             ChildEvent::Running => {}
         }
+    }
+}
+
+/// The line that says a process of group `name` ended (`how`: in plain
+/// words) and what comes `next`.
+fn log_ended(main: Option<Server>, name: &str, pid: i32, lived: Duration, how: &str, next: &str) {
+    slog!(
+        main,
+        Level::Error,
+        tags::DAEMON_PROCESS_ENDED,
+        "daemon group {name}: process pid {pid} ended after {:.1} s: it {how}; {next}",
+        lived.as_secs_f64()
+    );
+}
+
+/// One-process mode, in the one process once it serves: a thread reaps
+/// the daemon processes that end (nothing else does: the MPM has no main
+/// loop) and says so; they are not replaced (forking from this process,
+/// threads running and perhaps Python started, would not be sound). It
+/// ends with the generation.
+fn watch_one_process() {
+    let watcher = unix::spawn_with_signals_blocked("authnz-watch", || loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut guard = current();
+        let Some(generation) = guard.as_mut() else {
+            return;
+        };
+        if generation.parent != unix::pid() {
+            return;
+        }
+        let main = main_server(generation);
+        for group in &mut generation.groups {
+            for slot in &mut group.slots {
+                let Some(pid) = slot.pid else { continue };
+                let Some(status) = unix::try_reap(pid) else {
+                    continue;
+                };
+                // Its registration stays until the pool's cleanup removes
+                // it (APR's registry is not this thread's to change).
+                slot.pid = None;
+                let how = ProcessEnd::from_wait_status(status)
+                    .map_or_else(|| "was lost".to_owned(), |end| end.to_string());
+                log_ended(
+                    main,
+                    &group.plan.name,
+                    pid,
+                    slot.started.elapsed(),
+                    &how,
+                    "not replaced: httpd runs as one process (-X); start it again",
+                );
+            }
+        }
+    });
+    if let Err(e) = watcher {
+        slog!(
+            None,
+            Level::Error,
+            tags::DAEMON_CLEANUP_FAILED,
+            "the thread that watches the auth daemon processes in one-process mode could not \
+             be started: {e}"
+        );
     }
 }
 
@@ -562,6 +615,8 @@ fn end_generation() {
 pub fn close_listeners_in_child() {
     let mut guard = current();
     if guard.as_ref().is_some_and(|g| g.parent == unix::pid()) {
+        drop(guard);
+        watch_one_process();
         return;
     }
     if let Some(generation) = guard.take() {

@@ -306,11 +306,11 @@ registry! {
         "Apache was not started as root, and a WSGIAuthDaemonProcess names a user= or group= other than the account Apache runs as: its processes could not become it; start-up stops (apache2 -t fails).",
         "Start Apache as root, or drop user= and group= (the processes then run as the account Apache runs as), or name that account.";
     DAEMON_ONE_PROCESS = 135, 1,
-        "httpd runs as one process (-X, -DONE_PROCESS): the auth daemon processes were started, are not replaced if they end, and a cleanup process (authnz-cleanup) stops them and removes their sockets once httpd ends (notice).",
+        "httpd runs as one process (-X, -DONE_PROCESS): the auth daemon processes were started, are not replaced if they end (AUTHNZ_WSGI0121 says so), and a cleanup process (authnz-cleanup) stops them and removes their sockets once httpd ends (notice).",
         "None; run httpd without -X for daemon processes that are replaced when they end.";
-    DAEMON_CLEANUP_FAILED = 136, 1,
-        "httpd runs as one process (-X) and the cleanup process of the auth daemons could not be forked; when httpd ends, daemon processes of another account than User and their socket files may be left behind.",
-        "Check the system's process limits; stop the authnz-daemon processes and remove the socket files by hand.";
+    DAEMON_CLEANUP_FAILED = 136, 2,
+        "httpd runs as one process (-X) and the cleanup process of the auth daemons could not be forked (when httpd ends, daemon processes of another account than User and their socket files may be left behind), or the thread that reports daemon processes that end could not be started.",
+        "Check the system's process and thread limits; stop the authnz-daemon processes and remove the socket files by hand.";
 }
 
 /// The tag with this number.
