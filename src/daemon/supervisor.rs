@@ -452,7 +452,13 @@ impl OtherChild for Events {
                     ProcessEnd::from_mpm_report(status).to_string()
                 };
                 let next = format!("starting another in {:.1} s", backoff.as_secs_f64());
-                log_ended(main, &group.plan.name, pid, lived, &how, &next);
+                slog!(
+                    main,
+                    Level::Error,
+                    tags::DAEMON_PROCESS_ENDED,
+                    "{}",
+                    ended_text(&group.plan.name, pid, lived, &how, &next)
+                );
                 spawn(generation, g, s, backoff);
             }
             ChildEvent::Restart => {
@@ -466,23 +472,22 @@ impl OtherChild for Events {
     }
 }
 
-/// The line that says a process of group `name` ended (`how`: in plain
-/// words) and what comes `next`.
-fn log_ended(main: Option<Server>, name: &str, pid: i32, lived: Duration, how: &str, next: &str) {
-    slog!(
-        main,
-        Level::Error,
-        tags::DAEMON_PROCESS_ENDED,
+/// The text of the line that says a process of group `name` ended
+/// (`how`: in plain words) and what comes `next`.
+fn ended_text(name: &str, pid: i32, lived: Duration, how: &str, next: &str) -> String {
+    format!(
         "daemon group {name}: process pid {pid} ended after {:.1} s: it {how}; {next}",
         lived.as_secs_f64()
-    );
+    )
 }
 
 /// One-process mode, in the one process once it serves: a thread reaps
 /// the daemon processes that end (nothing else does: the MPM has no main
 /// loop) and says so; they are not replaced (forking from this process,
 /// threads running and perhaps Python started, would not be sound). It
-/// ends with the generation.
+/// ends with the generation. It writes its line straight to standard
+/// error (the main error log), using nothing of httpd's: it may run while
+/// the process ends and httpd's pools are being destroyed.
 fn watch_one_process() {
     let watcher = unix::spawn_with_signals_blocked("authnz-watch", || loop {
         std::thread::sleep(Duration::from_millis(100));
@@ -493,7 +498,6 @@ fn watch_one_process() {
         if generation.parent != unix::pid() {
             return;
         }
-        let main = main_server(generation);
         for group in &mut generation.groups {
             for slot in &mut group.slots {
                 let Some(pid) = slot.pid else { continue };
@@ -505,13 +509,16 @@ fn watch_one_process() {
                 slot.pid = None;
                 let how = ProcessEnd::from_wait_status(status)
                     .map_or_else(|| "was lost".to_owned(), |end| end.to_string());
-                log_ended(
-                    main,
-                    &group.plan.name,
-                    pid,
-                    slot.started.elapsed(),
-                    &how,
-                    "not replaced: httpd runs as one process (-X); start it again",
+                stderr_log::line(
+                    "error",
+                    tags::DAEMON_PROCESS_ENDED,
+                    &ended_text(
+                        &group.plan.name,
+                        pid,
+                        slot.started.elapsed(),
+                        &how,
+                        "not replaced: httpd runs as one process (-X); start it again",
+                    ),
                 );
             }
         }

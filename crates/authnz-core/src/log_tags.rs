@@ -260,7 +260,7 @@ registry! {
     DAEMON_STARTED = 120, 1,
         "Apache's parent started a process of an auth daemon group: its pid, uid and gid, and the back-off it waits when it replaces one that ended (info).",
         "None.";
-    DAEMON_PROCESS_ENDED = 121, 1,
+    DAEMON_PROCESS_ENDED = 121, 2,
         "A process of an auth daemon group ended while Apache runs (a crash, the watchdog after an overrun, a failed start-up): the line says how long it lived and whether it exited with a status or was killed by a signal (number and name); another is started after a back-off of 0.1 s doubling to 10 s.",
         "Read the lines before it: AUTHNZ_WSGI0125 for an overrun (status 70), AUTHNZ_WSGI0124 for a process that could not start (status 78); a signal such as 11 (SIGSEGV) is a crash in C code the script ran.";
     DAEMON_FORK_FAILED = 122, 1,
