@@ -142,7 +142,17 @@ impl ProcessEnd {
     /// signal has is read as that signal. (A script that ends its process
     /// itself, `os._exit(3)`, is reported as killed by signal 3: httpd does
     /// not say otherwise.)
+    ///
+    /// APR's other path (`apr_proc_other_child_refresh`, which httpd runs
+    /// while it stops) passes `waitpid`'s raw status instead; a number
+    /// above 255 can only be such a status (an exit status is at most 255,
+    /// and so is a signal's number) and is decoded as one.
     pub fn from_mpm_report(number: i32) -> ProcessEnd {
+        if number > 255 {
+            if let Some(end) = ProcessEnd::from_wait_status(number) {
+                return end;
+            }
+        }
         if (1..=LAST_SIGNAL).contains(&number) {
             ProcessEnd::Killed {
                 signal: number,
@@ -350,6 +360,10 @@ mod tests {
         assert_eq!(ProcessEnd::from_mpm_report(70), ProcessEnd::Exited(70));
         assert_eq!(ProcessEnd::from_mpm_report(78), ProcessEnd::Exited(78));
         assert_eq!(ProcessEnd::from_mpm_report(255), ProcessEnd::Exited(255));
+        // A raw wait status (APR's refresh path): an exit status in the
+        // second byte.
+        assert_eq!(ProcessEnd::from_mpm_report(78 << 8), ProcessEnd::Exited(78));
+        assert_eq!(ProcessEnd::from_mpm_report(1 << 8), ProcessEnd::Exited(1));
     }
 
     #[test]
