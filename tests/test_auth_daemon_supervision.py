@@ -343,6 +343,39 @@ def test_one_process_mode_cleans_up_after_a_killed_httpd():
         srv.cleanup()
 
 
+def test_one_process_mode_reports_a_daemon_that_ends_and_does_not_replace_it():
+    srv = make_server("daemon-one-process-ended", "user=nobody processes=2")
+    proc = None
+    try:
+        proc = start_one_process(srv, "-X")
+        running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
+        assert running and len(running) == 2
+        victim, survivor = sorted(running)
+        os.kill(victim, signal.SIGKILL)
+        # Reaped by the one process (no zombie), reported from the raw wait status.
+        assert wait_for(lambda: not os.path.exists(f"/proc/{victim}"), timeout=5)
+        lines = wait_for(lambda: tagged(srv, 121))
+        assert len(lines) == 1 and re.search(
+            rf"process pid {victim} ended after [\d.]+ s: it was killed by signal 9 \(SIGKILL\); "
+            r"not replaced: httpd runs as one process \(-X\)", lines[0]), srv.error_log()
+        time.sleep(0.5)
+        assert set(daemons_of(proc.pid)) == {survivor}
+        # The other process answers.
+        for n in range(3):
+            assert srv.get_basic("/private/", f"u{n}", f"u{n}-pw").status == 200, srv.error_log()
+        assert {r["pid"] for r in srv.records()} == {survivor}
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        assert wait_for(lambda: gone(survivor), timeout=10)
+        assert wait_for(lambda: list((srv.dir / "run").glob("authnz-wsgi.*")) == [], timeout=5)
+        assert tagged(srv, 136) == []
+    finally:
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        srv.cleanup()
+
+
 # ---- how a daemon process ended, in plain words ------------------------------
 
 def ended_line(srv, pid):
@@ -405,35 +438,3 @@ def test_a_daemon_that_cannot_start_is_reported_as_exited_with_status_78():
         srv.cleanup()
         os.rmdir(not_python)
 
-
-def test_one_process_mode_reports_a_daemon_that_ends_and_does_not_replace_it():
-    srv = make_server("daemon-one-process-ended", "user=nobody processes=2")
-    proc = None
-    try:
-        proc = start_one_process(srv, "-X")
-        running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
-        assert running and len(running) == 2
-        victim, survivor = sorted(running)
-        os.kill(victim, signal.SIGKILL)
-        # Reaped by the one process (no zombie), reported from the raw wait status.
-        assert wait_for(lambda: not os.path.exists(f"/proc/{victim}"), timeout=5)
-        lines = wait_for(lambda: tagged(srv, 121))
-        assert len(lines) == 1 and re.search(
-            rf"process pid {victim} ended after [\d.]+ s: it was killed by signal 9 \(SIGKILL\); "
-            r"not replaced: httpd runs as one process \(-X\)", lines[0]), srv.error_log()
-        time.sleep(0.5)
-        assert set(daemons_of(proc.pid)) == {survivor}
-        # The other process answers.
-        for n in range(3):
-            assert srv.get_basic("/private/", f"u{n}", f"u{n}-pw").status == 200, srv.error_log()
-        assert {r["pid"] for r in srv.records()} == {survivor}
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
-        assert wait_for(lambda: gone(survivor), timeout=10)
-        assert wait_for(lambda: list((srv.dir / "run").glob("authnz-wsgi.*")) == [], timeout=5)
-        assert tagged(srv, 136) == []
-    finally:
-        if proc and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        srv.cleanup()

@@ -495,7 +495,10 @@ fn watch_one_process() {
         let Some(generation) = guard.as_mut() else {
             return;
         };
-        if generation.parent != unix::pid() {
+        // Stopping: the processes end with httpd, the cleanup process
+        // takes over. (While the generation is here, its pool and httpd's
+        // retained data are live: the pool's cleanup takes it out first.)
+        if generation.parent != unix::pid() || extra_processes::mpm_stopping() {
             return;
         }
         for group in &mut generation.groups {
