@@ -130,6 +130,12 @@ def give_to(srv, account):
         os.chown(srv.dir / sub, pw.pw_uid, pw.pw_gid)
 
 
+def as_account(account):
+    """Popen's arguments that run a command as `account` and its group only."""
+    pw = pwd.getpwnam(account)
+    return dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+
+
 def start_as(srv, account, *args):
     """Start apache2 in the foreground as `account` (no root at any point)."""
     srv.write_config()
@@ -137,7 +143,7 @@ def start_as(srv, account, *args):
     return subprocess.Popen(
         [APACHE_BIN, "-f", str(srv.conf_path), "-DFOREGROUND", *args],
         stdout=open(stderr_path, "ab"), stderr=subprocess.STDOUT,
-        start_new_session=True, user=account, group=account, extra_groups=[])
+        start_new_session=True, **as_account(account))
 
 
 def stop(proc):
@@ -173,7 +179,7 @@ def test_unprivileged_apache_refuses_a_group_of_another_account():
             assert s.connect_ex(("127.0.0.1", srv.port)) != 0
         # apache2 -t as that account says the same.
         p = subprocess.run([APACHE_BIN, "-t", "-f", str(srv.conf_path)], capture_output=True,
-                           text=True, timeout=60, user=RUN_AS, group=RUN_AS, extra_groups=[])
+                           text=True, timeout=60, **as_account(RUN_AS))
         assert p.returncode != 0 and "AUTHNZ_WSGI0134:" in p.stdout + p.stderr
         # As root the same configuration starts.
         srv.start()
@@ -183,40 +189,45 @@ def test_unprivileged_apache_refuses_a_group_of_another_account():
         srv.cleanup()
 
 
-def test_unprivileged_apache_serves_a_group_of_its_own_account():
-    www = pwd.getpwnam(RUN_AS)
-    # Once without user= (the account Apache runs as), once naming it.
-    for options in ("processes=2", f"user={RUN_AS} group={RUN_AS} processes=2"):
-        srv = make_server("daemon-unprivileged-own", options)
-        give_to(srv, RUN_AS)
-        proc = None
-        try:
-            proc = start_as(srv, RUN_AS)
-            wait_listening(srv, proc)
-            running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
-            assert running and set(running.values()) == {(www.pw_uid, www.pw_gid)}, running
-            resp = srv.get_basic("/private/", "alice", "alice-pw")
-            assert resp.status == 200, srv.error_log()
-            assert srv.get_basic("/private/", "alice", "wrong").status == 401
-            seen = srv.records()
-            assert [r["user"] for r in seen] == ["alice", "alice"]
-            assert all(r["pid"] in running and r["uid"] == www.pw_uid
-                       and r["process_group"] == "auth" for r in seen), (seen, running)
-            # The socket is the account's own, mode 0600.
-            (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
-            st = os.stat(path)
-            assert st.st_uid == www.pw_uid and stat.S_IMODE(st.st_mode) == 0o600
-            started = tagged(srv, 120)
-            assert len(started) == 2 and all(f"uid {www.pw_uid}, gid {www.pw_gid}" in l
-                                             for l in started), started
-            assert tagged(srv, 124) == [] and tagged(srv, 121) == [] and tagged(srv, 134) == []
+@pytest.mark.parametrize("account,options", [
+    # Without user=: the account Apache runs as, not the configuration's
+    # User (www-data), which httpd ignores when not started as root.
+    ("nobody", "processes=2"),
+    # Naming the account Apache runs as.
+    (RUN_AS, f"user={RUN_AS} group={RUN_AS} processes=2"),
+])
+def test_unprivileged_apache_serves_a_group_of_its_own_account(account, options):
+    pw = pwd.getpwnam(account)
+    srv = make_server("daemon-unprivileged-own", options)
+    give_to(srv, account)
+    proc = None
+    try:
+        proc = start_as(srv, account)
+        wait_listening(srv, proc)
+        running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
+        assert running and set(running.values()) == {(pw.pw_uid, pw.pw_gid)}, running
+        resp = srv.get_basic("/private/", "alice", "alice-pw")
+        assert resp.status == 200, srv.error_log()
+        assert srv.get_basic("/private/", "alice", "wrong").status == 401
+        seen = srv.records()
+        assert [r["user"] for r in seen] == ["alice", "alice"]
+        assert all(r["pid"] in running and r["uid"] == pw.pw_uid
+                   and r["process_group"] == "auth" for r in seen), (seen, running)
+        # The socket is the account's own, mode 0600.
+        (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
+        st = os.stat(path)
+        assert st.st_uid == pw.pw_uid and stat.S_IMODE(st.st_mode) == 0o600
+        started = tagged(srv, 120)
+        assert len(started) == 2 and all(f"uid {pw.pw_uid}, gid {pw.pw_gid}" in l
+                                         for l in started), started
+        assert tagged(srv, 124) == [] and tagged(srv, 121) == [] and tagged(srv, 134) == []
+        stop(proc)
+        assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in running))
+        assert not path.exists()
+    finally:
+        if proc:
             stop(proc)
-            assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in running))
-            assert not path.exists()
-        finally:
-            if proc:
-                stop(proc)
-            srv.cleanup()
+        srv.cleanup()
 
 
 # ---- one-process mode (apache2 -X) -----------------------------------------
@@ -233,10 +244,9 @@ def gone(pid):
 def start_one_process(srv, define, account=None):
     srv.write_config()
     stderr_path = srv.dir / "logs" / "stderr.log"
-    as_account = dict(user=account, group=account, extra_groups=[]) if account else {}
     proc = subprocess.Popen([APACHE_BIN, define, "-f", str(srv.conf_path)],
                             stdout=open(stderr_path, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True, **as_account)
+                            start_new_session=True, **(as_account(account) if account else {}))
     wait_listening(srv, proc)
     return proc
 
