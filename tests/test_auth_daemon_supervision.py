@@ -241,6 +241,12 @@ def gone(pid):
     return stat_line.rsplit(")", 1)[1].split()[0] == "Z"
 
 
+def cleanup_of(proc):
+    """The cleanup process(es) of a one-process httpd: pids."""
+    return [p for p in child_pids(proc.pid)
+            if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+
+
 def start_one_process(srv, define, account=None):
     srv.write_config()
     stderr_path = srv.dir / "logs" / "stderr.log"
@@ -265,10 +271,9 @@ def test_one_process_mode_starts_the_daemons_and_leaves_nothing_behind(mpm, defi
         proc = start_one_process(srv, define)
         running = wait_for(lambda: len(daemons_of(proc.pid)) == 2 and daemons_of(proc.pid))
         assert running and {uid for uid, _ in running.values()} == {nobody.pw_uid}, running
-        cleanup = [p for p in child_pids(proc.pid)
-                   if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+        cleanup = wait_for(lambda: cleanup_of(proc))
         assert len(cleanup) == 1, child_pids(proc.pid)
-        (notice,) = tagged(srv, 135)
+        (notice,) = wait_for(lambda: tagged(srv, 135))
         assert f"cleanup process (pid {cleanup[0]}, authnz-cleanup)" in notice
         # The one process serves as Apache's User; the calls run in the daemons.
         assert srv.get_basic("/private/", "alice", "alice-pw").status == 200, srv.error_log()
@@ -308,8 +313,7 @@ def test_one_process_mode_started_by_an_account_that_is_not_root():
     try:
         proc = start_one_process(srv, "-X", account=RUN_AS)
         running = wait_for(lambda: daemons_of(proc.pid))
-        cleanup = [p for p in child_pids(proc.pid)
-                   if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+        cleanup = wait_for(lambda: cleanup_of(proc))
         assert list(running.values()) == [(www.pw_uid, www.pw_gid)] and len(cleanup) == 1
         assert srv.get_basic("/private/", "carol", "carol-pw").status == 200, srv.error_log()
         assert [(r["user"], r["uid"]) for r in srv.records()] == [("carol", www.pw_uid)]
@@ -335,8 +339,7 @@ def test_one_process_mode_cleans_up_after_a_killed_httpd():
     try:
         proc = start_one_process(srv, "-X")
         running = wait_for(lambda: daemons_of(proc.pid))
-        cleanup = [p for p in child_pids(proc.pid)
-                   if (proc_status(p) or ("",))[0] == "authnz-cleanup"]
+        cleanup = wait_for(lambda: cleanup_of(proc))
         assert len(running) == 1 and len(cleanup) == 1
         assert srv.get_basic("/private/", "bob", "bob-pw").status == 200
         (path,) = (srv.dir / "run").glob("authnz-wsgi.*.auth.sock")
