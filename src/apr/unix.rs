@@ -248,6 +248,48 @@ pub fn reset_signals_for_daemon() {
     }
 }
 
+/// Ignore the termination signals (a process that acts when its parent
+/// ends, not when a signal reaches its whole process group).
+pub fn ignore_termination_signals() {
+    for signal in TERMINATION {
+        // SAFETY: installing the ignore disposition.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+}
+
+/// This process's parent's id.
+pub fn parent_pid() -> i32 {
+    // SAFETY: getppid has no memory effects.
+    unsafe { libc::getppid() }
+}
+
+/// Start a thread named `name` with every signal blocked (it never runs
+/// a signal handler: httpd's may end the process from one).
+pub fn spawn_with_signals_blocked(
+    name: &str,
+    body: impl FnOnce() + Send + 'static,
+) -> io::Result<()> {
+    // SAFETY: a zeroed sigset_t is valid storage for sigfillset.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a zeroed sigset_t is valid storage for the old mask.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the sets are ours; the new thread inherits this thread's
+    // mask, which is put back at once after the spawn.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _ = catch_unwind(AssertUnwindSafe(body));
+        })
+        .map(drop);
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    spawned
+}
+
 /// Block the termination signals in this thread and every thread it
 /// starts, for `wait_termination_signal` to take (before any thread
 /// starts).

@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
+use authnz_core::daemon_supervision::LAST_SIGNAL;
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix;
@@ -23,6 +24,11 @@ pub const PROCESS_NAME: &str = "authnz-daemon";
 /// Python): the parent restarts it with back-off. Not one of httpd's
 /// `APEXIT_*` values, which would make the MPM stop.
 pub const EXIT_SETUP_FAILED: i32 = 78;
+
+// httpd reports a daemon's end by one number, its exit status or the
+// signal that killed it: a daemon's own statuses must be no signal's.
+const _: () =
+    assert!(EXIT_SETUP_FAILED > LAST_SIGNAL && crate::daemon::watchdog::EXIT_OVERRUN > LAST_SIGNAL);
 
 /// What one daemon process is to be.
 pub struct Spec {

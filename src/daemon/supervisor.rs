@@ -10,6 +10,19 @@
 //! (`SIGTERM`), waited for and reaped here — so the MPM never meets a
 //! process it does not know — and killed if they outlive the wait.
 //!
+//! The line that reports a process's end says in plain words whether it
+//! exited (with which status) or was killed (by which signal): httpd's
+//! MPM passes on one number for both, and a daemon process's own exit
+//! statuses are chosen so that none is a signal's number.
+//!
+//! When httpd runs as one process (`-X`, `-DONE_PROCESS`) the processes
+//! are started as usual, but the MPM has no main loop: a thread of the one
+//! process reaps and reports those that end, and none is replaced. The one
+//! process drops to `User`, after which it can neither signal processes of
+//! another account nor remove the socket files: a small cleanup process,
+//! forked before that, waits for the one process to end, then stops the
+//! daemon processes and removes the socket files.
+//!
 //! Everything here runs on the parent's one thread.
 
 use std::collections::HashMap;
@@ -19,7 +32,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use authnz_core::daemon_options::socket_path;
-use authnz_core::daemon_supervision::next_backoff;
+use authnz_core::daemon_supervision::{next_backoff, ProcessEnd};
 use authnz_core::log_tags as tags;
 
 use crate::apr::unix::{self, ChildEvent, Forked, OtherChild, ParentPool, Registration};
@@ -27,9 +40,10 @@ use crate::daemon::listener::{self, GroupSocket};
 use crate::daemon::process::{self, Spec};
 use crate::daemon::server::Serving;
 use crate::daemon::sockets;
+use crate::daemon::stderr_log;
 use crate::httpd::extra_processes::{self, KeptSocket, ParentServer, PoolEnd};
 use crate::httpd::log::Level;
-use crate::httpd::Server;
+use crate::httpd::{server_state, Server};
 use crate::python::daemon_side::DaemonPython;
 use crate::slog;
 
@@ -38,6 +52,8 @@ use crate::slog;
 const DRAIN_WAIT: Duration = Duration::from_secs(30);
 /// How long a stop waits before it kills.
 const STOP_WAIT: Duration = Duration::from_secs(3);
+/// The name of the cleanup process of one-process mode.
+pub const CLEANUP_NAME: &str = "authnz-cleanup";
 
 /// A daemon group as the configuration defines it, accounts resolved.
 pub struct GroupPlan {
@@ -73,6 +89,9 @@ struct Generation {
     stopping: bool,
     /// Apache's `User`, the one account (besides root) that may call.
     caller_uid: Option<u32>,
+    /// When httpd runs as one process: the cleanup process that stops the
+    /// daemons once it has ended.
+    cleanup: Option<i32>,
 }
 
 static CURRENT: Mutex<Option<Generation>> = Mutex::new(None);
@@ -174,13 +193,142 @@ pub fn start_generation(main: Server, plans: Vec<GroupPlan>) -> Result<(), Strin
         groups,
         stopping: false,
         caller_uid: owner,
+        cleanup: None,
     });
     for g in 0..generation.groups.len() {
         for s in 0..generation.groups[g].slots.len() {
             spawn(generation, g, s, Duration::ZERO);
         }
     }
+    if server_state::one_process() {
+        generation.cleanup = start_cleanup(generation);
+        let main = main_server(generation);
+        match generation.cleanup {
+            Some(pid) => slog!(
+                main,
+                Level::Notice,
+                tags::DAEMON_ONE_PROCESS,
+                "httpd runs as one process (-X): the auth daemon processes are not replaced if \
+                 they end; when httpd ends, the cleanup process (pid {pid}, {CLEANUP_NAME}) \
+                 stops them and removes their sockets"
+            ),
+            None => slog!(
+                main,
+                Level::Error,
+                tags::DAEMON_CLEANUP_FAILED,
+                "httpd runs as one process (-X) and the cleanup process of the auth daemons \
+                 could not be started; httpd stops them itself when it ends, as far as its \
+                 account allows"
+            ),
+        }
+    }
     Ok(())
+}
+
+/// One-process mode: fork the cleanup process (as root, when httpd was
+/// started as root: before the one process drops to `User`); its pid. It closes what it inherited but
+/// standard error (the main error log), ignores the termination signals
+/// (a Ctrl-C reaches the whole process group; it acts when the one
+/// process has ended), and once its parent is gone stops the daemon
+/// processes and removes the socket files.
+fn start_cleanup(generation: &Generation) -> Option<i32> {
+    let pids: Vec<(String, Vec<i32>)> = generation
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.plan.name.clone(),
+                g.slots.iter().filter_map(|s| s.pid).collect(),
+            )
+        })
+        .collect();
+    let sockets: Vec<(PathBuf, (u64, u64))> = generation
+        .groups
+        .iter()
+        .map(|g| (g.socket.path.clone(), g.socket.inode))
+        .collect();
+    let parent = generation.parent;
+    match unix::fork(generation.pool.0) {
+        Ok(Forked::Child) => {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                unix::reset_signals_for_daemon();
+                unix::ignore_termination_signals();
+                unix::set_process_name(CLEANUP_NAME);
+                unix::close_descriptors_except(&[]);
+                while unix::parent_pid() == parent {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                clean_up(&pids, &sockets);
+            }));
+            unix::exit_now(0)
+        }
+        Ok(Forked::Parent(child)) => Some(child.pid),
+        Err(_) => None,
+    }
+}
+
+/// Whether `pid` is a live daemon process (not a zombie, not a process
+/// that took its pid since).
+fn is_daemon(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let name = stat
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'));
+        matches!(name, Some((comm, rest))
+            if comm == process::PROCESS_NAME && !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// In the cleanup process, once the one process has ended: remove the
+/// socket files (no new connection), ask the daemon processes to end,
+/// kill those still there after the stop's wait, one line per group.
+fn clean_up(groups: &[(String, Vec<i32>)], sockets: &[(PathBuf, (u64, u64))]) {
+    let started = Instant::now();
+    for (path, inode) in sockets {
+        listener::remove_if_ours(path, *inode);
+    }
+    for &pid in groups.iter().flat_map(|(_, pids)| pids) {
+        if is_daemon(pid) {
+            unix::kill(pid, libc::SIGTERM);
+        }
+    }
+    let all_gone = |pids: &[i32]| pids.iter().all(|&pid| !is_daemon(pid));
+    for (name, pids) in groups {
+        while !all_gone(pids) && started.elapsed() < STOP_WAIT {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut killed = 0;
+        for &pid in pids {
+            if is_daemon(pid) && unix::kill(pid, libc::SIGKILL) {
+                killed += 1;
+            }
+        }
+        stderr_log::line(
+            "info",
+            tags::DAEMON_GROUP_STOPPED,
+            &stopped_text(name, pids.len(), true, started.elapsed(), killed),
+        );
+    }
+}
+
+/// The text of the line that says a group's processes were stopped.
+fn stopped_text(
+    name: &str,
+    processes: usize,
+    stopping: bool,
+    took: Duration,
+    killed: usize,
+) -> String {
+    format!(
+        "daemon group {name}: {processes} process(es) stopped for the {} in {:.1} s{}",
+        if stopping { "stop" } else { "graceful restart" },
+        took.as_secs_f64(),
+        if killed > 0 {
+            format!(", {killed} killed after the wait")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn main_server(generation: &Generation) -> Option<Server> {
@@ -296,21 +444,20 @@ impl OtherChild for Events {
                 let lived = slot.started.elapsed();
                 slot.backoff = next_backoff(slot.backoff, lived);
                 let backoff = slot.backoff;
+                // The MPM reaped it and passes on its exit status or the
+                // signal's number, without saying which.
+                let how = if event == ChildEvent::Lost {
+                    "was lost (httpd could not reap it)".to_owned()
+                } else {
+                    ProcessEnd::from_mpm_report(status).to_string()
+                };
+                let next = format!("starting another in {:.1} s", backoff.as_secs_f64());
                 slog!(
                     main,
                     Level::Error,
                     tags::DAEMON_PROCESS_ENDED,
-                    "daemon group {}: process pid {pid} ended{} after {:.1} s (httpd reports {status}: \
-                     its exit status, or the signal that ended it, which httpd's \"exit \
-                     signal\" line names); starting another in {:.1} s",
-                    group.plan.name,
-                    if event == ChildEvent::Lost {
-                        " and was lost"
-                    } else {
-                        ""
-                    },
-                    lived.as_secs_f64(),
-                    backoff.as_secs_f64()
+                    "{}",
+                    ended_text(&group.plan.name, pid, lived, &how, &next)
                 );
                 spawn(generation, g, s, backoff);
             }
@@ -322,6 +469,71 @@ impl OtherChild for Events {
             }
             ChildEvent::Running => {}
         }
+    }
+}
+
+/// The text of the line that says a process of group `name` ended
+/// (`how`: in plain words) and what comes `next`.
+fn ended_text(name: &str, pid: i32, lived: Duration, how: &str, next: &str) -> String {
+    format!(
+        "daemon group {name}: process pid {pid} ended after {:.1} s: it {how}; {next}",
+        lived.as_secs_f64()
+    )
+}
+
+/// One-process mode, in the one process once it serves: a thread reaps
+/// the daemon processes that end (nothing else does: the MPM has no main
+/// loop) and says so; they are not replaced (forking from this process,
+/// threads running and perhaps Python started, would not be sound). It
+/// ends with the generation. It writes its line straight to standard
+/// error (the main error log), using nothing of httpd's: it may run while
+/// the process ends and httpd's pools are being destroyed.
+fn watch_one_process() {
+    let watcher = unix::spawn_with_signals_blocked("authnz-watch", || loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut guard = current();
+        let Some(generation) = guard.as_mut() else {
+            return;
+        };
+        // Stopping: the processes end with httpd, the cleanup process
+        // takes over. (While the generation is here, its pool and httpd's
+        // retained data are live: the pool's cleanup takes it out first.)
+        if generation.parent != unix::pid() || extra_processes::mpm_stopping() {
+            return;
+        }
+        for group in &mut generation.groups {
+            for slot in &mut group.slots {
+                let Some(pid) = slot.pid else { continue };
+                let Some(status) = unix::try_reap(pid) else {
+                    continue;
+                };
+                // Its registration stays until the pool's cleanup removes
+                // it (APR's registry is not this thread's to change).
+                slot.pid = None;
+                let how = ProcessEnd::from_wait_status(status)
+                    .map_or_else(|| "was lost".to_owned(), |end| end.to_string());
+                stderr_log::line(
+                    "error",
+                    tags::DAEMON_PROCESS_ENDED,
+                    &ended_text(
+                        &group.plan.name,
+                        pid,
+                        slot.started.elapsed(),
+                        &how,
+                        "not replaced: httpd runs as one process (-X); start it again",
+                    ),
+                );
+            }
+        }
+    });
+    if let Err(e) = watcher {
+        slog!(
+            None,
+            Level::Error,
+            tags::DAEMON_CLEANUP_FAILED,
+            "the thread that watches the auth daemon processes in one-process mode could not \
+             be started: {e}"
+        );
     }
 }
 
@@ -337,6 +549,11 @@ fn end_generation() {
         // A process forked from the parent (never expected to clear the
         // pool): the processes are not its to stop.
         std::mem::forget(generation);
+        return;
+    }
+    if generation.cleanup.is_some() {
+        // One process: its cleanup process stops the daemons once it has
+        // ended (this process may have dropped to `User` by now).
         return;
     }
     let end = extra_processes::pool_end();
@@ -375,16 +592,14 @@ fn end_generation() {
             main,
             Level::Info,
             tags::DAEMON_GROUP_STOPPED,
-            "daemon group {}: {} process(es) stopped for the {} in {:.1} s{}",
-            group.plan.name,
-            pids.len(),
-            if stopping { "stop" } else { "graceful restart" },
-            started.elapsed().as_secs_f64(),
-            if killed > 0 {
-                format!(", {killed} killed after the wait")
-            } else {
-                String::new()
-            }
+            "{}",
+            stopped_text(
+                &group.plan.name,
+                pids.len(),
+                stopping,
+                started.elapsed(),
+                killed
+            )
         );
     }
     if !stopping {
@@ -405,8 +620,16 @@ fn end_generation() {
 
 /// In an Apache child (`child_init`): close the daemon groups' listening
 /// sockets the child inherited from the parent; it never accepts on them.
+/// In one-process mode the "child" is the parent itself: it keeps the
+/// generation, to end it when it ends.
 pub fn close_listeners_in_child() {
-    if let Some(generation) = current().take() {
+    let mut guard = current();
+    if guard.as_ref().is_some_and(|g| g.parent == unix::pid()) {
+        drop(guard);
+        watch_one_process();
+        return;
+    }
+    if let Some(generation) = guard.take() {
         // The processes and the pool are the parent's: only the sockets
         // are closed here (dropping the groups closes them).
         drop(generation.groups);

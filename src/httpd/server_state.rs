@@ -31,3 +31,15 @@ pub fn banner() -> String {
     // SAFETY: ap_get_server_banner returns a static C string.
     unsafe { crate::httpd::server::c_string(ffi::ap_get_server_banner()) }
 }
+
+/// Whether httpd runs as one process (`-X`, `-DONE_PROCESS`): the MPM
+/// serves in the main process itself, which drops to `User` like a child
+/// and has no main loop that reaps or restarts anything. The MPMs decide
+/// it from the same two defines.
+pub fn one_process() -> bool {
+    ["DEBUG", "ONE_PROCESS"].iter().any(|name| {
+        let name = std::ffi::CString::new(*name).unwrap_or_default();
+        // SAFETY: reads httpd's table of -D defines with a C string we own.
+        unsafe { ffi::ap_exists_config_define(name.as_ptr()) != 0 }
+    })
+}

@@ -4,7 +4,9 @@
 //! made once the whole configuration is read (`check_config`, so
 //! `apache2 -t` makes them too): every `process-group=` and
 //! `WSGIAuthProcessGroup` names a defined group, no group runs as root,
-//! every account resolves, every socket path fits `sun_path`.
+//! every account resolves and, when Apache was not started as root, is
+//! Apache's own (only root may change its account), every socket path
+//! fits `sun_path`.
 //!
 //! The groups that pass are kept for `post_config`, which (in the reading
 //! the server runs with) hands them to the supervisor (`src/daemon/`) to
@@ -20,7 +22,7 @@ use std::sync::Mutex;
 use authnz_core::daemon_options::{socket_path, DaemonOptions};
 use authnz_core::log_tags as tags;
 
-use crate::apr::Pool;
+use crate::apr::{unix, Pool};
 use crate::daemon::supervisor::{self, GroupPlan};
 use crate::ffi;
 use crate::httpd::hooks::{self, Order};
@@ -109,6 +111,18 @@ pub fn note_use(name: &str, directive: &str, written: &str, location: String) {
     });
 }
 
+/// The account a group without `user=`/`group=` runs as: Apache's `User`
+/// and `Group` when Apache was started as root; otherwise the account
+/// Apache runs as (httpd ignores `User` then, and so do the daemons).
+fn default_ids() -> (Option<u32>, Option<u32>) {
+    if unix::is_root() {
+        (apache_user_id(), apache_group_id())
+    } else {
+        let (uid, gid) = unix::ids();
+        (Some(uid), Some(gid))
+    }
+}
+
 /// Why a daemon group's accounts cannot be used, if they cannot.
 fn account_problem(group: &DefinedGroup) -> Option<String> {
     let options = &group.options;
@@ -117,7 +131,7 @@ fn account_problem(group: &DefinedGroup) -> Option<String> {
             Some(uid) => Some(uid),
             None => return Some(format!("user={user} is not a user of this system")),
         },
-        None => apache_user_id(),
+        None => default_ids().0,
     };
     if uid == Some(0) {
         return Some(match &options.user {
@@ -135,7 +149,7 @@ fn account_problem(group: &DefinedGroup) -> Option<String> {
             "group={name} is root's group; daemon processes never run with it"
         )),
         Some(_) => None,
-        None if apache_group_id() == Some(0) && options.user.is_some() => Some(
+        None if default_ids().1 == Some(0) && options.user.is_some() => Some(
             "without group= it runs as Apache's Group, which is root's group here: give group="
                 .to_owned(),
         ),
@@ -183,6 +197,15 @@ impl hooks::CheckConfig for CheckDaemonGroups {
                     "WSGIAuthDaemonProcess {name} at {}: {problem}",
                     group.location
                 );
+            } else if let Some(problem) = unprivileged_problem(&group.options) {
+                refused = true;
+                slog!(
+                    None,
+                    Level::Emerg,
+                    tags::DAEMON_ACCOUNT_UNREACHABLE,
+                    "WSGIAuthDaemonProcess {name} at {}: {problem}",
+                    group.location
+                );
             }
             // The parent's pid is part of the path: allow for the longest.
             let with_pid = prefix.as_deref().map(|p| format!("{p}4194304."));
@@ -215,23 +238,54 @@ impl hooks::CheckConfig for CheckDaemonGroups {
     }
 }
 
-/// A checked group with its accounts resolved: `user=` (or Apache's
-/// `User`, or this process's user), `group=` (or Apache's `Group`, ...),
-/// `python-home=` (or `WSGIPythonHome`).
-fn plan(main: Server, options: &DaemonOptions) -> GroupPlan {
-    let (own_uid, own_gid) = crate::apr::unix::ids();
+/// The uid and gid a group runs as: `user=` (or the default account of
+/// `default_ids`, or this process's user), `group=` (likewise).
+fn group_ids(options: &DaemonOptions) -> (u32, u32) {
+    let (own_uid, own_gid) = unix::ids();
+    let (default_uid, default_gid) = default_ids();
     let uid = options
         .user
         .as_deref()
         .and_then(resolve_user)
-        .or_else(apache_user_id)
+        .or(default_uid)
         .unwrap_or(own_uid);
     let gid = options
         .group
         .as_deref()
         .and_then(resolve_group)
-        .or_else(apache_group_id)
+        .or(default_gid)
         .unwrap_or(own_gid);
+    (uid, gid)
+}
+
+/// Why a group's processes cannot become its account when Apache was not
+/// started as root (only root may change its account), if they cannot.
+fn unprivileged_problem(options: &DaemonOptions) -> Option<String> {
+    if unix::is_root() {
+        return None;
+    }
+    let (own_uid, own_gid) = unix::ids();
+    let (uid, gid) = group_ids(options);
+    if (uid, gid) == (own_uid, own_gid) {
+        return None;
+    }
+    let named = |option: &str, value: &Option<String>, id: u32| match value {
+        Some(v) => format!("{option}={v} ({option} id {id})"),
+        None => format!("{option} id {id}"),
+    };
+    Some(format!(
+        "Apache was not started as root and runs as uid {own_uid} gid {own_gid}, so the \
+         group's processes cannot become {} {}; start Apache as root, or drop user= and \
+         group= (the processes then run as uid {own_uid} gid {own_gid})",
+        named("user", &options.user, uid),
+        named("group", &options.group, gid),
+    ))
+}
+
+/// A checked group with its accounts resolved (`group_ids`),
+/// `python-home=` (or `WSGIPythonHome`).
+fn plan(main: Server, options: &DaemonOptions) -> GroupPlan {
+    let (uid, gid) = group_ids(options);
     let home = options.python_home.clone().or_else(|| {
         main.module_config::<ServerConfig>()
             .and_then(|c| c.python_home.clone())

@@ -3,8 +3,9 @@
 //! back-off, the temporary name a socket is bound under, the deadline a
 //! child gives a call, the "make it again elsewhere" reply a daemon sends
 //! when it ends because another call overran, when a draining daemon may
-//! end, and who may call.
+//! end, who may call, and how a process ended, in plain words.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::daemon_frame::{CallReply, LogLine, Outcome};
@@ -104,6 +105,128 @@ pub fn caller_allowed(peer: Option<u32>, caller: Option<u32>) -> bool {
     }
 }
 
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessEnd {
+    /// It exited (`_exit`, `exit`) with this status (0 to 255).
+    Exited(i32),
+    /// A signal killed it.
+    Killed { signal: i32, core_dumped: bool },
+}
+
+/// The highest signal number (Linux: `SIGRTMAX`).
+pub const LAST_SIGNAL: i32 = 64;
+
+impl ProcessEnd {
+    /// From a wait status as `waitpid` writes it; `None` for a status that
+    /// is no end (a stopped or continued process).
+    pub fn from_wait_status(status: i32) -> Option<ProcessEnd> {
+        let low = status & 0x7f;
+        if low == 0 {
+            Some(ProcessEnd::Exited((status >> 8) & 0xff))
+        } else if low != 0x7f && status & 0xffff == status {
+            Some(ProcessEnd::Killed {
+                signal: low,
+                core_dumped: status & 0x80 != 0,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// From what httpd's MPM reports of a process it reaped: the exit
+    /// status *or* the number of the signal that killed it — `apr_proc_wait`
+    /// tells the two apart, but the MPM passes only the number on to the
+    /// other-child registry. A daemon process's own exit statuses (0, and
+    /// those above `LAST_SIGNAL`) are no signal's number, so a number a
+    /// signal has is read as that signal. (A script that ends its process
+    /// itself, `os._exit(3)`, is reported as killed by signal 3: httpd does
+    /// not say otherwise.)
+    ///
+    /// APR's other path (`apr_proc_other_child_refresh`, which httpd runs
+    /// while it stops) passes `waitpid`'s raw status instead; a number
+    /// above 255 can only be such a status (an exit status is at most 255,
+    /// and so is a signal's number) and is decoded as one.
+    pub fn from_mpm_report(number: i32) -> ProcessEnd {
+        if number > 255 {
+            if let Some(end) = ProcessEnd::from_wait_status(number) {
+                return end;
+            }
+        }
+        if (1..=LAST_SIGNAL).contains(&number) {
+            ProcessEnd::Killed {
+                signal: number,
+                core_dumped: false,
+            }
+        } else {
+            ProcessEnd::Exited(number)
+        }
+    }
+}
+
+/// The name of a (Linux) signal number.
+pub fn signal_name(signal: i32) -> Option<String> {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match signal {
+        1..=31 => Some(NAMES[(signal - 1) as usize].to_owned()),
+        32..=LAST_SIGNAL => Some(format!("SIGRTMIN+{}", signal - 32)),
+        _ => None,
+    }
+}
+
+impl fmt::Display for ProcessEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ProcessEnd::Exited(status) => write!(f, "exited with status {status}"),
+            ProcessEnd::Killed {
+                signal,
+                core_dumped,
+            } => {
+                write!(f, "was killed by signal {signal}")?;
+                if let Some(name) = signal_name(signal) {
+                    write!(f, " ({name})")?;
+                }
+                if core_dumped {
+                    write!(f, ", dumping core")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +309,81 @@ mod tests {
         assert!(!drained(1, 0, Duration::from_secs(5), cap));
         assert!(!drained(0, 1, Duration::from_secs(5), cap));
         assert!(drained(3, 2, cap + Duration::from_millis(1), cap));
+    }
+
+    #[test]
+    fn a_wait_status_is_an_exit_status_or_a_signal() {
+        // As waitpid writes them (Linux): exit code in the second byte,
+        // the signal in the low seven bits, 0x80 for a core dump.
+        assert_eq!(ProcessEnd::from_wait_status(0), Some(ProcessEnd::Exited(0)));
+        assert_eq!(
+            ProcessEnd::from_wait_status(78 << 8),
+            Some(ProcessEnd::Exited(78))
+        );
+        assert_eq!(
+            ProcessEnd::from_wait_status(255 << 8),
+            Some(ProcessEnd::Exited(255))
+        );
+        assert_eq!(
+            ProcessEnd::from_wait_status(9),
+            Some(ProcessEnd::Killed {
+                signal: 9,
+                core_dumped: false
+            })
+        );
+        assert_eq!(
+            ProcessEnd::from_wait_status(11 | 0x80),
+            Some(ProcessEnd::Killed {
+                signal: 11,
+                core_dumped: true
+            })
+        );
+        // Stopped (0x137f: SIGSTOP), continued (0xffff): no end.
+        assert_eq!(ProcessEnd::from_wait_status(0x137f), None);
+        assert_eq!(ProcessEnd::from_wait_status(0xffff), None);
+        assert_eq!(ProcessEnd::from_wait_status(-1), None);
+    }
+
+    #[test]
+    fn the_mpms_number_is_a_signal_when_a_signal_has_it() {
+        let killed = |signal| ProcessEnd::Killed {
+            signal,
+            core_dumped: false,
+        };
+        assert_eq!(ProcessEnd::from_mpm_report(0), ProcessEnd::Exited(0));
+        assert_eq!(ProcessEnd::from_mpm_report(9), killed(9));
+        assert_eq!(ProcessEnd::from_mpm_report(1), killed(1));
+        assert_eq!(ProcessEnd::from_mpm_report(64), killed(64));
+        // The daemon's own statuses (the watchdog's 70, a failed start's
+        // 78) and any other number no signal has: exit statuses.
+        assert_eq!(ProcessEnd::from_mpm_report(65), ProcessEnd::Exited(65));
+        assert_eq!(ProcessEnd::from_mpm_report(70), ProcessEnd::Exited(70));
+        assert_eq!(ProcessEnd::from_mpm_report(78), ProcessEnd::Exited(78));
+        assert_eq!(ProcessEnd::from_mpm_report(255), ProcessEnd::Exited(255));
+        // A raw wait status (APR's refresh path): an exit status in the
+        // second byte.
+        assert_eq!(ProcessEnd::from_mpm_report(78 << 8), ProcessEnd::Exited(78));
+        assert_eq!(ProcessEnd::from_mpm_report(1 << 8), ProcessEnd::Exited(1));
+    }
+
+    #[test]
+    fn a_process_end_reads_as_plain_words() {
+        assert_eq!(ProcessEnd::Exited(78).to_string(), "exited with status 78");
+        assert_eq!(
+            ProcessEnd::from_wait_status(9).unwrap().to_string(),
+            "was killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            ProcessEnd::from_wait_status(11 | 0x80).unwrap().to_string(),
+            "was killed by signal 11 (SIGSEGV), dumping core"
+        );
+        assert_eq!(
+            ProcessEnd::from_mpm_report(15).to_string(),
+            "was killed by signal 15 (SIGTERM)"
+        );
+        assert_eq!(signal_name(31).as_deref(), Some("SIGSYS"));
+        assert_eq!(signal_name(34).as_deref(), Some("SIGRTMIN+2"));
+        assert_eq!(signal_name(0), None);
+        assert_eq!(signal_name(65), None);
     }
 }

@@ -260,9 +260,9 @@ registry! {
     DAEMON_STARTED = 120, 1,
         "Apache's parent started a process of an auth daemon group: its pid, uid and gid, and the back-off it waits when it replaces one that ended (info).",
         "None.";
-    DAEMON_PROCESS_ENDED = 121, 1,
-        "A process of an auth daemon group ended while Apache runs (a crash, the watchdog after an overrun, a failed start-up); another is started after a back-off of 0.1 s doubling to 10 s.",
-        "Read the lines before it: httpd's exit signal line for a crash, AUTHNZ_WSGI0125 for an overrun, AUTHNZ_WSGI0124 for a process that could not start.";
+    DAEMON_PROCESS_ENDED = 121, 2,
+        "A process of an auth daemon group ended while Apache runs (a crash, the watchdog after an overrun, a failed start-up): the line says how long it lived and whether it exited with a status or was killed by a signal (number and name); another is started after a back-off of 0.1 s doubling to 10 s.",
+        "Read the lines before it: AUTHNZ_WSGI0125 for an overrun (status 70), AUTHNZ_WSGI0124 for a process that could not start (status 78); a signal such as 11 (SIGSEGV) is a crash in C code the script ran.";
     DAEMON_FORK_FAILED = 122, 1,
         "Apache's parent could not fork a process of an auth daemon group; its calls wait for the others (or fail).",
         "Check the system's process and memory limits.";
@@ -281,7 +281,7 @@ registry! {
     DAEMON_REPLY_TOO_LARGE = 127, 1,
         "An auth daemon's answer could not be encoded (too many groups or too long a text); the call failed (500).",
         "Return fewer or shorter groups from groups_for_user.";
-    DAEMON_GROUP_STOPPED = 128, 1,
+    DAEMON_GROUP_STOPPED = 128, 2,
         "The processes of an auth daemon group were stopped for a stop or a restart, and how long it took; at a graceful restart they finish their calls first (info).",
         "None; if processes had to be killed after the wait, look for calls without a time limit.";
     DAEMON_CALL_MADE_AGAIN = 129, 1,
@@ -302,6 +302,15 @@ registry! {
     DAEMON_REPLY_MISMATCH = 133, 1,
         "An auth daemon process answered a call with an answer of another function (a group list for check_password, say); the request is answered 500.",
         "A bug, or an Apache child and a daemon process of different builds: restart Apache.";
+    DAEMON_ACCOUNT_UNREACHABLE = 134, 1,
+        "Apache was not started as root, and a WSGIAuthDaemonProcess names a user= or group= other than the account Apache runs as: its processes could not become it; start-up stops (apache2 -t fails).",
+        "Start Apache as root, or drop user= and group= (the processes then run as the account Apache runs as), or name that account.";
+    DAEMON_ONE_PROCESS = 135, 1,
+        "httpd runs as one process (-X, -DONE_PROCESS): the auth daemon processes were started, are not replaced if they end (AUTHNZ_WSGI0121 says so), and a cleanup process (authnz-cleanup) stops them and removes their sockets once httpd ends (notice).",
+        "None; run httpd without -X for daemon processes that are replaced when they end.";
+    DAEMON_CLEANUP_FAILED = 136, 2,
+        "httpd runs as one process (-X) and the cleanup process of the auth daemons could not be forked (when httpd ends, daemon processes of another account than User and their socket files may be left behind), or the thread that reports daemon processes that end could not be started.",
+        "Check the system's process and thread limits; stop the authnz-daemon processes and remove the socket files by hand.";
 }
 
 /// The tag with this number.
