@@ -385,6 +385,7 @@ mod tests {
         };
         let mut connection = None;
         let (mut answered, mut timed_out, mut connects) = (0, 0, 0);
+        let (mut slow_calls, mut slow_timed_out) = (0, 0);
         for _ in 0..3000 {
             let n = next() % 40;
             let right = next() % 3 != 0;
@@ -395,6 +396,7 @@ mod tests {
             } else {
                 "wrong".into()
             };
+            slow_calls += usize::from(slow);
             let sent_user = if slow {
                 format!("slow{user}")
             } else {
@@ -416,14 +418,21 @@ mod tests {
                     answered += 1;
                     connection = Some(conn);
                 }
+                // A slow call always times out; a fast one only when the
+                // machine is too busy to answer it within 50 ms. Either
+                // way the connection is gone and the next call connects.
                 Err(ExchangeError::TimedOut) => {
-                    assert!(slow);
                     timed_out += 1;
+                    slow_timed_out += usize::from(slow);
                 }
                 Err(e) => panic!("{e}"),
             }
         }
-        assert!(answered > 2500 && timed_out > 10, "{answered} {timed_out}");
+        assert_eq!(slow_timed_out, slow_calls);
+        assert!(
+            answered > 2000 && slow_calls > 10,
+            "{answered} {slow_calls}"
+        );
         // One connection at the start and one after each timed-out call.
         assert_eq!(connects, timed_out + 1);
     }
