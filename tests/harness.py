@@ -285,7 +285,11 @@ class Apache:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc):
         self.cleanup()
@@ -440,6 +444,17 @@ class Apache:
         mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         mgr.add_password(realm, self.url("/"), user, password)
         return self.open(urllib.request.Request(self.url(path)), handler_cls(mgr))
+
+
+def wait_for(predicate, timeout=10, step=0.05):
+    """`predicate()`'s value once it is true, or its value at the timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
 
 
 def child_pids(parent):
