@@ -60,6 +60,18 @@ def record(_name="calls", **fields):
 LOG_FORMAT = '"%{remote}p|%>s|%u|%m|%U%q|%{AUTH_TYPE}e"'
 
 
+def records(root, name="calls"):
+    """JSON lines a test script appended to `root`/record/<name>.jsonl."""
+    path = Path(root) / "record" / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def clear_records(root, name="calls"):
+    (Path(root) / "record" / f"{name}.jsonl").unlink(missing_ok=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -385,15 +397,10 @@ class Apache:
 
     def records(self, name="calls"):
         """JSON lines a test script appended to record/<name>.jsonl."""
-        path = self.record_dir / f"{name}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+        return records(self.dir, name)
 
     def clear_records(self, name="calls"):
-        path = self.record_dir / f"{name}.jsonl"
-        if path.exists():
-            path.unlink()
+        clear_records(self.dir, name)
 
     # ---- clients -----------------------------------------------------------
     def url(self, path="/"):
