@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULE_SO = Path(os.environ.get("AUTHNZ_WSGI_SO", ROOT / "target/release/libmod_authnz_wsgi.so"))
 APACHE_BIN = os.environ.get("APACHE_BIN", "/usr/sbin/apache2")
 MODULE_DIR = Path("/usr/lib/apache2/modules")
+# Scripts for configuration checks (check_password.py is a good one).
+CONFIG_SCRIPTS = ROOT / "tests" / "scripts" / "config"
 RUN_USER = "www-data"
 
 # Modules every test server loads (Debian compiles log_config, unixd and so in).
@@ -70,6 +72,28 @@ def records(root, name="calls"):
 
 def clear_records(root, name="calls"):
     (Path(root) / "record" / f"{name}.jsonl").unlink(missing_ok=True)
+
+
+def basic_location(directive, path="/private"):
+    """A <Location> asking for Basic credentials of the wsgi provider, with
+    `directive` (a script line) in it."""
+    return f"""
+<Location {path}>
+  AuthType Basic
+  AuthName "check"
+  AuthBasicProvider wsgi
+  {directive}
+  Require valid-user
+</Location>
+"""
+
+
+def config_check_server(name):
+    """An Apache whose configuration is only ever checked with `apache2 -t`;
+    `.good` is a good check_password script."""
+    srv = Apache(name=name)
+    srv.good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    return srv
 
 
 def free_port():
@@ -244,6 +268,19 @@ class Apache:
             timeout=60,
         )
         return p.returncode, p.stdout + p.stderr
+
+    def syntax_error(self, directive_line):
+        """`apache2 -t` fails at `directive_line` with httpd's "Syntax error
+        on line N of FILE:" (N and FILE that line's and the config file's);
+        returns the message after it."""
+        code, output = self.configtest()
+        assert code != 0, output
+        lines = self.conf_path.read_text().splitlines()
+        expected = next(i for i, l in enumerate(lines, 1) if l.strip() == directive_line.strip())
+        m = re.search(r"Syntax error on line (\d+) of (\S+):\n(.*)", output)
+        assert m, output
+        assert (int(m.group(1)), m.group(2)) == (expected, str(self.conf_path)), output
+        return m.group(3)
 
     def start(self, timeout=20):
         self.write_config()
