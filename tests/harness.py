@@ -8,6 +8,7 @@ real server with mod_authnz_wsgi loaded.
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import pwd
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULE_SO = Path(os.environ.get("AUTHNZ_WSGI_SO", ROOT / "target/release/libmod_authnz_wsgi.so"))
 APACHE_BIN = os.environ.get("APACHE_BIN", "/usr/sbin/apache2")
 MODULE_DIR = Path("/usr/lib/apache2/modules")
+# Scripts for configuration checks (check_password.py is a good one).
+CONFIG_SCRIPTS = ROOT / "tests" / "scripts" / "config"
 RUN_USER = "www-data"
 
 # Modules every test server loads (Debian compiles log_config, unixd and so in).
@@ -54,7 +57,43 @@ def record(_name="calls", **fields):
         f.write(_json.dumps(fields) + "\\n")
 """
 
-LOG_FORMAT = '"%>s|%u|%m|%U%q|%{AUTH_TYPE}e"'
+# The client's port first: it tells which line is which request's
+# (`Apache.access_entry`).
+LOG_FORMAT = '"%{remote}p|%>s|%u|%m|%U%q|%{AUTH_TYPE}e"'
+
+
+def records(root, name="calls"):
+    """JSON lines a test script appended to `root`/record/<name>.jsonl."""
+    path = Path(root) / "record" / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def clear_records(root, name="calls"):
+    (Path(root) / "record" / f"{name}.jsonl").unlink(missing_ok=True)
+
+
+def basic_location(directive, path="/private"):
+    """A <Location> asking for Basic credentials of the wsgi provider, with
+    `directive` (a script line) in it."""
+    return f"""
+<Location {path}>
+  AuthType Basic
+  AuthName "check"
+  AuthBasicProvider wsgi
+  {directive}
+  Require valid-user
+</Location>
+"""
+
+
+def config_check_server(name):
+    """An Apache whose configuration is only ever checked with `apache2 -t`;
+    `.good` is a good check_password script."""
+    srv = Apache(name=name)
+    srv.good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    return srv
 
 
 def free_port():
@@ -89,11 +128,46 @@ def digest_header(server, path, user, password, realm):
         header += f', opaque="{fields["opaque"]}"'
     return header
 
+
+def port_recording_handlers(ports, context=None):
+    """urllib handlers (http, and https with `context`) that append the
+    client port of each connection they open to `ports`: the port names the
+    request's access-log line (`Apache.access_entry`)."""
+
+    def recording(base):
+        class Connection(base):
+            def connect(self):
+                super().connect()
+                ports.append(self.sock.getsockname()[1])
+        return Connection
+
+    class Handler(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(recording(http.client.HTTPConnection), req)
+
+    class TLSHandler(urllib.request.HTTPSHandler):
+        def __init__(self):
+            super().__init__(context=context)
+
+        def https_open(self, req):
+            return self.do_open(recording(http.client.HTTPSConnection), req,
+                                context=self._context, check_hostname=self._check_hostname)
+
+    return [Handler, TLSHandler()] if context is not None else [Handler]
+
+
 class Response:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, port=None, mark=0):
         self.status = status
         self.headers = headers
         self.body = body
+        # The client's port for the request that got this response, and how
+        # many access-log lines there were before it was sent.
+        self.port = port
+        self.mark = mark
+        # Sent with X-Forwarded-For: where mod_remoteip takes the client's
+        # address from it, %{remote}p is 0 (`Apache.access_entry`).
+        self.forwarded = False
 
     def __repr__(self):
         return f"<Response {self.status}>"
@@ -195,6 +269,19 @@ class Apache:
         )
         return p.returncode, p.stdout + p.stderr
 
+    def syntax_error(self, directive_line):
+        """`apache2 -t` fails at `directive_line` with httpd's "Syntax error
+        on line N of FILE:" (N and FILE that line's and the config file's);
+        returns the message after it."""
+        code, output = self.configtest()
+        assert code != 0, output
+        lines = self.conf_path.read_text().splitlines()
+        expected = next(i for i, l in enumerate(lines, 1) if l.strip() == directive_line.strip())
+        m = re.search(r"Syntax error on line (\d+) of (\S+):\n(.*)", output)
+        assert m, output
+        assert (int(m.group(1)), m.group(2)) == (expected, str(self.conf_path)), output
+        return m.group(3)
+
     def start(self, timeout=20):
         self.write_config()
         self.stderr_path = self.dir / "logs" / "stderr.log"
@@ -247,7 +334,11 @@ class Apache:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc):
         self.cleanup()
@@ -266,17 +357,18 @@ class Apache:
         return [l for l in self.error_log().splitlines() if needle in l]
 
     def access_entries(self):
-        """Parsed access-log lines: dicts with status, user, method, uri, auth_type."""
+        """Parsed access-log lines: dicts with port (the client's), status,
+        user, method, uri, auth_type."""
         try:
             text = self.access_log_path.read_text(errors="replace")
         except FileNotFoundError:
             return []
         entries = []
         for line in text.splitlines():
-            status, user, method, uri, auth_type = line.strip('"').split("|", 4)
+            port, status, user, method, uri, auth_type = line.strip('"').split("|", 5)
             entries.append(
-                {"status": int(status), "user": user, "method": method, "uri": uri,
-                 "auth_type": auth_type}
+                {"port": int(port), "status": int(status), "user": user, "method": method,
+                 "uri": uri, "auth_type": auth_type}
             )
         return entries
 
@@ -290,18 +382,46 @@ class Apache:
             time.sleep(0.02)
         return self.access_entries()
 
-    def _mark_access(self):
-        """Remember how many access-log lines exist before a client request,
-        so `last_access` never returns the line of an earlier request."""
+    def access_count(self):
+        """How many lines the access log has (for a Response's `mark`)."""
         try:
-            self._access_mark = self.access_log_path.read_bytes().count(b"\n")
+            return self.access_log_path.read_bytes().count(b"\n")
         except FileNotFoundError:
-            self._access_mark = 0
+            return 0
+
+    def _mark_access(self):
+        """Before a request made without this class's clients: remember how
+        many access-log lines exist, so `last_access` reads only later ones."""
+        self._access_mark = self.access_count()
+        self._last_response = None
+
+    def access_entry(self, resp, timeout=5):
+        """The access-log entry of the request that got `resp` (from
+        `request`, `get_basic`, `curl` or `open_with_handler`): the line with
+        its client port and status (for another client, a Response with
+        `port` and `mark` set). The log phase runs after the response is
+        sent, so wait for the line; None if it never comes."""
+        deadline = time.time() + timeout
+        while True:
+            entries = self.access_entries()[resp.mark:]
+            ports = (resp.port, 0) if resp.forwarded else (resp.port,)
+            mine = [e for e in entries if e["port"] in ports]
+            # Requests on one connection (a challenge and its answer) share
+            # the port: the last one is the one whose status the client saw.
+            if mine and mine[-1]["status"] == resp.status:
+                return mine[-1]
+            if time.time() > deadline:
+                return mine[-1] if mine else None
+            time.sleep(0.02)
 
     def last_access(self, status=None, timeout=5):
-        """The newest access-log entry written after the latest client request
-        began. The log is written after the response is sent, so wait for it
-        (and, with `status`, until the newest entry has that status)."""
+        """The access-log entry of the latest request made through this
+        class's clients (`access_entry`). After `_mark_access` (a request
+        made some other way), the newest entry written since, waiting (with
+        `status`) until the newest entry has that status."""
+        resp = getattr(self, "_last_response", None)
+        if resp is not None:
+            return self.access_entry(resp, timeout)
         mark = getattr(self, "_access_mark", 0)
         deadline = time.time() + timeout
         while True:
@@ -314,29 +434,35 @@ class Apache:
 
     def records(self, name="calls"):
         """JSON lines a test script appended to record/<name>.jsonl."""
-        path = self.record_dir / f"{name}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+        return records(self.dir, name)
 
     def clear_records(self, name="calls"):
-        path = self.record_dir / f"{name}.jsonl"
-        if path.exists():
-            path.unlink()
+        clear_records(self.dir, name)
 
     # ---- clients -----------------------------------------------------------
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def open(self, req, *handlers, timeout=30):
+        """Open `req` through urllib with `handlers`; the Response carries the
+        client port of the last connection (the one whose response it is)."""
+        ports = []
+        opener = urllib.request.build_opener(*port_recording_handlers(ports), *handlers)
+        mark = self.access_count()
+        try:
+            with opener.open(req, timeout=timeout) as resp:
+                result = Response(resp.status, dict(resp.headers), resp.read())
+        except urllib.error.HTTPError as e:
+            result = Response(e.code, dict(e.headers), e.read())
+        result.port, result.mark = ports[-1], mark
+        result.forwarded = req.has_header("X-forwarded-for")
+        self._last_response = result
+        return result
+
     def request(self, path="/", headers=None, method="GET", timeout=30):
         """A plain request through urllib with explicit headers (no auth handler)."""
         req = urllib.request.Request(self.url(path), headers=headers or {}, method=method)
-        self._mark_access()
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return Response(resp.status, dict(resp.headers), resp.read())
-        except urllib.error.HTTPError as e:
-            return Response(e.code, dict(e.headers), e.read())
+        return self.open(req, timeout=timeout)
 
     def get_basic(self, path, user, password, **kw):
         """A request carrying a Basic Authorization header built from raw bytes."""
@@ -345,26 +471,34 @@ class Apache:
         return self.request(path, headers=headers, **kw)
 
     def curl(self, *args):
-        """Run curl against this server; returns (http_status, stdout_text)."""
-        self._mark_access()
+        """Run curl against this server; returns (http_status, stdout_text).
+        `last_access` then reads the line of curl's last request."""
+        mark = self.access_count()
         p = subprocess.run(
-            ["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
+            ["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code} %{local_port}", *args],
             capture_output=True,
             timeout=60,
         )
-        return int(p.stdout or b"0"), p.stderr.decode(errors="replace")
+        status, _, port = p.stdout.decode().partition(" ")
+        self._last_response = Response(int(status or 0), {}, b"", int(port or 0), mark)
+        return int(status or 0), p.stderr.decode(errors="replace")
 
     def open_with_handler(self, path, handler_cls, user, password, realm=None):
         """Python's own Basic/Digest handler, the way a real client logs in."""
         mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         mgr.add_password(realm, self.url("/"), user, password)
-        opener = urllib.request.build_opener(handler_cls(mgr))
-        self._mark_access()
-        try:
-            with opener.open(self.url(path), timeout=30) as resp:
-                return Response(resp.status, dict(resp.headers), resp.read())
-        except urllib.error.HTTPError as e:
-            return Response(e.code, dict(e.headers), e.read())
+        return self.open(urllib.request.Request(self.url(path)), handler_cls(mgr))
+
+
+def wait_for(predicate, timeout=10, step=0.05):
+    """`predicate()`'s value once it is true, or its value at the timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
 
 
 def child_pids(parent):

@@ -6,39 +6,24 @@ accounts (never root), socket path lengths. One that passes starts
 (tests/test_auth_daemon_processes.py runs the processes)."""
 
 import re
-from pathlib import Path
 
 import pytest
 
-from harness import Apache
+from harness import CONFIG_SCRIPTS, Apache, basic_location, config_check_server
 
-CONFIG_SCRIPTS = Path(__file__).resolve().parent / "scripts" / "config"
 DIRECTIVES = ["WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIAccessScript"]
 
 
 @pytest.fixture(scope="module")
 def server():
     """A config directory that is only ever checked with `apache2 -t`."""
-    srv = Apache(name="daemoncheck")
-    srv.good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    srv = config_check_server("daemoncheck")
     yield srv
     srv.cleanup()
 
 
-def location(script_line, path="/private"):
-    return f"""
-<Location {path}>
-  AuthType Basic
-  AuthName "check"
-  AuthBasicProvider wsgi
-  {script_line}
-  Require valid-user
-</Location>
-"""
-
-
 def configtest(server, server_level, script_line=None):
-    server.site_conf = server_level + "\n" + (location(script_line) if script_line else "")
+    server.site_conf = server_level + "\n" + (basic_location(script_line) if script_line else "")
     return server.configtest()
 
 
@@ -49,14 +34,8 @@ def tagged_lines(output, tag):
 def syntax_error(server, server_level, directive_line):
     """`apache2 -t` fails at `directive_line` with httpd's "Syntax error on
     line N of FILE:"; returns the message after it."""
-    code, output = configtest(server, server_level)
-    assert code != 0, output
-    lines = server.conf_path.read_text().splitlines()
-    expected = next(i for i, l in enumerate(lines, 1) if l.strip() == directive_line.strip())
-    m = re.search(r"Syntax error on line (\d+) of (\S+):\n(.*)", output)
-    assert m, output
-    assert (int(m.group(1)), m.group(2)) == (expected, str(server.conf_path)), output
-    return m.group(3)
+    server.site_conf = server_level + "\n"
+    return server.syntax_error(directive_line)
 
 
 def line_number(server, needle):
@@ -88,7 +67,7 @@ def test_unknown_process_group_is_one_clear_line(server, directive):
 
 def test_process_group_may_name_a_group_defined_later(server):
     """The name is looked up once the whole configuration is read."""
-    server.site_conf = (location(f'WSGIAuthUserScript "{server.good}" process-group=late')
+    server.site_conf = (basic_location(f'WSGIAuthUserScript "{server.good}" process-group=late')
                         + "\nWSGIAuthDaemonProcess late\n")
     code, output = server.configtest()
     assert code == 0 and "Syntax OK" in output, output
@@ -192,7 +171,7 @@ def test_a_refused_configuration_does_not_start(mpm):
     try:
         good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
         srv.site_conf = ("WSGIAuthDaemonProcess auth user=nobody\n"
-                         + location(f'WSGIAuthUserScript "{good}" process-group=nosuch'))
+                         + basic_location(f'WSGIAuthUserScript "{good}" process-group=nosuch'))
         with pytest.raises(RuntimeError, match="AUTHNZ_WSGI0112: WSGIAuthUserScript"):
             srv.start(timeout=10)
         assert list((srv.dir / "run").glob("authnz-wsgi.*")) == []

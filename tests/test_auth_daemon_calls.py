@@ -161,6 +161,33 @@ def locations(script, mode):
 """
 
 
+def daemon_server(name, group_options="", server_conf="", mpm="event", modules=()):
+    """An Apache with the daemon group (`group_options` its options) after
+    `server_conf`."""
+    options = f" {group_options}" if group_options else ""
+    return Apache(name=name, mpm=mpm, modules=list(modules),
+                  server_conf=f"{server_conf}WSGIAuthDaemonProcess {DAEMON}{options}\n")
+
+
+def daemon_location(name, script, *lines, provider="wsgi", groups=False,
+                    require="valid-user", script_options=""):
+    """A Basic location /`name` whose script (and with `groups`, group
+    script) runs in the daemon group, with `lines` before its Require."""
+    directive = f'"{script}" process-group={DAEMON}{script_options}'
+    body = [f"WSGIAuthUserScript {directive}"]
+    if groups:
+        body.append(f"WSGIAuthGroupScript {directive}")
+    body += lines
+    return f"""
+<Location /{name}>
+  AuthType Basic
+  AuthName "{name}"
+  AuthBasicProvider {provider}
+""" + "".join(f"  {line}\n" for line in body) + f"""  Require {require}
+</Location>
+"""
+
+
 def make_docs(server, *paths):
     for path in paths:
         (server.docroot / path).mkdir(parents=True, exist_ok=True)
@@ -171,9 +198,8 @@ def make_docs(server, *paths):
 def pair(request):
     """One server, each location twice: embedded and in a daemon group."""
     mpm = request.param
-    server = Apache(name=f"daemon-calls-{mpm}", mpm=mpm,
-                    server_conf=f"LogLevel info authnz_wsgi:debug\n"
-                                f"WSGIAuthDaemonProcess {DAEMON} processes=2 threads=4\n")
+    server = daemon_server(f"daemon-calls-{mpm}", "processes=2 threads=4",
+                           "LogLevel info authnz_wsgi:debug\n", mpm=mpm)
     script = server.write_script("auth.py", SCRIPT)
     server.site_conf = locations(script, "emb") + locations(script, "dmn")
     for mode in ("emb", "dmn"):
@@ -333,8 +359,7 @@ def test_call_timeout_of_the_daemon_group_limits_the_call():
     """call-timeout= is the limit of the daemon's calls, whatever
     WSGIScriptTimeout says; the overrun is answered 500 with the script's
     traceback and the request's context."""
-    server = Apache(name="daemon-timeout", mpm="event",
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON} call-timeout=1\n")
+    server = daemon_server("daemon-timeout", "call-timeout=1")
     script = server.write_script("slow.py", """
 def check_password(environ, user, password):
     record(user=user)
@@ -342,19 +367,9 @@ def check_password(environ, user, password):
         pass
     return True
 """)
-    server.site_conf = f"""
-<Location /t>
-  AuthType Basic
-  AuthName "t"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group={DAEMON}
-  WSGIScriptTimeout 30
-  Require valid-user
-</Location>
-"""
+    server.site_conf = daemon_location("t", script, "WSGIScriptTimeout 30")
     make_docs(server, "t")
-    try:
-        server.start()
+    with server:
         started = time.time()
         assert server.get_basic("/t/", "slow", "x").status == 500
         assert time.time() - started < 5
@@ -365,8 +380,6 @@ def check_password(environ, user, password):
         assert len(lines) == 1 and "[client 127.0.0.1:" in lines[0], server.error_log()
         assert server.error_lines("exceeded WSGIScriptTimeout") == []
         assert [r["user"] for r in server.records()] == ["slow", "fast"]
-    finally:
-        server.cleanup()
 
 
 # ---- environ -----------------------------------------------------------------
@@ -383,19 +396,10 @@ def test_environ_in_a_daemon_matches_the_independent_reference(clients):
     one client, one Apache worker thread; with three, three at once."""
     workers = (differential.ONE_THREAD["event"] if clients == 1 else
                "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\n")
-    server = Apache(name="daemon-environ", mpm="event",
-                    server_conf=workers + "LimitRequestFields 120\n"
-                    f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=1\n")
+    server = daemon_server("daemon-environ", "processes=1 threads=1",
+                           workers + "LimitRequestFields 120\n")
     script = server.write_script("env.py", ENV_SCRIPT)
-    server.site_conf = f"""
-    <Location /env>
-      AuthType Basic
-      AuthName env
-      AuthBasicProvider wsgi
-      WSGIAuthUserScript "{script}" process-group={DAEMON}
-      Require valid-user
-    </Location>
-    """
+    server.site_conf = daemon_location("env", script)
     make_docs(server, "env")
     sent = []
     errors = []
@@ -414,8 +418,7 @@ def test_environ_in_a_daemon_matches_the_independent_reference(clients):
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 
-    try:
-        server.start()
+    with server:
         threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
         for t in threads:
             t.start()
@@ -426,8 +429,6 @@ def test_environ_in_a_daemon_matches_the_independent_reference(clients):
         differential.compare(sent, records)
         assert all(r["environ"]["mod_wsgi.process_group"] == DAEMON for r in records)
         assert not server.error_lines("AUTHNZ_WSGI0041")
-    finally:
-        server.cleanup()
 
 
 def test_environ_keys_and_values_equal_embedded(pair):
@@ -460,8 +461,7 @@ def test_environ_keys_and_values_equal_embedded(pair):
 # ---- reloading, application groups, caches --------------------------------------
 
 def test_reloading_and_application_groups_in_the_daemon():
-    server = Apache(name="daemon-reload", mpm="event",
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=2\n")
+    server = daemon_server("daemon-reload", "processes=1 threads=2")
     body = """
 COUNT = 0
 def check_password(environ, user, password):
@@ -471,29 +471,13 @@ def check_password(environ, user, password):
     return VERSION == 1
 """
     script = server.write_script("reload.py", "VERSION = 1\n" + body)
-    server.site_conf = "".join(f"""
-<Location /{name}>
-  AuthType Basic
-  AuthName "{name}"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group={DAEMON} application-group={name}
-  {extra}
-  Require valid-user
-</Location>
-""" for name, extra in (("a", ""), ("b", ""), ("fixed", "WSGIScriptReloading Off")))
-    server.site_conf += f"""
-<Location /srv>
-  AuthType Basic
-  AuthName "srv"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group={DAEMON} application-group=%{{SERVER}}
-  WSGIScriptReloading Off
-  Require valid-user
-</Location>
-"""
+    server.site_conf = "".join(
+        daemon_location(name, script, *extra, script_options=f" application-group={name}")
+        for name, extra in (("a", ()), ("b", ()), ("fixed", ("WSGIScriptReloading Off",))))
+    server.site_conf += daemon_location("srv", script, "WSGIScriptReloading Off",
+                                        script_options=" application-group=%{SERVER}")
     make_docs(server, "a", "b", "fixed", "srv")
-    try:
-        server.start()
+    with server:
         assert [server.get_basic(f"/{p}/", "u", "p").status for p in "aab"] == [200] * 3
         assert server.get_basic("/fixed/", "u", "p").status == 200
         seen = server.records()
@@ -515,16 +499,12 @@ def check_password(environ, user, password):
         assert [r["group"] for r in server.records()] == [f"127.0.0.1:{server.port}"]
         assert server.error_lines("re-loaded script"), server.error_log()
         assert all("[client 127.0.0.1:" in l for l in server.error_lines("re-loaded script"))
-    finally:
-        server.cleanup()
 
 
 def test_in_process_cache_and_socache_answer_before_the_daemon():
-    server = Apache(name="daemon-cache", mpm="event",
-                    modules=["authn_socache", "socache_shmcb"],
-                    server_conf="LogLevel info authnz_wsgi:debug\nAuthnCacheSOCache shmcb\n"
-                                "StartServers 1\nServerLimit 1\n"
-                                f"WSGIAuthDaemonProcess {DAEMON}\n")
+    server = daemon_server("daemon-cache", server_conf="LogLevel info authnz_wsgi:debug\n"
+                           "AuthnCacheSOCache shmcb\nStartServers 1\nServerLimit 1\n",
+                           modules=["authn_socache", "socache_shmcb"])
     script = server.write_script("count.py", """
 def check_password(environ, user, password):
     record(user=user)
@@ -540,24 +520,9 @@ def get_realm_hash(environ, user, realm):
     return hashlib.md5(f"{user}:{realm}:right".encode()).hexdigest()
 """)
     pg = f"process-group={DAEMON}"
-    server.site_conf = f"""
-<Location /cached>
-  AuthType Basic
-  AuthName "cached"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" {pg}
-  WSGIAuthCacheTimeout 60
-  Require valid-user
-</Location>
-<Location /grouped>
-  AuthType Basic
-  AuthName "grouped"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" {pg}
-  WSGIAuthGroupScript "{script}" {pg}
-  WSGIAuthCacheTimeout 60
-  Require wsgi-group staff
-</Location>
+    server.site_conf = daemon_location("cached", script, "WSGIAuthCacheTimeout 60") + \
+        daemon_location("grouped", script, "WSGIAuthCacheTimeout 60", groups=True,
+                        require="wsgi-group staff") + f"""
 <Location /dsocached>
   AuthType Digest
   AuthName "dsocached"
@@ -567,18 +532,9 @@ def get_realm_hash(environ, user, realm):
   WSGIAuthUserScript "{script}" {pg}
   Require valid-user
 </Location>
-<Location /socached>
-  AuthType Basic
-  AuthName "socached"
-  AuthBasicProvider socache wsgi
-  AuthnCacheProvideFor wsgi
-  WSGIAuthUserScript "{script}" {pg}
-  Require valid-user
-</Location>
-"""
+""" + daemon_location("socached", script, "AuthnCacheProvideFor wsgi", provider="socache wsgi")
     make_docs(server, "cached", "socached", "grouped", "dsocached")
-    try:
-        server.start()
+    with server:
         assert [server.get_basic("/cached/", "c", "right").status for _ in range(3)] == [200] * 3
         assert [server.get_basic("/socached/", "s", "right").status for _ in range(3)] == [200] * 3
         assert server.get_basic("/cached/", "c", "wrong").status == 401
@@ -596,8 +552,6 @@ def get_realm_hash(environ, user, realm):
             resp = server.request("/dsocached/", headers={"Authorization": header})
             assert resp.status == 200
         assert server.records() == [{"hash_of": "d"}]
-    finally:
-        server.cleanup()
 
 
 # ---- live figures and WSGIMaxConcurrentCalls -------------------------------------
@@ -616,8 +570,7 @@ def test_live_figures_count_daemon_calls():
         "daemon-status", "event",
         "WSGIMaxConcurrentCalls 1 200ms\nStartServers 1\nServerLimit 1\n"
         "ThreadsPerChild 8\nMaxRequestWorkers 8\n")
-    try:
-        server.start()
+    with server:
         status.run_sequence(server)
         status.assert_records(server)
         figures = status.auto(server)
@@ -644,8 +597,6 @@ def test_live_figures_count_daemon_calls():
         row = status.row_of(figures, script)
         assert status.fig(figures, row, "CheckPassword", "Refused") == 1
         assert server.error_lines("WSGIMaxConcurrentCalls")
-    finally:
-        server.cleanup()
 
 
 # ---- a long randomized sequence on reused connections ---------------------------
@@ -679,28 +630,11 @@ def expected_status(path, user, password):
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_randomized_sequence_on_reused_connections_matches_the_reference(mpm):
-    server = Apache(name=f"daemon-seq-{mpm}", mpm=mpm,
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON} processes=2 threads=3\n")
+    server = daemon_server(f"daemon-seq-{mpm}", "processes=2 threads=3", mpm=mpm)
     script = server.write_script("seq.py", SEQ_SCRIPT, record=False)
-    pg = f"process-group={DAEMON}"
-    server.site_conf = f"""
-<Location /any>
-  AuthType Basic
-  AuthName "any"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" {pg}
-  Require valid-user
-</Location>
-""" + "".join(f"""
-<Location /{g}>
-  AuthType Basic
-  AuthName "{g}"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" {pg}
-  WSGIAuthGroupScript "{script}" {pg}
-  Require wsgi-group {g}
-</Location>
-""" for g in ("staff", "ops"))
+    server.site_conf = daemon_location("any", script) + "".join(
+        daemon_location(g, script, groups=True, require=f"wsgi-group {g}")
+        for g in ("staff", "ops"))
     make_docs(server, "any", "staff", "ops")
     users = list(SEQ_USERS) + ["zed", "ann", "cy"]
     failures = []
@@ -724,8 +658,7 @@ def test_randomized_sequence_on_reused_connections_matches_the_reference(mpm):
                 conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         conn.close()
 
-    try:
-        server.start()
+    with server:
         threads = [threading.Thread(target=client, args=(s, 125)) for s in range(4)]
         for t in threads:
             t.start()
@@ -734,26 +667,20 @@ def test_randomized_sequence_on_reused_connections_matches_the_reference(mpm):
         assert failures == []
         assert len(server.wait_access(500, timeout=10)) >= 500
         assert not server.error_lines("AUTHNZ_WSGI011"), server.error_lines("AUTHNZ_WSGI011")
-    finally:
-        server.cleanup()
 
 
 def test_children_start_no_python_when_every_script_runs_in_a_daemon():
-    server = Apache(name="daemon-nopy", mpm="event",
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON}\n")
+    server = daemon_server("daemon-nopy")
     script = server.write_script("auth.py", SCRIPT)
     server.site_conf = locations(script, "dmn")
     make_docs(server, "dmn/basic")
-    try:
-        server.start()
+    with server:
         assert server.get_basic("/dmn/basic/", "granted", "x").status == 200
         assert server.get_basic("/dmn/basic/", "denied", "x").status == 401
         assert server.error_lines("Python not started in child"), server.error_log()
         assert any("runs in an auth daemon process" in l
                    for l in server.error_lines("Python not started in child"))
         assert not server.error_lines("AUTHNZ_WSGI0003")
-    finally:
-        server.cleanup()
 
 
 def test_over_tls_is_https_and_var_lookup_answer_as_embedded():
@@ -765,8 +692,7 @@ def test_over_tls_is_https_and_var_lookup_answer_as_embedded():
 
     from test_form_login import tls_vhost
 
-    server = Apache(name="daemon-tls", mpm="event", modules=["ssl", "socache_shmcb"],
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON}\n")
+    server = daemon_server("daemon-tls", modules=["ssl", "socache_shmcb"])
     script = server.write_script("tls.py", """
 def check_password(environ, user, password):
     lookup = environ["mod_ssl.var_lookup"]
@@ -780,8 +706,7 @@ def check_password(environ, user, password):
     tls_conf, base, context = tls_vhost(server)
     server.site_conf = tls_conf + locations(script, "emb") + locations(script, "dmn")
     make_docs(server, "emb/basic", "dmn/basic")
-    try:
-        server.start()
+    with server:
         for mode in ("emb", "dmn"):
             req = urllib.request.Request(f"{base}/{mode}/basic/",
                                          headers={"Authorization": basic_header("u", "p")})
@@ -795,34 +720,22 @@ def check_password(environ, user, password):
         assert dmn["vars"]["SSL_PROTOCOL"].startswith("TLS")
         assert dmn["vars"]["SSL_CIPHER"]
         assert emb["other"] and dmn["other"] is None
-    finally:
-        server.cleanup()
 
 
 def test_a_call_over_the_frame_bound_is_a_logged_500():
     """Headers adding up to more than a frame carries (1 MiB, possible only
     with raised request limits): 500 and one line; the next call on the
     same connection is answered."""
-    server = Apache(name="daemon-big", mpm="event",
-                    server_conf="LimitRequestFields 200\nLimitRequestFieldSize 16000\n"
-                                f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=1\n")
+    server = daemon_server("daemon-big", "processes=1 threads=1",
+                           "LimitRequestFields 200\nLimitRequestFieldSize 16000\n")
     script = server.write_script("big.py", """
 def check_password(environ, user, password):
     record(size=sum(len(v) for v in environ.values() if isinstance(v, str)))
     return True
 """)
-    server.site_conf = f"""
-<Location /big>
-  AuthType Basic
-  AuthName "big"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group={DAEMON}
-  Require valid-user
-</Location>
-"""
+    server.site_conf = daemon_location("big", script)
     make_docs(server, "big")
-    try:
-        server.start()
+    with server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         headers = {f"X-Big-{i}": "v" * 12000 for i in range(100)}
         headers["Authorization"] = basic_header("u", "p")
@@ -835,15 +748,12 @@ def check_password(environ, user, password):
         assert any("AUTHNZ_WSGI0119" in l for l in lines), server.error_log()
         assert server.get_basic("/big/", "u", "p").status == 200
         assert len(server.records()) == 1
-    finally:
-        server.cleanup()
 
 
 def test_beside_mod_wsgi_process_group_is_refused_by_mod_wsgi():
     """mod_wsgi reads the script directives too and refuses process-group=
     (docs/auth-daemons.md): `apache2 -t` fails, naming the line."""
-    server = Apache(name="daemon-beside", mpm="event", modules=["wsgi"],
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON}\n")
+    server = daemon_server("daemon-beside", modules=["wsgi"])
     script = server.write_script("auth.py", SCRIPT)
     server.site_conf = locations(script, "dmn")
     try:
@@ -858,8 +768,7 @@ def test_print_outside_a_call_goes_to_the_main_log_as_embedded():
     """What a script prints at import or from a thread it started reaches
     the error log from the daemon, without a request's context, as in
     embedded mode (docs/python-contract.md)."""
-    server = Apache(name="daemon-outside", mpm="event",
-                    server_conf=f"WSGIAuthDaemonProcess {DAEMON} processes=1 threads=2\n")
+    server = daemon_server("daemon-outside", "processes=1 threads=2")
     script = server.write_script("outside.py", """
 import threading
 print("printed at import")
@@ -870,18 +779,9 @@ def check_password(environ, user, password):
     t.join()
     return True
 """)
-    server.site_conf = f"""
-<Location /o>
-  AuthType Basic
-  AuthName "o"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group={DAEMON}
-  Require valid-user
-</Location>
-"""
+    server.site_conf = daemon_location("o", script)
     make_docs(server, "o")
-    try:
-        server.start()
+    with server:
         assert server.get_basic("/o/", "u", "p").status == 200
         deadline = time.time() + 5
         while time.time() < deadline and not server.error_lines("printed by a thread"):
@@ -890,5 +790,3 @@ def check_password(environ, user, password):
             lines = server.error_lines(text)
             assert len(lines) == 1 and "AUTHNZ_WSGI0100" in lines[0], server.error_log()
             assert "[client " not in lines[0]
-    finally:
-        server.cleanup()

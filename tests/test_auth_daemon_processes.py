@@ -7,6 +7,7 @@ Apache's children (and root) and survives garbage.
 Every test asserts the HTTP status, the error log and what the script saw
 (`record(...)`, written from inside the daemon process), on a real Apache."""
 
+import contextlib
 import os
 import pwd
 import re
@@ -22,7 +23,7 @@ import time
 
 import pytest
 
-from harness import Apache, child_pids, run_user_ids
+from harness import Apache, child_pids, run_user_ids, wait_for
 
 SCRIPT = """
 import ctypes
@@ -68,6 +69,20 @@ def daemon_conf(options):
     return f"WSGIAuthDaemonProcess auth {options}\n"
 
 
+def private_location(script):
+    """/private, for Basic credentials that `script` checks in the daemon
+    group `auth`."""
+    return f"""
+<Location /private>
+  AuthType Basic
+  AuthName "daemon"
+  AuthBasicProvider wsgi
+  WSGIAuthUserScript "{script}" process-group=auth
+  Require valid-user
+</Location>
+"""
+
+
 def make_server(name, mpm="event", options="user=nobody group=nogroup", extra_modules=(),
                 server_conf=""):
     srv = Apache(name=name, mpm=mpm, modules=list(extra_modules),
@@ -77,15 +92,7 @@ def make_server(name, mpm="event", options="user=nobody group=nogroup", extra_mo
     records = srv.record_dir / "calls.jsonl"
     records.touch()
     os.chmod(records, 0o666)
-    srv.site_conf = f"""
-<Location /private>
-  AuthType Basic
-  AuthName "daemon"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{srv.script}" process-group=auth
-  Require valid-user
-</Location>
-"""
+    srv.site_conf = private_location(srv.script)
     return srv
 
 
@@ -109,14 +116,28 @@ def apache_children(srv):
     return sorted(set(child_pids(srv.proc.pid)) - set(daemons(srv)))
 
 
-def wait_for(predicate, timeout=10, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
+@contextlib.contextmanager
+def meanwhile(step, threads=1):
+    """Runs `step(k, n)` over and over (n = 1, 2, ...) in `threads` threads
+    (k = 0, 1, ...) while the block runs; they are stopped and joined when
+    it ends."""
+    stop = threading.Event()
+
+    def run(k):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            step(k, n)
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
 
 
 def socket_file(srv):
@@ -142,8 +163,7 @@ def test_the_daemon_runs_as_its_account_and_only_it_reads_the_secret(mpm):
     (cgi_dir / "read.py").write_text(CGI.format(secret=str(secret)))
     os.chmod(cgi_dir / "read.py", 0o755)
     srv.site_conf += f'ScriptAlias /cgi-bin/ "{cgi_dir}/"\n'
-    try:
-        srv.start()
+    with srv:
         running = wait_for(lambda: daemons(srv))
         assert len(running) == 1, running
         ((pid, (comm, uid, gid)),) = running.items()
@@ -169,8 +189,6 @@ def test_the_daemon_runs_as_its_account_and_only_it_reads_the_secret(mpm):
         assert cgi.status == 200, srv.error_log()
         assert cgi.body.decode().split()[:3] == ["PermissionError", "uid",
                                                  str(run_user_ids()[0])], cgi.body
-    finally:
-        srv.cleanup()
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
@@ -178,10 +196,8 @@ def test_more_apache_threads_than_serving_threads(mpm):
     """Idle connections pin no serving thread: 12 client threads through
     Apache workers that each keep a connection, against 2 processes of 2
     serving threads, every answer right."""
-    srv = make_server(f"daemon-many-{mpm}", mpm, options="user=nobody processes=2 threads=2",
-                      server_conf="StartServers 3\n")
-    try:
-        srv.start()
+    with make_server(f"daemon-many-{mpm}", mpm, options="user=nobody processes=2 threads=2",
+                     server_conf="StartServers 3\n") as srv:
         pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
         results = []
 
@@ -205,8 +221,6 @@ def test_more_apache_threads_than_serving_threads(mpm):
         assert {r["pid"] for r in seen} <= set(pids)
         assert tagged(srv, 116) + tagged(srv, 117) + tagged(srv, 118) + tagged(srv, 119) == []
         assert daemons(srv).keys() == pids.keys()
-    finally:
-        srv.cleanup()
 
 
 def test_python_path_of_the_group_is_the_daemons_sys_path():
@@ -223,14 +237,7 @@ def test_python_path_of_the_group_is_the_daemons_sys_path():
             return True
         """.replace("LIB", repr(str(lib))))
     srv.server_conf = f"WSGIAuthDaemonProcess auth user=nobody python-path={lib}\n"
-    srv.site_conf = f"""
-<Location /private>
-  AuthType Basic
-  AuthName "daemon"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group=auth
-  Require valid-user
-</Location>
+    srv.site_conf = private_location(script) + f"""
 <Location /embedded>
   AuthType Basic
   AuthName "embedded"
@@ -241,25 +248,20 @@ def test_python_path_of_the_group_is_the_daemons_sys_path():
 """
     (srv.docroot / "embedded").mkdir()
     (srv.docroot / "embedded" / "index.html").write_text("embedded\n")
-    try:
-        srv.start()
+    with srv:
         assert srv.get_basic("/private/", "a", "a-pw").status == 200
         assert srv.records() == [{"answer": "from-the-group-path", "in_path": 1}]
         # Apache's children do not have the group's path.
         assert srv.get_basic("/embedded/", "a", "a-pw").status == 500
         assert srv.error_lines("ModuleNotFoundError: No module named 'daemon_only_helper'")
-    finally:
-        srv.cleanup()
 
 
 def test_connections_of_recycled_children_are_closed_in_the_daemon():
     """Children recycled all the time (MaxConnectionsPerChild 2): each one's
     connection to the daemon ends with it, and the daemon lets it go."""
-    srv = make_server("daemon-recycle", "prefork", options="user=nobody threads=2",
-                      server_conf="StartServers 2\nMinSpareServers 1\nMaxSpareServers 2\n"
-                                  "MaxConnectionsPerChild 2\n")
-    try:
-        srv.start()
+    with make_server("daemon-recycle", "prefork", options="user=nobody threads=2",
+                     server_conf="StartServers 2\nMinSpareServers 1\nMaxSpareServers 2\n"
+                                 "MaxConnectionsPerChild 2\n") as srv:
         (pid,) = wait_for(lambda: daemons(srv))
         statuses = [srv.get_basic("/private/", f"r{n}", f"r{n}-pw").status for n in range(40)]
         assert statuses == [200] * 40
@@ -271,38 +273,28 @@ def test_connections_of_recycled_children_are_closed_in_the_daemon():
                             and len(os.listdir(f"/proc/{pid}/fd")), timeout=5)
         assert open_fds, os.listdir(f"/proc/{pid}/fd")
         assert list(daemons(srv)) == [pid]
-    finally:
-        srv.cleanup()
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_an_overrunning_call_is_answered_500_and_its_process_replaced(mpm):
-    srv = make_server(f"daemon-overrun-{mpm}", mpm,
-                      options="user=nobody group=nogroup processes=2 threads=4 call-timeout=2",
-                      server_conf="StartServers 2\n")
-    try:
-        srv.start()
+    with make_server(f"daemon-overrun-{mpm}", mpm,
+                     options="user=nobody group=nogroup processes=2 threads=4 call-timeout=2",
+                     server_conf="StartServers 2\n") as srv:
         before = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
         assert len(before) == 2
-        statuses, stop = [], threading.Event()
+        statuses = []
 
-        def others():
-            n = 0
-            while not stop.is_set():
-                n += 1
-                user = f"u{n % 7}"
-                statuses.append(("daemon", srv.get_basic("/private/", user, user + "-pw").status))
-                statuses.append(("static", srv.request("/index.html").status))
+        def others(_, n):
+            user = f"u{n % 7}"
+            statuses.append(("daemon", srv.get_basic("/private/", user, user + "-pw").status))
+            statuses.append(("static", srv.request("/index.html").status))
 
-        load = threading.Thread(target=others)
-        load.start()
-        time.sleep(0.3)
-        started = time.time()
-        resp = srv.get_basic("/private/", "spin", "spin-pw")
-        elapsed = time.time() - started
-        time.sleep(0.5)
-        stop.set()
-        load.join()
+        with meanwhile(others):
+            time.sleep(0.3)
+            started = time.time()
+            resp = srv.get_basic("/private/", "spin", "spin-pw")
+            elapsed = time.time() - started
+            time.sleep(0.5)
         problems = [l for l in srv.error_log().splitlines() if "AUTHNZ_WSGI01" in l]
         assert resp.status == 500 and elapsed < 3.0, (resp.status, elapsed, problems)
         assert len(statuses) > 20 and {s for _, s in statuses} == {200}, \
@@ -320,15 +312,11 @@ def test_an_overrunning_call_is_answered_500_and_its_process_replaced(mpm):
         (ended,) = tagged(srv, 121)
         assert f"pid {spin['pid']} ended" in ended
         assert srv.get_basic("/private/", "next", "next-pw").status == 200
-    finally:
-        srv.cleanup()
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_a_crashing_script_costs_one_500_never_an_apache_child(mpm):
-    srv = make_server(f"daemon-crash-{mpm}", mpm, server_conf="StartServers 2\n")
-    try:
-        srv.start()
+    with make_server(f"daemon-crash-{mpm}", mpm, server_conf="StartServers 2\n") as srv:
         (first,) = wait_for(lambda: daemons(srv))
         assert srv.get_basic("/private/", "warm", "warm-pw").status == 200
         children = apache_children(srv)
@@ -347,36 +335,27 @@ def test_a_crashing_script_costs_one_500_never_an_apache_child(mpm):
         signals = srv.error_lines("exit signal")
         assert all(f"pid {first} " in l for l in signals), signals
         assert [r["user"] for r in srv.records()] == ["warm", "crash", "next"]
-    finally:
-        srv.cleanup()
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
     daemon_user = pwd.getpwnam("daemon")
-    srv = make_server(f"daemon-graceful-{mpm}", mpm, options="user=nobody group=nogroup processes=1")
-    try:
-        srv.start()
+    with make_server(f"daemon-graceful-{mpm}", mpm,
+                     options="user=nobody group=nogroup processes=1") as srv:
         (old,) = wait_for(lambda: daemons(srv))
-        statuses, stop = [], threading.Event()
+        statuses = []
 
-        def load():
-            n = 0
-            while not stop.is_set():
-                n += 1
-                statuses.append(srv.get_basic("/private/", f"u{n % 5}", f"u{n % 5}-pw").status)
+        def load(_, n):
+            statuses.append(srv.get_basic("/private/", f"u{n % 5}", f"u{n % 5}-pw").status)
 
-        thread = threading.Thread(target=load)
-        thread.start()
-        time.sleep(0.5)
-        srv.server_conf = daemon_conf("user=daemon group=daemon processes=2")
-        srv.write_config()
-        srv.graceful()
-        new = wait_for(lambda: len(daemons(srv)) == 2 and old not in daemons(srv)
-                       and daemons(srv))
-        time.sleep(1.0)
-        stop.set()
-        thread.join()
+        with meanwhile(load):
+            time.sleep(0.5)
+            srv.server_conf = daemon_conf("user=daemon group=daemon processes=2")
+            srv.write_config()
+            srv.graceful()
+            new = wait_for(lambda: len(daemons(srv)) == 2 and old not in daemons(srv)
+                           and daemons(srv))
+            time.sleep(1.0)
         assert new and old not in new
         assert {uid for _, uid, _ in new.values()} == {daemon_user.pw_uid}
         assert len(statuses) > 20 and set(statuses) == {200}, statuses
@@ -385,49 +364,34 @@ def test_graceful_restart_under_load_fails_nothing_and_applies_new_options(mpm):
         (stopped,) = tagged(srv, 128)
         assert "graceful restart" in stopped and "killed" not in stopped
         assert srv.error_lines("long lost child") == []
-    finally:
-        srv.cleanup()
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_repeated_graceful_restarts_under_concurrent_load_fail_nothing(mpm):
-    srv = make_server(f"daemon-restarts-{mpm}", mpm, options="user=nobody processes=2 threads=4")
-    try:
-        srv.start()
-        statuses, stop = [], threading.Event()
+    with make_server(f"daemon-restarts-{mpm}", mpm,
+                     options="user=nobody processes=2 threads=4") as srv:
+        statuses = []
 
-        def load(k):
-            n = 0
-            while not stop.is_set():
-                n += 1
-                user = f"k{k}n{n % 9}"
-                statuses.append(srv.get_basic("/private/", user, user + "-pw").status)
+        def load(k, n):
+            user = f"k{k}n{n % 9}"
+            statuses.append(srv.get_basic("/private/", user, user + "-pw").status)
 
-        threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
-        for thread in threads:
-            thread.start()
-        for _ in range(4):
-            time.sleep(0.4)
-            srv.graceful()
-        time.sleep(0.5)
-        stop.set()
-        for thread in threads:
-            thread.join()
+        with meanwhile(load, threads=4):
+            for _ in range(4):
+                time.sleep(0.4)
+                srv.graceful()
+            time.sleep(0.5)
         assert len(statuses) > 200 and set(statuses) == {200}, \
             [s for s in statuses if s != 200][:5]
         assert len(tagged(srv, 128)) == 4
         assert len(daemons(srv)) == 2
         assert srv.error_lines("long lost child") == [] and tagged(srv, 121) == []
         assert tagged(srv, 116) + tagged(srv, 117) + tagged(srv, 118) == []
-    finally:
-        srv.cleanup()
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_a_call_under_way_at_a_graceful_restart_is_finished_by_the_old_process(mpm):
-    srv = make_server(f"daemon-drain-{mpm}", mpm, options="user=nobody call-timeout=5")
-    try:
-        srv.start()
+    with make_server(f"daemon-drain-{mpm}", mpm, options="user=nobody call-timeout=5") as srv:
         (old,) = wait_for(lambda: daemons(srv))
         result = {}
 
@@ -447,14 +411,10 @@ def test_a_call_under_way_at_a_graceful_restart_is_finished_by_the_old_process(m
         assert new != old and not os.path.exists(f"/proc/{old}")
         assert srv.get_basic("/private/", "next", "next-pw").status == 200
         assert [(r["user"], r["pid"]) for r in srv.records()] == [("slower", old), ("next", new)]
-    finally:
-        srv.cleanup()
 
 
 def test_a_restart_that_removes_the_group_removes_its_processes_and_socket():
-    srv = make_server("daemon-removed", options="user=nobody processes=2")
-    try:
-        srv.start()
+    with make_server("daemon-removed", options="user=nobody processes=2") as srv:
         old = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
         path = socket_file(srv)
         assert srv.get_basic("/private/", "a", "a-pw").status == 200
@@ -471,14 +431,10 @@ def test_a_restart_that_removes_the_group_removes_its_processes_and_socket():
         assert [(r["user"], r["process_group"]) for r in seen] == [("a", "auth"), ("b", "")]
         assert seen[0]["uid"] == pwd.getpwnam("nobody").pw_uid
         assert seen[1]["uid"] == run_user_ids()[0]
-    finally:
-        srv.cleanup()
 
 
 def test_hard_restart_replaces_the_processes():
-    srv = make_server("daemon-hard", options="user=nobody processes=2")
-    try:
-        srv.start()
+    with make_server("daemon-hard", options="user=nobody processes=2") as srv:
         old = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
         assert srv.get_basic("/private/", "a", "a-pw").status == 200
         before = srv.error_log().count("resuming normal operations")
@@ -493,8 +449,6 @@ def test_hard_restart_replaces_the_processes():
         assert "for the stop" in stopped
         assert tagged(srv, 121) == [] and srv.error_lines("long lost child") == []
         assert [r["user"] for r in srv.records()] == ["a", "b"]
-    finally:
-        srv.cleanup()
 
 
 def test_a_group_that_cannot_start_python_is_retried_with_back_off():
@@ -553,9 +507,7 @@ def test_the_daemons_end_with_a_parent_killed_outright():
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 @pytest.mark.parametrize("how", ["stop", "graceful-stop"])
 def test_stop_leaves_no_daemon_and_no_socket(mpm, how):
-    srv = make_server(f"daemon-stop-{mpm}", mpm, options="user=nobody processes=2")
-    try:
-        srv.start()
+    with make_server(f"daemon-stop-{mpm}", mpm, options="user=nobody processes=2") as srv:
         pids = wait_for(lambda: len(daemons(srv)) == 2 and daemons(srv))
         path = socket_file(srv)
         assert srv.get_basic("/private/", "a", "a-pw").status == 200
@@ -572,8 +524,6 @@ def test_stop_leaves_no_daemon_and_no_socket(mpm, how):
         # The MPM may have reaped some already while it stopped its children.
         assert re.search(r"daemon group auth: [0-2] process\(es\) stopped for the stop", stopped)
         assert srv.error_lines("long lost child") == [] and tagged(srv, 121) == []
-    finally:
-        srv.cleanup()
 
 
 def frame_header(version=1, kind=1, length=0):
@@ -601,9 +551,7 @@ def closed_by_peer(sock, timeout):
 
 
 def test_the_socket_admits_only_apache_and_survives_garbage():
-    srv = make_server("daemon-socket", options="user=nobody processes=1 threads=4")
-    try:
-        srv.start()
+    with make_server("daemon-socket", options="user=nobody processes=1 threads=4") as srv:
         (pid,) = wait_for(lambda: daemons(srv))
         path = socket_file(srv)
         st = os.stat(path)
@@ -654,5 +602,3 @@ def test_the_socket_admits_only_apache_and_survives_garbage():
         assert srv.get_basic("/private/", "after", "after-pw").status == 200
         assert list(daemons(srv)) == [pid]
         assert [r["user"] for r in srv.records()] == ["during", "after"]
-    finally:
-        srv.cleanup()

@@ -136,13 +136,9 @@ def apache():
 
 
 def request(apache, path, user, password=PASSWORD):
-    # The previous request's access-log line is written after its response
-    # went out: wait for it, so that `before` counts it.
-    apache.last_access(timeout=1)
-    before = len(apache.access_entries())
     before_calls = len(apache.records())
     resp = apache.get_basic(path, user, password)
-    entry = apache.wait_access(before + 1)[before]
+    entry = apache.access_entry(resp)
     calls = apache.records()[before_calls:]
     return resp, entry, calls
 
@@ -322,12 +318,10 @@ def test_location_without_script_is_500(apache):
 
 
 def test_real_client_basic_handler(apache):
-    mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
-    mgr.add_password(None, apache.url("/"), "true", PASSWORD)
-    opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(mgr))
-    with opener.open(apache.url("/basic/index.html"), timeout=30) as resp:
-        assert resp.status == 200
-        assert resp.read() == b"basic page\n"
+    resp = apache.open_with_handler("/basic/index.html", urllib.request.HTTPBasicAuthHandler,
+                                    "true", PASSWORD)
+    assert resp.status == 200
+    assert resp.body == b"basic page\n"
     assert apache.last_access(200)["user"] == "true"
 
 

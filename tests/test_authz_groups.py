@@ -199,7 +199,6 @@ class Outcome:
 def call(apache, path, user=None, password=PASSWORD, method="GET", headers=None):
     """One request; returns what the client, the access log, Python and the
     error log saw for it."""
-    access_before = len(apache.access_entries())
     groups_before = len(apache.records("groups"))
     authn_before = len(apache.records("authn"))
     errors_before = len(apache.error_log().splitlines())
@@ -207,7 +206,7 @@ def call(apache, path, user=None, password=PASSWORD, method="GET", headers=None)
         resp = apache.request(path, headers=headers, method=method)
     else:
         resp = apache.get_basic(path, user, password, method=method, headers=headers)
-    entry = apache.wait_access(access_before + 1)[access_before]
+    entry = apache.access_entry(resp)
     errors = apache.error_log().splitlines()[errors_before:]
     return Outcome(
         resp,

@@ -5,35 +5,20 @@ message; mod_wsgi next to this module is refused; the script directives in
 ServerRoot-relative."""
 
 import os
-import re
-from pathlib import Path
 
 import pytest
 
-from harness import MODULE_DIR, MODULE_SO, Apache, basic_header
+from harness import (CONFIG_SCRIPTS, MODULE_DIR, MODULE_SO, Apache, basic_header, basic_location,
+                     config_check_server)
 
-CONFIG_SCRIPTS = Path(__file__).resolve().parent / "scripts" / "config"
 MOD_WSGI_SO = MODULE_DIR / "mod_wsgi.so"
 MOD_PYTHON_SO = MODULE_DIR / "mod_python.so"
-
-
-def location(directive, path="/private"):
-    return f"""
-<Location {path}>
-  AuthType Basic
-  AuthName "check"
-  AuthBasicProvider wsgi
-  {directive}
-  Require valid-user
-</Location>
-"""
 
 
 @pytest.fixture(scope="module")
 def server():
     """A config directory that is only ever checked with `apache2 -t`."""
-    srv = Apache(name="confcheck")
-    srv.good = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
+    srv = config_check_server("confcheck")
     yield srv
     srv.cleanup()
 
@@ -43,22 +28,14 @@ def syntax_error(server, directive, server_level=False):
     return the message httpd printed after "Syntax error on line N of FILE:",
     having checked that N and FILE are the directive's own line and the
     config file."""
-    server.site_conf = directive + "\n" if server_level else location(directive)
-    code, output = server.configtest()
-    assert code != 0, output
-    lines = server.conf_path.read_text().splitlines()
-    expected_line = next(i for i, l in enumerate(lines, 1) if l.strip() == directive.strip())
-    m = re.search(r"Syntax error on line (\d+) of (\S+):\n(.*)", output)
-    assert m, output
-    assert int(m.group(1)) == expected_line, output
-    assert m.group(2) == str(server.conf_path), output
-    return m.group(3)
+    server.site_conf = directive + "\n" if server_level else basic_location(directive)
+    return server.syntax_error(directive)
 
 
 def test_valid_script_passes(server):
     """The control case: the same Location with a good script is accepted, so
     the failures below come from the faulty part alone."""
-    server.site_conf = location(f'WSGIAuthUserScript "{server.good}" application-group=app1')
+    server.site_conf = basic_location(f'WSGIAuthUserScript "{server.good}" application-group=app1')
     code, output = server.configtest()
     assert code == 0 and "Syntax OK" in output, output
 
@@ -107,7 +84,7 @@ def assert_not_readable_line(server, output, secret):
 
 def test_script_not_readable_by_child_user(server):
     secret = root_only_script(server)
-    server.site_conf = location(f'WSGIAuthUserScript "{secret}"')
+    server.site_conf = basic_location(f'WSGIAuthUserScript "{secret}"')
     code, output = server.configtest()
     assert code != 0, output
     assert_not_readable_line(server, output, secret)
@@ -124,7 +101,7 @@ def config_with_user_last(server):
 
 def test_script_not_readable_is_found_when_user_comes_after_the_directive(server):
     secret = root_only_script(server)
-    server.site_conf = location(f'WSGIAuthUserScript "{secret}"')
+    server.site_conf = basic_location(f'WSGIAuthUserScript "{secret}"')
     server.config_text = lambda: config_with_user_last(server)
     try:
         code, output = server.configtest()
@@ -132,7 +109,7 @@ def test_script_not_readable_is_found_when_user_comes_after_the_directive(server
         assert code != 0, output
         assert_not_readable_line(server, output, secret)
         # A script the children can read passes in the same layout.
-        server.site_conf = location(f'WSGIAuthUserScript "{server.good}"')
+        server.site_conf = basic_location(f'WSGIAuthUserScript "{server.good}"')
         code, output = server.configtest()
         assert code == 0 and "Syntax OK" in output, output
     finally:
@@ -143,7 +120,7 @@ def test_script_not_readable_stops_start_up():
     srv = Apache(name="unreadable")
     try:
         secret = root_only_script(srv)
-        srv.site_conf = location(f'WSGIAuthUserScript "{secret}"')
+        srv.site_conf = basic_location(f'WSGIAuthUserScript "{secret}"')
         srv.config_text = lambda: config_with_user_last(srv)
         with pytest.raises(RuntimeError) as failed:
             srv.start()
@@ -224,7 +201,7 @@ def embedder_server(module_line, order):
     lines = [ours, module_line] if order == "authnz_wsgi-first" else [module_line, ours]
     srv = Apache(name="coexist", load_authnz_wsgi=False, server_conf="\n".join(lines) + "\n")
     script = srv.write_script("good.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
-    srv.site_conf = location(f'WSGIAuthUserScript "{script}"')
+    srv.site_conf = basic_location(f'WSGIAuthUserScript "{script}"')
     return srv
 
 
@@ -372,7 +349,7 @@ def test_relative_script_path_is_server_root_relative():
     srv = Apache(name="relative", server_conf=ONE_CHILD)
     try:
         srv.write_script("rel.py", (CONFIG_SCRIPTS / "check_password.py").read_text())
-        srv.site_conf = location("WSGIAuthUserScript scripts/rel.py")
+        srv.site_conf = basic_location("WSGIAuthUserScript scripts/rel.py")
         code, output = srv.configtest()
         assert code == 0, output
         # The server is started from another directory, so only ServerRoot

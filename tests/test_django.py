@@ -200,12 +200,11 @@ def apache(venv):
 def call(apache, path, user, password):
     """(response, access-log entry, check_password calls, groups_for_user
     calls); the error-log lines of the request are left in apache.new_errors."""
-    access_before = len(apache.access_entries())
     authn_before = len(apache.records("authn"))
     groups_before = len(apache.records("groups"))
     errors_before = len(apache.error_log().splitlines())
     resp = apache.get_basic(path, user, password)
-    entry = apache.wait_access(access_before + 1)[access_before]
+    entry = apache.access_entry(resp)
     apache.new_errors = apache.error_log().splitlines()[errors_before:]
     return (resp, entry, apache.records("authn")[authn_before:],
             apache.records("groups")[groups_before:])

@@ -84,9 +84,8 @@ def get(server, path, user=None, password=None, headers=None):
     headers = dict(headers or {})
     if user is not None:
         headers["Authorization"] = basic_header(user, password)
-    before = len(server.access_entries())
     resp = server.request(path, headers=headers)
-    entry = server.wait_access(before + 1)[before]
+    entry = server.access_entry(resp)
     assert entry["status"] == resp.status
     return resp.status, resp.headers, resp.body, entry
 
@@ -245,9 +244,8 @@ def exercise_form_login(server):
     from test_form_login import Browser
 
     def visit(browser, path, form=None):
-        before = len(server.access_entries())
         status, headers, body = browser.open(path, form)
-        entry = server.wait_access(before + 1)[before]
+        entry = server.access_entry(browser.last)
         assert entry["status"] == status
         return status, headers, body, entry
 

@@ -68,6 +68,32 @@ def need_binaries():
         pytest.fail(f"{MODULE_SO} is missing: build it with scripts/build.sh")
 
 
+def make_work(prefix, dirs, files):
+    """A fresh directory Apache's children can read, with `dirs` (name ->
+    mode) and `files` (path in it -> text, readable by all)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o755)
+    for sub, mode in dirs.items():
+        (path / sub).mkdir()
+        os.chmod(path / sub, mode)
+    for name, body in files.items():
+        (path / name).write_text(body)
+        os.chmod(path / name, 0o644)
+    return path
+
+
+def setup_conf(work, *args):
+    """setup-server into a fresh root; returns (conf text, stdout, stderr)
+    after checking the configuration with apache2 -t."""
+    root = work / f"setup-{free_port()}"
+    p = express("setup-server", "--server-root", root, "--port", free_port(), *args)
+    assert p.returncode == 0, p.stderr
+    t = subprocess.run([APACHE_BIN, "-t", "-f", str(root / "httpd.conf")],
+                       capture_output=True, text=True, timeout=60)
+    assert t.returncode == 0 and "Syntax OK" in t.stdout + t.stderr, t.stdout + t.stderr
+    return (root / "httpd.conf").read_text(), p.stdout, p.stderr
+
+
 def express(*args, timeout=60):
     """Run the launcher to completion; returns the CompletedProcess."""
     return subprocess.run([str(EXPRESS), *map(str, args)], capture_output=True, text=True,

@@ -13,20 +13,19 @@ cases (bench/benchmark.py --only daemon).
 Needs `cargo build --release --workspace` (the launcher and the module in
 target/release/)."""
 
-import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from harness import APACHE_BIN, RECORD_SNIPPET, ROOT, basic_header, free_port
-from test_express import Express, express, get, get_digest, need_binaries
+from harness import RECORD_SNIPPET, ROOT, basic_header, clear_records, records, wait_for
+from test_express import (Express, express, get, get_digest, make_work, need_binaries,
+                          setup_conf)
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 DAEMON_COMM = "authnz-daemon"
@@ -83,46 +82,16 @@ def work():
     """Scripts in scripts/ recording into record/ (writable by the daemons'
     account), and a static page."""
     need_binaries()
-    path = Path(tempfile.mkdtemp(prefix="authnz-wsgi-express-daemon-"))
-    os.chmod(path, 0o755)
-    for sub, mode in [("scripts", 0o755), ("record", 0o777), ("docs", 0o755)]:
-        (path / sub).mkdir()
-        os.chmod(path / sub, mode)
-    for name, body in [("auth.py", AUTH_SCRIPT), ("groups.py", GROUPS_SCRIPT),
-                       ("hosts.py", HOSTS_SCRIPT)]:
-        (path / "scripts" / name).write_text(body)
-        os.chmod(path / "scripts" / name, 0o644)
-    (path / "docs" / "index.html").write_text("static page\n")
-    os.chmod(path / "docs" / "index.html", 0o644)
+    path = make_work("authnz-wsgi-express-daemon-",
+                     {"scripts": 0o755, "record": 0o777, "docs": 0o755},
+                     {"scripts/auth.py": AUTH_SCRIPT, "scripts/groups.py": GROUPS_SCRIPT,
+                      "scripts/hosts.py": HOSTS_SCRIPT, "docs/index.html": "static page\n"})
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
 def script(w, name):
     return w / "scripts" / name
-
-
-def records(work):
-    path = work / "record" / "calls.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def clear_records(work):
-    (work / "record" / "calls.jsonl").unlink(missing_ok=True)
-
-
-def setup_conf(work, *args):
-    """setup-server into a fresh root; returns (conf text, stdout) after
-    checking the configuration with apache2 -t."""
-    root = work / f"setup-{free_port()}"
-    p = express("setup-server", "--server-root", root, "--port", free_port(), *args)
-    assert p.returncode == 0, p.stderr
-    t = subprocess.run([APACHE_BIN, "-t", "-f", str(root / "httpd.conf")],
-                       capture_output=True, text=True, timeout=60)
-    assert t.returncode == 0 and "Syntax OK" in t.stdout + t.stderr, t.stdout + t.stderr
-    return (root / "httpd.conf").read_text(), p.stdout
 
 
 def comm(pid):
@@ -157,16 +126,6 @@ def daemons_of(apache_pid):
                 and parent(entry.name) == apache_pid:
             pids.append(int(entry.name))
     return sorted(pids)
-
-
-def wait_for(predicate, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
 
 
 def expected_uid():
@@ -292,7 +251,7 @@ CONFIG_CASES = {
 @pytest.mark.parametrize("case", sorted(CONFIG_CASES))
 def test_daemon_config_is_written_and_passes_configtest(work, case):
     args, expected = CONFIG_CASES[case](work)
-    conf, stdout = setup_conf(work, *args)
+    conf, stdout, _ = setup_conf(work, *args)
     for text in expected:
         assert text in conf, (text, conf)
     assert conf.index("WSGIAuthDaemonProcess express") < conf.index("<Location />")
@@ -315,7 +274,8 @@ def test_every_check_runs_in_a_daemon_process_of_apache(work):
             "--document-root", work / "docs"]
     with Express(work, *args) as srv:
         apache = srv.proc.pid  # start-server execs Apache: this is its parent
-        daemons = wait_for(lambda: (lambda d: d if len(d) == 2 else None)(daemons_of(apache)))
+        daemons = wait_for(lambda: (lambda d: d if len(d) == 2 else None)(daemons_of(apache)),
+                           timeout=15)
         assert daemons and len(daemons) == 2, daemons_of(apache)
         for pid in daemons:
             assert uid_of(pid) == expected_uid()
@@ -390,15 +350,15 @@ def test_the_call_timeout_answers_500_and_the_daemon_is_replaced(work):
     clear_records(work)
     args = [*auth(work), "--auth-daemon-timeout", "1", "--script-timeout", "30",
             "--document-root", work / "docs"]
-    conf, _ = setup_conf(work, *args)
+    conf, _, _ = setup_conf(work, *args)
     assert "WSGIAuthDaemonProcess express processes=1 threads=15 call-timeout=1\n" in conf
     with Express(work, *args) as srv:
         assert get(srv.url + "/", alice())[0] == 200
         started = time.monotonic()
         assert get(srv.url + "/", {"Authorization": basic_header("sleepy", "x")})[0] == 500
         assert time.monotonic() - started < 4
-        assert wait_for(lambda: get(srv.url + "/", alice())[0] == 200)
-        assert wait_for(lambda: len(daemons_of(srv.proc.pid)) == 1)
+        assert wait_for(lambda: get(srv.url + "/", alice())[0] == 200, timeout=15)
+        assert wait_for(lambda: len(daemons_of(srv.proc.pid)) == 1, timeout=15)
     assert {c["comm"] for c in records(work)} == {DAEMON_COMM}
 
 

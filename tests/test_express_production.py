@@ -11,25 +11,22 @@ Needs `cargo build --release --workspace` (the launcher and the module in
 target/release/)."""
 
 import hashlib
-import json
-import os
 import re
 import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from harness import APACHE_BIN, RECORD_SNIPPET, basic_header, free_port
+from harness import RECORD_SNIPPET, basic_header, clear_records, free_port, records, wait_for
 from test_cache_shared import Store, socache_key
-from test_express import Express, express, get, get_digest, need_binaries
+from test_express import (Express, express, get, get_digest, make_work, need_binaries,
+                          setup_conf)
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw", "slow": "slow-pw"}
 
@@ -71,15 +68,9 @@ def work():
     need_binaries()
     if shutil.which("openssl") is None:
         pytest.fail("openssl is not installed (scripts/install-deps.sh installs it)")
-    path = Path(tempfile.mkdtemp(prefix="authnz-wsgi-express-prod-"))
-    os.chmod(path, 0o755)
-    for sub, mode in [("scripts", 0o755), ("record", 0o777), ("docs", 0o755), ("tls", 0o755)]:
-        (path / sub).mkdir()
-        os.chmod(path / sub, mode)
-    (path / "scripts" / "auth.py").write_text(AUTH_SCRIPT)
-    (path / "docs" / "index.html").write_text("static page\n")
-    for f in [path / "scripts" / "auth.py", path / "docs" / "index.html"]:
-        os.chmod(f, 0o644)
+    path = make_work("authnz-wsgi-express-prod-",
+                     {"scripts": 0o755, "record": 0o777, "docs": 0o755, "tls": 0o755},
+                     {"scripts/auth.py": AUTH_SCRIPT, "docs/index.html": "static page\n"})
     tls = path / "tls"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
@@ -101,17 +92,6 @@ def auth_script(work):
 def cert_args(work, https_port):
     return ["--https-port", https_port, "--ssl-certificate-file", work / "tls" / "cert.pem",
             "--ssl-certificate-key-file", work / "tls" / "key.pem"]
-
-
-def records(work):
-    path = work / "record" / "calls.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def clear_records(work):
-    (work / "record" / "calls.jsonl").unlink(missing_ok=True)
 
 
 def tls_context(work):
@@ -149,28 +129,6 @@ def get_no_redirect(url, headers=None):
             return r.status, dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers)
-
-
-def wait_for(predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
-
-
-def setup_conf(work, *args):
-    """setup-server into a fresh root; returns (conf text, stdout, stderr)
-    after checking the configuration with apache2 -t."""
-    root = work / f"setup-{free_port()}"
-    p = express("setup-server", "--server-root", root, "--port", free_port(), *args)
-    assert p.returncode == 0, p.stderr
-    t = subprocess.run([APACHE_BIN, "-t", "-f", str(root / "httpd.conf")],
-                       capture_output=True, text=True, timeout=60)
-    assert t.returncode == 0 and "Syntax OK" in t.stdout + t.stderr, t.stdout + t.stderr
-    return (root / "httpd.conf").read_text(), p.stdout, p.stderr
 
 
 # ---- every new option: the configuration passes apache2 -t -------------------

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from harness import Apache, free_port
+from harness import Apache, Response, free_port, port_recording_handlers
 
 SCRIPT = """
 USERS = {"ann": "ann-pw", "jos\\u00e9": "s\\u00e9same"}
@@ -122,11 +122,14 @@ class Browser:
         self.cookie_name = cookie_name
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        handlers = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()]
-        if context is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=context))
+        # The client port of each connection: it names the access-log line.
+        self.ports = []
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirect(),
+                    *port_recording_handlers(self.ports, context)]
         self.opener = urllib.request.build_opener(*handlers)
         self.set_cookies = []
+        # The last response, for apache.access_entry.
+        self.last = None
 
     def open(self, path, form=None):
         """(status, headers, body); the response's Set-Cookie header values
@@ -134,13 +137,16 @@ class Browser:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         url = self.base + path if self.base else self.apache.url(path)
         req = urllib.request.Request(url, data=data)
+        mark = self.apache.access_count()
         try:
             with self.opener.open(req, timeout=30) as resp:
                 self.set_cookies = resp.headers.get_all("Set-Cookie") or []
-                return resp.status, dict(resp.headers), resp.read()
+                status, headers, body = resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as e:
             self.set_cookies = e.headers.get_all("Set-Cookie") or []
-            return e.code, dict(e.headers), e.read()
+            status, headers, body = e.code, dict(e.headers), e.read()
+        self.last = Response(status, headers, body, self.ports[-1], mark)
+        return status, headers, body
 
     def cookie(self):
         values = [c.value for c in self.jar if c.name == self.cookie_name]
@@ -148,10 +154,9 @@ class Browser:
 
 
 def step(apache, browser, path, form=None):
-    before = len(apache.access_entries())
     calls_before = len(apache.records())
     status, headers, body = browser.open(path, form)
-    entry = apache.wait_access(before + 1)[before]
+    entry = apache.access_entry(browser.last)
     return status, headers, body, entry, apache.records()[calls_before:]
 
 

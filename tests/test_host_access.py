@@ -5,7 +5,6 @@ as separate module instances, and `<AuthnProviderAlias wsgi NAME>` with its
 own WSGIAuthUserScript."""
 
 import socket
-import urllib.error
 import urllib.request
 
 import pytest
@@ -226,25 +225,16 @@ def call(apache, path, verdict=None, port=None, user=None, password="pw", header
         headers["X-Verdict"] = verdict
     if user is not None:
         headers["Authorization"] = basic_header(user, password)
-    access_before = len(apache.access_entries())
     calls_before = len(apache.records())
     authn_before = len(apache.records("authn"))
     alias_before = len(apache.records("alias"))
     errors_before = len(apache.error_log().splitlines())
     url = f"http://127.0.0.1:{port or apache.port}{path}"
-    req = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, resp_headers = resp.status, dict(resp.headers)
-            resp.read()
-    except urllib.error.HTTPError as e:
-        status, resp_headers = e.code, dict(e.headers)
-        e.read()
-    entry = apache.wait_access(access_before + 1)[access_before]
+    resp = apache.open(urllib.request.Request(url, headers=headers))
     return Outcome(
-        status,
-        resp_headers,
-        entry,
+        resp.status,
+        resp.headers,
+        apache.access_entry(resp),
         apache.records()[calls_before:],
         apache.records("authn")[authn_before:],
         apache.records("alias")[alias_before:],

@@ -235,6 +235,7 @@ def raw_http1(server, path, method="GET", headers=()):
     """The exact bytes Apache sends for one HTTP/1.1 request."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    mark = server.access_count()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(request)
         chunks = []
@@ -243,6 +244,9 @@ def raw_http1(server, path, method="GET", headers=()):
             if not data:
                 break
             chunks.append(data)
+        # The client port names this request's access-log line (`logged`).
+        server.raw_requests = getattr(server, "raw_requests", {})
+        server.raw_requests[path] = (sock.getsockname()[1], mark)
     return b"".join(chunks)
 
 
@@ -288,10 +292,14 @@ def assert_clean(header_block):
 
 
 def logged(server, uri, status=None):
-    """The access-log entry of the newest request for `uri`."""
+    """The access-log entry of the newest request for `uri` (of the newest
+    raw_http1 request for it, by its client port: the line is written after
+    the response, so an earlier request's may be the newest so far)."""
+    port, mark = getattr(server, "raw_requests", {}).get(uri, (None, 0))
     deadline = time.time() + 5
     while True:
-        entries = [e for e in server.access_entries() if e["uri"] == uri
+        entries = [e for e in server.access_entries()[mark:] if e["uri"] == uri
+                   and (port is None or e["port"] == port)
                    and (status is None or e["status"] == status)]
         if entries or time.time() > deadline:
             assert entries, server.access_entries()

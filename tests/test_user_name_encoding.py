@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from harness import Apache
+from harness import Apache, Response
 
 REALM = "people"
 JOSE_UTF8 = "jos\u00e9".encode()
@@ -401,8 +401,6 @@ def digest_get(apache, location, user, password="s\u00e9same"):
     HA1 is computed over them, as a client in that encoding does."""
     path = f"/{location}/cgi/who.cgi"
     challenge = apache.request(path).headers.get("WWW-Authenticate", "")
-    # The challenge's access-log line is written after its response went
-    # out: wait for it, so the entry read below is the second request's.
     assert apache.last_access(401)["user"] == "-"
     nonce = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))["nonce"]
     ha1 = hashlib.md5(user + f":{REALM}:{password}".encode()).hexdigest()
@@ -467,12 +465,14 @@ def form_login(apache, user, password):
     conn_headers = {"Content-Type": "application/x-www-form-urlencoded"}
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", apache.port, timeout=30)
-    apache._mark_access()
+    mark = apache.access_count()
     try:
         conn.request("POST", "/dologin", body=body, headers=conn_headers)
+        port = conn.sock.getsockname()[1]
         resp = conn.getresponse()
         resp.read()
-        return resp.status, resp.getheader("Location"), apache.last_access(resp.status)["user"]
+        entry = apache.access_entry(Response(resp.status, {}, b"", port, mark))
+        return resp.status, resp.getheader("Location"), entry["user"]
     finally:
         conn.close()
 

@@ -18,6 +18,26 @@ use crate::python::errors::{log_exception, type_name};
 use crate::python::log_sink::LogSink;
 use crate::sink_log;
 
+/// Reads a result that may be `None`, `True` or `False` (`check_password`,
+/// `allow_access`) as `if_none`, `if_true` or `if_false`; any other value is
+/// left to `other`.
+fn none_or_bool<T>(
+    value: &Bound<'_, PyAny>,
+    if_none: T,
+    if_true: T,
+    if_false: T,
+    other: impl FnOnce() -> Result<T, CallFailed>,
+) -> Result<T, CallFailed> {
+    if value.is_none() {
+        return Ok(if_none);
+    }
+    match value.cast::<PyBool>() {
+        Ok(flag) if flag.is_true() => Ok(if_true),
+        Ok(_) => Ok(if_false),
+        Err(_) => other(),
+    }
+}
+
 /// What `check_password` decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BasicOutcome {
@@ -35,16 +55,22 @@ pub fn basic(
     script: &str,
     value: &Bound<'_, PyAny>,
 ) -> Result<BasicOutcome, CallFailed> {
-    if value.is_none() {
-        return Ok(BasicOutcome::NotFound);
-    }
-    if let Ok(flag) = value.cast::<PyBool>() {
-        return Ok(if flag.is_true() {
-            BasicOutcome::Granted
-        } else {
-            BasicOutcome::Denied
-        });
-    }
+    none_or_bool(
+        value,
+        BasicOutcome::NotFound,
+        BasicOutcome::Granted,
+        BasicOutcome::Denied,
+        || granted_as(log, script, value),
+    )
+}
+
+/// A `check_password` result that is neither `None` nor a bool: a user
+/// name, or refused.
+fn granted_as(
+    log: LogSink,
+    script: &str,
+    value: &Bound<'_, PyAny>,
+) -> Result<BasicOutcome, CallFailed> {
     if let Ok(name) = value.cast::<PyString>() {
         let name = name.to_str().map_err(|_| {
             sink_log!(
@@ -234,13 +260,12 @@ pub fn allow_access(
     script: &str,
     value: &Bound<'_, PyAny>,
 ) -> Result<Verdict, CallFailed> {
-    if value.is_none() {
-        return Ok(Verdict::Neutral);
-    }
-    match value.cast::<PyBool>() {
-        Ok(flag) if flag.is_true() => Ok(Verdict::Allow),
-        Ok(_) => Ok(Verdict::Deny),
-        Err(_) => {
+    none_or_bool(
+        value,
+        Verdict::Neutral,
+        Verdict::Allow,
+        Verdict::Deny,
+        || {
             sink_log!(
                 log,
                 Level::Error,
@@ -249,6 +274,6 @@ pub fn allow_access(
                 type_name(value)
             );
             Err(CallFailed)
-        }
-    }
+        },
+    )
 }
