@@ -32,7 +32,8 @@ const ACCEPT_WAIT: Duration = Duration::from_secs(5);
 
 thread_local! {
     /// This worker thread's connection to each group it called.
-    static CONNECTIONS: RefCell<HashMap<String, DaemonConnection>> = RefCell::new(HashMap::new());
+    static CONNECTIONS: RefCell<HashMap<String, Option<DaemonConnection>>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Make `request` in daemon group `group` (its socket), from a worker
@@ -46,12 +47,12 @@ thread_local! {
 pub fn call(
     r: Request,
     group: &str,
-    request: CallRequest,
+    request: &CallRequest,
     deadline: Instant,
     limit_setting: &str,
 ) -> Result<CallReply, ()> {
     let function = request.function.name();
-    let script = request.script.clone();
+    let script = &request.script;
     let Some(path) = sockets::path_of(group) else {
         rlog!(
             &r,
@@ -62,7 +63,7 @@ pub fn call(
         return Err(());
     };
     let started = Instant::now();
-    let mut outcome = exchange(group, &path, request.clone(), deadline);
+    let mut outcome = exchange(group, &path, request, deadline);
     if let Ok(reply) = &outcome {
         if is_retry_elsewhere(reply) {
             rlog!(
@@ -72,11 +73,11 @@ pub fn call(
                 "{function} of {script}: daemon group {group}: the process ended while the \
                  call waited (another call overran); made again"
             );
-            CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+            forget_connection(group);
             outcome = exchange(group, &path, request, deadline);
             // Once only: a second process ending the same way is a loss.
             if matches!(&outcome, Ok(reply) if is_retry_elsewhere(reply)) {
-                CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+                forget_connection(group);
                 outcome = Err(Failure::Exchange(ExchangeError::Closed));
             }
         }
@@ -142,10 +143,10 @@ enum Failure {
 fn exchange(
     group: &str,
     path: &std::path::Path,
-    request: CallRequest,
+    request: &CallRequest,
     deadline: Instant,
 ) -> Result<CallReply, Failure> {
-    let reused = CONNECTIONS.with(|c| c.borrow_mut().remove(group));
+    let reused = forget_connection(group);
     let connection = match reused.filter(|c| c.is_usable_by(socket_peek::peek_now)) {
         Some(connection) => connection,
         None => {
@@ -158,6 +159,25 @@ fn exchange(
     let (reply, connection) = connection
         .call(request, deadline)
         .map_err(Failure::Exchange)?;
-    CONNECTIONS.with(|c| c.borrow_mut().insert(group.to_owned(), connection));
+    keep_connection(group, connection);
     Ok(reply)
+}
+
+/// Take this thread's connection to `group` out of its map (none is left).
+fn forget_connection(group: &str) -> Option<DaemonConnection> {
+    CONNECTIONS.with(|c| c.borrow_mut().get_mut(group).and_then(Option::take))
+}
+
+/// Keep `connection` as this thread's connection to `group` (the group's
+/// entry is made once per thread).
+fn keep_connection(group: &str, connection: DaemonConnection) {
+    CONNECTIONS.with(|c| {
+        let mut connections = c.borrow_mut();
+        match connections.get_mut(group) {
+            Some(slot) => *slot = Some(connection),
+            None => {
+                connections.insert(group.to_owned(), Some(connection));
+            }
+        }
+    });
 }

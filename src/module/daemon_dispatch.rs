@@ -27,7 +27,7 @@ use crate::module::config::{DirConfig, ScriptSpec};
 use crate::python::call::CallFailed;
 use crate::python::call_limit::CallSlot;
 use crate::python::daemon_side::{PROCESS_GROUP_KEY, SSL_VAR_PREFIX};
-use crate::python::environ::request_entry_list;
+use crate::python::environ::request_entry_list_into;
 use crate::rlog;
 
 /// `call-timeout=` of each daemon group of the configuration being read
@@ -110,8 +110,10 @@ pub fn environ_entries(
     r: Request,
     daemon: &str,
     application_group: &str,
-) -> Vec<(String, Vec<u8>)> {
-    let mut entries = request_entry_list(r, application_group);
+    entries: &mut Vec<(String, Vec<u8>)>,
+) {
+    entries.clear();
+    request_entry_list_into(r, application_group, entries);
     entries.push((PROCESS_GROUP_KEY.to_owned(), daemon.as_bytes().to_vec()));
     if r.is_https() {
         for name in SSL_VARS {
@@ -120,7 +122,13 @@ pub fn environ_entries(
             }
         }
     }
-    entries
+}
+
+thread_local! {
+    /// This worker thread's list of `environ` entries, kept from call to
+    /// call for its capacity (a call allocates no list of its own).
+    static ENTRIES: std::cell::RefCell<Vec<(String, Vec<u8>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Call `function` of `spec`'s script (in application group
@@ -139,6 +147,8 @@ pub fn call(
     slot: &CallSlot,
 ) -> Outcome {
     let CallLimit { limit, setting } = call_limit(dir, daemon);
+    let mut environ = ENTRIES.with(|e| std::mem::take(&mut *e.borrow_mut()));
+    environ_entries(r, daemon, application_group, &mut environ);
     let request = CallRequest {
         sequence: 0,
         function,
@@ -146,11 +156,15 @@ pub fn call(
         timeout_ms: limit.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
         script: spec.path.clone(),
         application_group: application_group.to_owned(),
-        environ: environ_entries(r, daemon, application_group),
+        environ,
         args,
     };
     let deadline = client::deadline_for(request.timeout_ms);
-    match client::call(r, daemon, request, deadline, &setting) {
+    let answer = client::call(r, daemon, &request, deadline, &setting);
+    let mut environ = request.environ;
+    environ.clear();
+    ENTRIES.with(|e| *e.borrow_mut() = environ);
+    match answer {
         Ok(reply) => {
             if reply.timed_out {
                 slot.note_timeout();

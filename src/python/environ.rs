@@ -235,12 +235,16 @@ pub fn request_entries<'a>(
 }
 
 /// The string entries of `environ` for `r` as text keys and value bytes,
-/// for a call sent to an auth daemon process.
-pub fn request_entry_list(r: Request, application_group: &str) -> Vec<(String, Vec<u8>)> {
+/// for a call sent to an auth daemon process, appended to `entries` (a
+/// list kept from call to call, so its capacity is not allocated again).
+pub fn request_entry_list_into(
+    r: Request,
+    application_group: &str,
+    entries: &mut Vec<(String, Vec<u8>)>,
+) {
     let headers_in = r.headers_in();
     let mut scratch = EntryScratch::default();
     let mut key = Vec::new();
-    let mut entries = Vec::with_capacity(REQUEST_KEYS.len() + 16);
     request_entries(
         &r,
         &headers_in,
@@ -256,7 +260,6 @@ pub fn request_entry_list(r: Request, application_group: &str) -> Vec<(String, V
             }
         },
     );
-    entries
 }
 
 /// Build the environ dict for one call: from the request (embedded), or

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::daemon_frame::{
-    decode_reply, encode_request, parse_header, CallReply, CallRequest, FrameError, Kind,
+    decode_reply, encode_request_into, parse_header, CallReply, CallRequest, FrameError, Kind,
     HEADER_LEN, VERSION,
 };
 
@@ -60,6 +60,9 @@ pub struct DaemonConnection {
     /// The send and receive timeouts last set on the socket: a call whose
     /// wait is about the same as the last one's sets none.
     timeouts: Option<Duration>,
+    /// The last request's frame and reply, kept for their capacity.
+    frame: Vec<u8>,
+    input: Vec<u8>,
 }
 
 /// How much longer than a call's remaining wait the socket's timeouts may
@@ -72,6 +75,9 @@ fn timeout_slack(wait: Duration) -> Duration {
 /// The most bytes of a reply read at once before its length is known:
 /// replies are usually far smaller, and read in one call.
 const FIRST_READ: usize = 4096;
+/// The largest reply buffer a connection keeps between calls (a larger
+/// reply's buffer is let go).
+const KEPT_INPUT: usize = 64 * 1024;
 
 impl DaemonConnection {
     /// Connect to the socket at `path`.
@@ -127,6 +133,8 @@ impl DaemonConnection {
             stream,
             next_sequence: 1,
             timeouts: None,
+            frame: Vec::new(),
+            input: Vec::new(),
         }
     }
 
@@ -161,43 +169,24 @@ impl DaemonConnection {
     /// answer; on any error it is dropped (closed).
     pub fn call(
         mut self,
-        mut request: CallRequest,
+        request: &CallRequest,
         deadline: Instant,
     ) -> Result<(CallReply, DaemonConnection), ExchangeError> {
         let sent = self.next_sequence;
         self.next_sequence = self.next_sequence.wrapping_add(1);
-        request.sequence = sent;
-        let frame = encode_request(&request).map_err(ExchangeError::Frame)?;
+        // The connection's buffers are reused call after call: a call
+        // allocates no frame-sized memory.
+        let mut frame = std::mem::take(&mut self.frame);
+        encode_request_into(request, sent, &mut frame).map_err(ExchangeError::Frame)?;
         self.prepare_timeouts(deadline)?;
         self.write_before(&frame, deadline)?;
-        // The header and, usually, the whole payload in one read.
-        let mut first = vec![0u8; FIRST_READ];
-        let mut got = 0;
-        while got < HEADER_LEN {
-            got += self.read_some(&mut first[got..], deadline)?;
+        self.frame = frame;
+        let mut input = std::mem::take(&mut self.input);
+        let reply = self.read_reply(&mut input, deadline)?;
+        if input.len() > KEPT_INPUT {
+            input = Vec::new();
         }
-        let mut header = [0u8; HEADER_LEN];
-        header.copy_from_slice(&first[..HEADER_LEN]);
-        let (kind, len) = parse_header(&header).map_err(ExchangeError::Frame)?;
-        if kind != Kind::Reply {
-            return Err(ExchangeError::Frame(FrameError::UnexpectedKind(kind)));
-        }
-        // `len` is within the frame bound. Bytes beyond the frame were not
-        // asked for: the connection is not kept.
-        if got > HEADER_LEN + len {
-            return Err(ExchangeError::Frame(FrameError::Trailing(
-                got - HEADER_LEN - len,
-            )));
-        }
-        let mut payload = first;
-        payload.copy_within(HEADER_LEN..got, 0);
-        payload.truncate(got - HEADER_LEN);
-        let mut have = payload.len();
-        payload.resize(len, 0);
-        while have < len {
-            have += self.read_some(&mut payload[have..], deadline)?;
-        }
-        let reply = decode_reply(&payload).map_err(ExchangeError::Frame)?;
+        self.input = input;
         if reply.sequence != sent {
             return Err(ExchangeError::SequenceMismatch {
                 sent,
@@ -205,6 +194,41 @@ impl DaemonConnection {
             });
         }
         Ok((reply, self))
+    }
+
+    /// Read one reply frame into `input`: the header and, usually, the
+    /// whole payload in one read.
+    fn read_reply(
+        &mut self,
+        input: &mut Vec<u8>,
+        deadline: Instant,
+    ) -> Result<CallReply, ExchangeError> {
+        if input.len() < FIRST_READ {
+            input.resize(FIRST_READ, 0);
+        }
+        let mut got = 0;
+        while got < HEADER_LEN {
+            got += self.read_some(&mut input[got..FIRST_READ], deadline)?;
+        }
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&input[..HEADER_LEN]);
+        let (kind, len) = parse_header(&header).map_err(ExchangeError::Frame)?;
+        if kind != Kind::Reply {
+            return Err(ExchangeError::Frame(FrameError::UnexpectedKind(kind)));
+        }
+        // `len` is within the frame bound. Bytes beyond the frame were not
+        // asked for: the connection is not kept.
+        let whole = HEADER_LEN + len;
+        if got > whole {
+            return Err(ExchangeError::Frame(FrameError::Trailing(got - whole)));
+        }
+        if input.len() < whole {
+            input.resize(whole, 0);
+        }
+        while got < whole {
+            got += self.read_some(&mut input[got..whole], deadline)?;
+        }
+        decode_reply(&input[HEADER_LEN..whole]).map_err(ExchangeError::Frame)
     }
 
     fn remaining(deadline: Instant) -> Result<Duration, ExchangeError> {
@@ -410,7 +434,7 @@ mod tests {
                 }
             };
             let deadline = Instant::now() + Duration::from_millis(50);
-            match conn.call(request(&sent_user, &password), deadline) {
+            match conn.call(&request(&sent_user, &password), deadline) {
                 Ok((reply, conn)) => {
                     assert!(!slow, "a slow call answered within its deadline");
                     assert_eq!(reply.outcome, reference(&user, &password), "{user}");
@@ -516,9 +540,9 @@ mod tests {
         });
         let conn = DaemonConnection::over(ours);
         let deadline = || Instant::now() + Duration::from_secs(5);
-        let (reply, conn) = conn.call(request("u2", "pw2"), deadline()).unwrap();
+        let (reply, conn) = conn.call(&request("u2", "pw2"), deadline()).unwrap();
         assert_eq!(reply.sequence, 1);
-        match conn.call(request("u2", "pw2"), deadline()) {
+        match conn.call(&request("u2", "pw2"), deadline()) {
             Err(ExchangeError::SequenceMismatch { sent: 2, got: 1 }) => {}
             other => panic!("{other:?}"),
         }
@@ -541,7 +565,7 @@ mod tests {
             });
             let started = Instant::now();
             let result = DaemonConnection::over(ours)
-                .call(request("u1", "x"), Instant::now() + Duration::from_secs(2));
+                .call(&request("u1", "x"), Instant::now() + Duration::from_secs(2));
             assert!(result.is_err());
             fake.join().unwrap();
             // A truncated reply from a daemon that keeps the socket open
@@ -561,7 +585,7 @@ mod tests {
         });
         let started = Instant::now();
         let result = DaemonConnection::over(ours).call(
-            request("u1", "x"),
+            &request("u1", "x"),
             Instant::now() + Duration::from_millis(300),
         );
         assert!(matches!(result, Err(ExchangeError::TimedOut)), "{result:?}");

@@ -266,12 +266,13 @@ pub fn read_frame(stream: &mut impl Read) -> Result<Option<(Kind, Vec<u8>)>, Rea
     Ok(Some((kind, payload)))
 }
 
-/// A payload being written.
-struct Writer(Vec<u8>);
+/// A frame being written into a buffer (cleared first; its capacity is
+/// kept, so a buffer reused call after call is not allocated again).
+struct Writer<'a>(&'a mut Vec<u8>);
 
-impl Writer {
-    fn new(kind: Kind) -> Writer {
-        let mut out = Vec::with_capacity(256);
+impl<'a> Writer<'a> {
+    fn new(kind: Kind, out: &'a mut Vec<u8>) -> Writer<'a> {
+        out.clear();
         out.extend_from_slice(&[VERSION, kind as u8, 0, 0, 0, 0]);
         Writer(out)
     }
@@ -314,13 +315,13 @@ impl Writer {
         self.0.extend_from_slice(b);
         Ok(())
     }
-    fn finish(mut self) -> Result<Vec<u8>, FrameError> {
+    fn finish(self) -> Result<(), FrameError> {
         let len = self.0.len() - HEADER_LEN;
         if len > MAX_FRAME {
             return Err(FrameError::TooLong(u32::try_from(len).unwrap_or(u32::MAX)));
         }
         self.0[2..HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
-        Ok(self.0)
+        Ok(())
     }
 }
 
@@ -399,8 +400,20 @@ impl<'a> Reader<'a> {
 
 /// A request as a whole frame, header included.
 pub fn encode_request(req: &CallRequest) -> Result<Vec<u8>, FrameError> {
-    let mut w = Writer::new(Kind::Request);
-    w.u64(req.sequence);
+    let mut out = Vec::new();
+    encode_request_into(req, req.sequence, &mut out)?;
+    Ok(out)
+}
+
+/// `req` as a whole frame with sequence number `sequence`, written into
+/// `out` (cleared first, its capacity kept for the next call).
+pub fn encode_request_into(
+    req: &CallRequest,
+    sequence: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    let mut w = Writer::new(Kind::Request, out);
+    w.u64(sequence);
     w.u8(req.function as u8);
     w.u8(u8::from(req.reloading));
     w.u32(req.timeout_ms);
@@ -469,7 +482,8 @@ pub fn decode_request(payload: &[u8]) -> Result<CallRequest, FrameError> {
 /// A reply as a whole frame, header included. Log lines that would not
 /// fit are left out (the last kept line says so).
 pub fn encode_reply(reply: &CallReply) -> Result<Vec<u8>, FrameError> {
-    let mut w = Writer::new(Kind::Reply);
+    let mut out = Vec::with_capacity(256);
+    let mut w = Writer::new(Kind::Reply, &mut out);
     w.u64(reply.sequence);
     w.u8(u8::from(reply.timed_out));
     match &reply.outcome {
@@ -519,7 +533,8 @@ pub fn encode_reply(reply: &CallReply) -> Result<Vec<u8>, FrameError> {
         w.u16(line.tag);
         w.bytes32("log line", line.text.as_bytes())?;
     }
-    w.finish()
+    w.finish()?;
+    Ok(out)
 }
 
 /// A reply's payload.
