@@ -4,8 +4,12 @@
  * one such round trip). Prints the wall time and the CPU time of both
  * processes per round trip, for a 600-byte request and a 20-byte reply
  * (about the size of a trivial Basic check's frames: 539 and 18 bytes for
- * curl's request). Built and run by
+ * curl's request), with both processes on CPU 0 (as the benchmark pins
+ * Apache and, with it, the daemon processes it forks) and, on a machine
+ * with two CPUs or more, on CPUs 0 and 1. Built and run by
  * scripts/benchmark.sh. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +51,8 @@ static int read_all(int fd, char *buf, size_t n)
     return 1;
 }
 
-int main(void)
+/* Run both processes on `caller_cpu` and `answerer_cpu`; 0 on success. */
+static int measure(int caller_cpu, int answerer_cpu)
 {
     int pair[2];
     char request[REQUEST], reply[REPLY];
@@ -63,6 +68,10 @@ int main(void)
         return 1;
     }
     if (pid == 0) {
+        cpu_set_t cpus;
+        CPU_ZERO(&cpus);
+        CPU_SET(answerer_cpu, &cpus);
+        sched_setaffinity(0, sizeof cpus, &cpus);
         close(pair[0]);
         while (read_all(pair[1], request, REQUEST))
             if (write(pair[1], reply, REPLY) != REPLY)
@@ -70,7 +79,12 @@ int main(void)
         _exit(0);
     }
     close(pair[1]);
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(caller_cpu, &cpus);
+    sched_setaffinity(0, sizeof cpus, &cpus);
     double start = now(), cpu_start = cpu_seconds(RUSAGE_SELF);
+    double other_start = cpu_seconds(RUSAGE_CHILDREN);
     for (int i = 0; i < ROUNDS; i++) {
         if (write(pair[0], request, REQUEST) != REQUEST || !read_all(pair[0], reply, REPLY)) {
             fprintf(stderr, "round trip %d failed\n", i);
@@ -80,10 +94,20 @@ int main(void)
     double wall = now() - start, cpu_self = cpu_seconds(RUSAGE_SELF) - cpu_start;
     close(pair[0]);
     waitpid(pid, NULL, 0);
-    double cpu_other = cpu_seconds(RUSAGE_CHILDREN);
-    printf("one round trip over a Unix socket, %d rounds: %.1f us wall, %.1f us CPU "
-           "(caller %.1f + answerer %.1f)\n",
-           ROUNDS, wall / ROUNDS * 1e6, (cpu_self + cpu_other) / ROUNDS * 1e6,
-           cpu_self / ROUNDS * 1e6, cpu_other / ROUNDS * 1e6);
+    double cpu_other = cpu_seconds(RUSAGE_CHILDREN) - other_start;
+    printf("one round trip over a Unix socket, processes on CPUs %d and %d, %d rounds: "
+           "%.1f us wall, %.1f us CPU (caller %.1f + answerer %.1f)\n",
+           caller_cpu, answerer_cpu, ROUNDS, wall / ROUNDS * 1e6,
+           (cpu_self + cpu_other) / ROUNDS * 1e6, cpu_self / ROUNDS * 1e6,
+           cpu_other / ROUNDS * 1e6);
+    return 0;
+}
+
+int main(void)
+{
+    if (measure(0, 0) != 0)
+        return 1;
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2 && measure(0, 1) != 0)
+        return 1;
     return 0;
 }
