@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from harness import APACHE_BIN, Apache, child_pids
+from harness import APACHE_BIN, Apache, child_pids, wait_for
 
 SCRIPT = """
 import ctypes
@@ -55,16 +55,6 @@ def make_server(name, options, mpm="event", server_conf=""):
 </Location>
 """
     return srv
-
-
-def wait_for(predicate, timeout=10, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def proc_status(pid):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from harness import Apache
+from test_auth_daemon_processes import private_location
 
 SCRIPT = """
 import os
@@ -37,16 +38,7 @@ def make_server(name, mpm, threads):
                                 "MaxRequestWorkers 12\n" if mpm == "prefork" else
                                 "StartServers 1\nServerLimit 1\nThreadsPerChild 12\n"
                                 "MaxRequestWorkers 12\n"))
-    script = srv.write_script("auth.py", SCRIPT)
-    srv.site_conf = f"""
-<Location /private>
-  AuthType Basic
-  AuthName "daemon"
-  AuthBasicProvider wsgi
-  WSGIAuthUserScript "{script}" process-group=auth
-  Require valid-user
-</Location>
-"""
+    srv.site_conf = private_location(srv.write_script("auth.py", SCRIPT))
     return srv
 
 
