@@ -490,6 +490,18 @@ class Apache:
         return self.open(urllib.request.Request(self.url(path)), handler_cls(mgr))
 
 
+def access_for(server, uri, timeout=10):
+    """The access-log entry of the latest request for `uri`, waited for at
+    most `timeout` seconds (the log phase writes it after the response);
+    None if there is none."""
+    deadline = time.time() + timeout
+    while True:
+        found = [e for e in server.access_entries() if e["uri"] == uri]
+        if found or time.time() > deadline:
+            return found[-1] if found else None
+        time.sleep(0.02)
+
+
 def wait_for(predicate, timeout=10, step=0.05):
     """`predicate()`'s value once it is true, or its value at the timeout."""
     deadline = time.time() + timeout

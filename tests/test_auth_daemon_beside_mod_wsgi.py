@@ -18,11 +18,10 @@ Every test asserts the status, the error log and what the script saw."""
 import os
 import pwd
 import re
-import time
 
 import pytest
 
-from harness import MODULE_DIR, MODULE_SO, Apache, child_pids
+from harness import MODULE_DIR, MODULE_SO, Apache, access_for, child_pids
 
 MOD_WSGI_SO = MODULE_DIR / "mod_wsgi.so"
 
@@ -103,17 +102,6 @@ def make_server(name, mpm="event", mode="embedded", mod_wsgi=True, daemons=None)
         conf += f"WSGIAuthDaemonProcess {group} {options}\n"
     server.server_conf = conf + server.server_conf
     return server
-
-
-def access_for(server, uri, timeout=10):
-    """The access-log entry of the latest request for `uri` (written after
-    the response, so waited for)."""
-    deadline = time.time() + timeout
-    while True:
-        found = [e for e in server.access_entries() if e["uri"] == uri]
-        if found or time.time() > deadline:
-            return found[-1] if found else None
-        time.sleep(0.02)
 
 
 def comm(pid):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import Apache
+from harness import Apache, access_for
 
 SCRIPT = """
 import os
@@ -74,17 +74,6 @@ def server(request):
         assert srv.get_basic(f"{path}/index.html?warm", "quick", "quick-pw").status == 200
     yield srv
     srv.cleanup()
-
-
-def access_for(server, uri, timeout=10):
-    """The access-log entry of the request for `uri` (written after the
-    response, so waited for)."""
-    deadline = time.time() + timeout
-    while True:
-        found = [e for e in server.access_entries() if e["uri"] == uri]
-        if found or time.time() > deadline:
-            return found[-1] if found else None
-        time.sleep(0.02)
 
 
 def calls_for(server, uri):

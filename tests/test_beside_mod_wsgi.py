@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from harness import MODULE_DIR, MODULE_SO, Apache, basic_header
+from harness import MODULE_DIR, MODULE_SO, Apache, access_for, basic_header
 from test_django import cached_venv, django_venv, make_django_project
 
 # PyPI's mod_wsgi, built with apache2-dev (apxs) by pip in a cached venv.
@@ -201,17 +201,6 @@ def apache_children(server):
     return workers, daemons
 
 
-def access_for(server, uri, timeout=5):
-    """The access-log entry of the request for `uri` (written after the
-    response, so waited for)."""
-    deadline = time.time() + timeout
-    while True:
-        found = [e for e in server.access_entries() if e["uri"] == uri]
-        if found or time.time() > deadline:
-            return found[-1] if found else None
-        time.sleep(0.02)
-
-
 def error_summary(server):
     """Error-level lines of the log, for assertion messages."""
     return [l[-200:] for l in server.error_log().splitlines() if ":error]" in l][-8:]
@@ -268,7 +257,7 @@ def test_django_app_hosted_by_mod_wsgi_and_secret_area_guarded_here(venv, build,
             children, daemons = apache_children(server)
             for call in access + authn + groups:
                 assert call["main"] is True and call["pid"] in children, (call, children)
-            entry = access_for(server, f"/secret/{i}")
+            entry = access_for(server, f"/secret/{i}", timeout=5)
             assert entry["status"] == want and entry["user"] == (user if user else "-")
 
         # The application keeps answering while auth scripts run.
